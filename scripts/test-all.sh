@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every test of the project: Python toolchain (pytest), TypeScript unit tests (vitest),
+# type check, production build, and end-to-end tests in real Chromium (Playwright).
+# Prints a summary line at the end; exits non-zero if any suite failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+mkdir -p test-results
+failed=()
+suite() { local name=$1; shift; echo; echo "=== $name: $*"; local t0=$SECONDS
+  if "$@"; then echo "=== $name: ok ($((SECONDS - t0)) s)"; else echo "=== $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name"); fi; }
+
+suite python   /usr/bin/python3 -m pytest tests -q -p no:cacheprovider --junitxml=test-results/pytest.xml
+suite refpack  bash scripts/make-reference-pack.sh
+suite types    npx tsc --noEmit -p .
+suite unit     npx vitest run --reporter=default --reporter=junit --outputFile.junit=test-results/vitest.xml
+suite build    npx vite build
+suite e2e      npx playwright test --reporter=list,junit
+
+node scripts/test-summary.mjs test-results || true
+if [ ${#failed[@]} -gt 0 ]; then echo "FAILED suites: ${failed[*]}"; exit 1; fi
