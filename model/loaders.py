@@ -1,0 +1,132 @@
+"""Checkpoint loaders: rosinality/stylegan2-pytorch `.pt` and NVIDIA stylegan2-ada-pytorch `.pkl`.
+
+Every loader returns a `Loaded` record: an eval-mode `Generator` (our layout), `w_avg` [style_dim], an optional
+`Discriminator`, and provenance. Problems raise `CheckpointError` with a message naming the problem.
+"""
+import hashlib
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+import torch
+
+from .stylegan2 import Discriminator, Generator
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the architecture."""
+
+
+@dataclass
+class Loaded:
+    G: Generator
+    w_avg: torch.Tensor
+    D: Discriminator = None
+    source: str = 'rosinality'
+    config: dict = field(default_factory=dict)
+    sha256: str = ''
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _shape(sd, key):
+    if key not in sd:
+        raise CheckpointError(f'missing key {key!r} in generator state dict')
+    return tuple(sd[key].shape)
+
+
+def infer_generator_config(sd):
+    """size / style_dim / n_mlp / channels from a rosinality Generator state dict."""
+    style_dim = _shape(sd, 'style.1.weight')[0]
+    n_mlp = len([k for k in sd if re.fullmatch(r'style\.\d+\.weight', k)])
+    n_rgbs = len([k for k in sd if re.fullmatch(r'to_rgbs\.\d+\.conv\.weight', k)])
+    size = 2 ** (n_rgbs + 2)
+    channels = {4: _shape(sd, 'input.input')[1]}
+    for j in range(n_rgbs):
+        channels[2 ** (j + 3)] = _shape(sd, f'convs.{2 * j}.conv.weight')[1]
+    return dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channels=channels)
+
+
+def infer_discriminator_channels(sd, size):
+    ch = {size: _shape(sd, 'convs.0.0.weight')[0], 4: _shape(sd, 'final_conv.0.weight')[0]}
+    log_size = size.bit_length() - 1
+    for n, i in enumerate(range(log_size, 2, -1), start=1):
+        ch[2 ** (i - 1)] = _shape(sd, f'convs.{n}.conv2.1.weight')[0]
+    return ch
+
+
+def strict_load(module, sd, what):
+    own = module.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    if missing:
+        raise CheckpointError(f'{what}: missing keys {missing[:8]}{" ..." if len(missing) > 8 else ""}')
+    if unexpected:
+        raise CheckpointError(f'{what}: unexpected keys {unexpected[:8]}{" ..." if len(unexpected) > 8 else ""}')
+    for k, v in own.items():
+        t = sd[k]
+        if not torch.is_tensor(t):
+            raise CheckpointError(f'{what}: {k!r} is a {type(t).__name__}, not a tensor')
+        if tuple(t.shape) != tuple(v.shape):
+            raise CheckpointError(f'{what}: wrong shape for {k!r}: {tuple(t.shape)} in checkpoint, {tuple(v.shape)} expected')
+    module.load_state_dict({k: sd[k].float() for k in own}, strict=True)
+
+
+def generator_from_state_dict(sd, lr_mlp=0.01):
+    try:
+        cfg = infer_generator_config(sd)
+    except (IndexError, TypeError, AttributeError) as e:
+        raise CheckpointError(f'generator state dict has unexpected shapes: {e}') from None
+    G = Generator(cfg['size'], cfg['style_dim'], cfg['n_mlp'], channels=cfg['channels'], lr_mlp=lr_mlp)
+    strict_load(G, sd, 'generator')
+    return G.eval(), cfg
+
+
+def load_torch_file(path):
+    if not os.path.isfile(path):
+        raise CheckpointError(f'checkpoint not found: {path}')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True) if _has_weights_only() else \
+            torch.load(path, map_location='cpu')
+    except Exception as e:  # truncated zip, bad pickle, foreign class ...
+        kind = 'truncated or corrupt' if isinstance(e, (EOFError, RuntimeError, zipfile.BadZipFile)) else 'unreadable'
+        raise CheckpointError(f'{path}: {kind} checkpoint ({type(e).__name__}: {e})') from None
+
+
+def _has_weights_only():
+    import inspect
+    return 'weights_only' in inspect.signature(torch.load).parameters
+
+
+def load_rosinality(path, lr_mlp=0.01, with_discriminator=True):
+    """Load a rosinality checkpoint: {'g_ema': sd, 'latent_avg': ...} (convert_weight.py / generate.py layout),
+    the train.py dict ({'g', 'd', 'g_ema', ...}), or a bare Generator state dict."""
+    ckpt = load_torch_file(path)
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f'{path}: expected a dict, got {type(ckpt).__name__}')
+    sd = ckpt.get('g_ema', ckpt if 'style.1.weight' in ckpt else None)
+    if not isinstance(sd, dict):
+        raise CheckpointError(f"{path}: no 'g_ema' generator state dict (keys: {sorted(ckpt)[:10]})")
+    G, cfg = generator_from_state_dict(sd, lr_mlp=lr_mlp)
+    w_avg = ckpt.get('latent_avg')
+    if w_avg is None:
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            w_avg = G.mapping(torch.randn(100000, G.style_dim, generator=g)).mean(0)
+    w_avg = torch.as_tensor(w_avg).float().reshape(-1)
+    if w_avg.numel() != G.style_dim:
+        raise CheckpointError(f'latent_avg has {w_avg.numel()} values, style_dim is {G.style_dim}')
+    D = None
+    if with_discriminator and isinstance(ckpt.get('d'), dict):
+        dsd = ckpt['d']
+        D = Discriminator(cfg['size'], channels=infer_discriminator_channels(dsd, cfg['size']))
+        strict_load(D, dsd, 'discriminator')
+        D.eval()
+    return Loaded(G=G, w_avg=w_avg, D=D, source='rosinality', config=cfg, sha256=sha256_file(path))
