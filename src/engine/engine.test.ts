@@ -1,0 +1,151 @@
+// Engine end-to-end in node: the tiny test pack (public/models/tiny-test, made by scripts/make-tiny-pack.py) on
+// onnxruntime-node. Sessions load from files because onnxruntime-node resolves external data from the model's folder.
+import { describe, expect, it, beforeAll } from 'vitest';
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as ortNode from 'onnxruntime-node';
+import { Engine } from './engine';
+import type { Ort } from './runtime';
+import { isSuperseded } from './latest';
+import { loadModelPack } from './pack';
+
+const PACK = resolve(__dirname, '../../public/models/tiny-test');
+const fileFetch = (overrides: Record<string, (b: Buffer) => Buffer> = {}) =>
+  (async (url: string) => {
+    const p = String(url).replace(/^file:\/\//, '');
+    if (!existsSync(p)) return new Response('not found', { status: 404 });
+    const name = p.split('/').pop()!;
+    let b = readFileSync(p);
+    if (overrides[name]) b = overrides[name](b);
+    return new Response(new Uint8Array(b));
+  }) as unknown as typeof fetch;
+
+const makeEngine = () =>
+  new Engine(ortNode as unknown as Ort, {
+    backend: 'wasm',
+    fetch: fileFetch(),
+    sessionFactory: (key) => (ortNode as any).InferenceSession.create(resolve(PACK, `${key}.onnx`)),
+  });
+
+function targetFromSeed(e: Engine, seed: number) {
+  // a generator output of the pack itself (so a good inversion reaches a high PSNR)
+  return e;
+}
+
+describe('engine on the tiny pack (onnxruntime-node)', () => {
+  let target: Uint8ClampedArray;
+  beforeAll(async () => {
+    // render a held-out target via the engine: random z+ -> synthesis
+    const e = makeEngine();
+    await e.loadPack('file://' + PACK);
+    e.setTarget(new Uint8ClampedArray(32 * 32 * 4), 32, 32);
+    await e.invert({ space: 'Z+', steps: 0, seed: 77 });
+    target = (await e.render({})) as any;
+    target = (target as any).image;
+    targetFromSeed(e, 0);
+  });
+
+  it('loads and summarises the pack', async () => {
+    const e = makeEngine();
+    const s = await e.loadPack('file://' + PACK);
+    expect(s.resolution).toBe(32);
+    expect(s.spaces).toEqual(['F/Z+', 'F/W+', 'Z+', 'W+']);
+    expect(s.directions.map((d) => d.id)).toEqual(['tone', 'texture']);
+    expect(s.samples[0]).toMatch(/samples\/sample0.png$/);
+  });
+
+  it('F/Z+ inversion improves PSNR, streams progress, keeps z on the sphere, resumes', async () => {
+    const e = makeEngine();
+    await e.loadPack('file://' + PACK);
+    e.setTarget(target, 32, 32);
+    const prog: number[] = [];
+    let previews = 0;
+    const r1 = await e.invert({ space: 'F/Z+', steps: 30, previewEvery: 10 }, (p) => {
+      prog.push(p.psnr);
+      if (p.preview) previews++;
+      expect(p.loss).toHaveLength(3);
+    });
+    expect(prog).toHaveLength(30);
+    expect(previews).toBe(2);
+    const r2 = await e.invert({ space: 'F/Z+', steps: 200, resume: true });
+    expect(r2.steps).toBe(200);
+    expect(r2.psnr).toBeGreaterThan(r1.psnr);
+    expect(r2.psnr).toBeGreaterThan(22);
+    const code = (e as any).inv.code as Float32Array;
+    for (let i = 0; i < 6; i++) {
+      let s = 0;
+      for (let j = 0; j < 16; j++) s += code[i * 16 + j] ** 2;
+      expect(Math.sqrt(s)).toBeCloseTo(4, 3);
+    }
+  });
+
+  it('cancel stops between steps and the state can be resumed', async () => {
+    const e = makeEngine();
+    await e.loadPack('file://' + PACK);
+    e.setTarget(target, 32, 32);
+    const r = await e.invert({ space: 'F/Z+', steps: 100 }, (p) => {
+      if (p.step === 5) e.cancel();
+    });
+    expect(r.cancelled).toBe(true);
+    expect(r.steps).toBe(5);
+    expect(e.canResume).toBe(true);
+    const r2 = await e.invert({ space: 'F/Z+', steps: 8, resume: true });
+    expect(r2.steps).toBe(8);
+  });
+
+  it.each(['W+', 'Z+', 'F/W+'] as const)('%s inversion runs and lowers the loss', async (space) => {
+    const e = makeEngine();
+    await e.loadPack('file://' + PACK);
+    e.setTarget(target, 32, 32);
+    const losses: number[] = [];
+    await e.invert({ space, steps: 40 }, (p) => losses.push(p.total));
+    expect(losses[39]).toBeLessThan(losses[0]);
+    const a = (await e.render({})) as any;
+    const b = (await e.render({ tone: 2 })) as any;
+    expect(Buffer.compare(Buffer.from(a.image), Buffer.from(b.image))).not.toBe(0);
+  });
+
+  it('sliders change the image, alpha 0 reproduces the reconstruction, latest wins', async () => {
+    const e = makeEngine();
+    await e.loadPack('file://' + PACK);
+    e.setTarget(target, 32, 32);
+    const r = await e.invert({ space: 'F/Z+', steps: 10 });
+    const zero = (await e.render({ tone: 0 })) as any;
+    expect(Array.from(zero.image)).toEqual(Array.from(r.image));
+    const edited = (await e.render({ tone: 3, texture: -2 })) as any;
+    let diff = 0;
+    for (let i = 0; i < edited.image.length; i++) diff += Math.abs(edited.image[i] - zero.image[i]);
+    expect(diff / edited.image.length).toBeGreaterThan(1);
+    const ps = [0.5, 1, 1.5, 2].map((a) => e.render({ tone: a }));
+    const res = await Promise.all(ps);
+    expect(isSuperseded(res[1])).toBe(true);
+    expect(isSuperseded(res[2])).toBe(true);
+    expect(isSuperseded(res[3])).toBe(false);
+  });
+
+  it('rejects a target of the wrong size and editing before inversion', async () => {
+    const e = makeEngine();
+    await e.loadPack('file://' + PACK);
+    expect(() => e.setTarget(new Uint8ClampedArray(16), 2, 2)).toThrow(/32×32/);
+    await expect(e.render({})).rejects.toThrow(/invert/);
+  });
+});
+
+describe('model pack loading errors', () => {
+  it('names a sha256 mismatch', async () => {
+    const f = fileFetch({ 'mapping.onnx': (b) => { const c = Buffer.from(b); c[c.length - 1] ^= 1; return c; } });
+    await expect(loadModelPack('file://' + PACK, { fetch: f })).rejects.toThrow(/graph 'mapping'.*sha256/);
+  });
+  it('names a truncated weights file', async () => {
+    const f = fileFetch({ 'weights.bin': (b) => b.subarray(0, 100) });
+    await expect(loadModelPack('file://' + PACK, { fetch: f })).rejects.toThrow(/weights.bin: 100 bytes/);
+  });
+  it('names bad JSON and schema problems', async () => {
+    await expect(loadModelPack('file://' + PACK, { fetch: fileFetch({ 'manifest.json': () => Buffer.from('{oops') }) })).rejects.toThrow(/not valid JSON/);
+    const bad = (b: Buffer) => { const m = JSON.parse(b.toString()); delete m.graphs.mapping; m.zDim = 'x'; return Buffer.from(JSON.stringify(m)); };
+    await expect(loadModelPack('file://' + PACK, { fetch: fileFetch({ 'manifest.json': bad }) })).rejects.toThrow(/schema.*(mapping|zDim)/);
+  });
+  it('names a missing file', async () => {
+    await expect(loadModelPack('file:///nonexistent/pack')).rejects.toThrow(/manifest.json/);
+  });
+});

@@ -1,0 +1,107 @@
+import type { ModelPackManifest } from './manifest.types';
+// CSP-safe ajv standalone validator generated from schema/manifest.schema.json by `npm run gen:types`.
+import { validate as schemaValidate } from './manifest.validate.generated.js';
+import { EngineError } from './errors';
+
+export type { ModelPackManifest };
+export type GraphKey =
+  | 'mapping'
+  | 'synthesis'
+  | 'features'
+  | 'synthesis_from_f'
+  | 'grad_fzplus'
+  | 'grad_fwplus'
+  | 'grad_wplus'
+  | 'grad_zplus_nof'
+  | 'encoder'
+  | 'classifier';
+
+export const REQUIRED_GRAPHS: GraphKey[] = ['mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus'];
+
+/** Input and output names of every graph, from docs/CONTRACTS.md. */
+export const GRAPH_IO: Record<GraphKey, { inputs: string[]; outputs: string[] }> = {
+  mapping: { inputs: ['z'], outputs: ['w'] },
+  synthesis: { inputs: ['wplus'], outputs: ['image'] },
+  features: { inputs: ['wplus'], outputs: ['f'] },
+  synthesis_from_f: { inputs: ['f', 'wplus'], outputs: ['image'] },
+  grad_fzplus: { inputs: ['target', 'f', 'zplus', 'f_init', 'weights'], outputs: ['loss', 'grad_f', 'grad_zplus'] },
+  grad_fwplus: { inputs: ['target', 'f', 'wplus', 'f_init', 'weights'], outputs: ['loss', 'grad_f', 'grad_wplus'] },
+  grad_wplus: { inputs: ['target', 'wplus', 'weights'], outputs: ['loss', 'grad_wplus'] },
+  grad_zplus_nof: { inputs: ['target', 'zplus', 'weights'], outputs: ['loss', 'grad_zplus'] },
+  encoder: { inputs: ['image'], outputs: ['f', 'zplus'] },
+  classifier: { inputs: ['image'], outputs: ['logits'] },
+};
+
+interface AjvError {
+  instancePath: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+function describeAjvError(e: AjvError): string {
+  const where = e.instancePath || '(root)';
+  const extra = e.params && 'additionalProperty' in e.params ? ` '${String(e.params.additionalProperty)}'` : '';
+  const allowed = e.params && 'allowedValues' in e.params ? ` ${JSON.stringify(e.params.allowedValues)}` : '';
+  return `${where} ${e.message ?? 'is invalid'}${extra}${allowed}`;
+}
+
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/**
+ * Validates a parsed manifest.json against the JSON schema and the contract's cross-field rules.
+ * Throws EngineError('PackManifestError') listing every problem found.
+ */
+export function validateManifest(json: unknown): ModelPackManifest {
+  const ok = schemaValidate(json) as boolean;
+  if (!ok) {
+    const errs = ((schemaValidate as unknown as { errors?: AjvError[] }).errors ?? []).slice(0, 6);
+    throw new EngineError('PackManifestError', `manifest.json does not match the schema: ${errs.map(describeAjvError).join('; ')}`);
+  }
+  const m = json as ModelPackManifest;
+  const problems: string[] = [];
+  const R = m.resolution;
+  const img = [1, 3, R, R];
+  const f = m.fBlock.shape;
+  const expect: Record<string, number[]> = {
+    z: [m.numWs, m.zDim],
+    w: [m.numWs, m.wDim],
+    wplus: [1, m.numWs, m.wDim],
+    zplus: [1, m.numWs, m.zDim],
+    image: img,
+    target: img,
+    f,
+    f_init: f,
+    grad_f: f,
+    grad_zplus: [1, m.numWs, m.zDim],
+    grad_wplus: [1, m.numWs, m.wDim],
+    weights: [3],
+    loss: [3],
+  };
+  if (m.truncation.wAvg.length !== m.wDim) problems.push(`truncation.wAvg has ${m.truncation.wAvg.length} values, wDim is ${m.wDim}`);
+  if (m.fBlock.firstWs < 0 || m.fBlock.firstWs >= m.numWs) problems.push(`fBlock.firstWs ${m.fBlock.firstWs} outside [0, ${m.numWs})`);
+  if (m.imageRange[0] >= m.imageRange[1]) problems.push(`imageRange ${JSON.stringify(m.imageRange)} is empty`);
+  for (const [key, g] of Object.entries(m.graphs)) {
+    const base = key.replace(/@fp16$/, '') as GraphKey;
+    const io = GRAPH_IO[base];
+    if (!io) continue; // unknown extra graphs are allowed and ignored
+    const inNames = g.inputs.map((t) => t.name);
+    const outNames = g.outputs.map((t) => t.name);
+    for (const n of io.inputs) if (!inNames.includes(n)) problems.push(`graph '${key}' lacks input '${n}'`);
+    for (const n of io.outputs) if (!outNames.includes(n)) problems.push(`graph '${key}' lacks output '${n}'`);
+    if (base === 'classifier' || base === 'encoder') continue;
+    for (const t of [...g.inputs, ...g.outputs]) {
+      const want = expect[t.name];
+      if (want && (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))) {
+        problems.push(`graph '${key}' ${t.name} has shape [${t.shape}], expected [${want}]`);
+      }
+    }
+  }
+  m.directions.forEach((d, i) => {
+    if (d.vector.length !== m.zDim) problems.push(`direction '${d.id}' (#${i}) has ${d.vector.length} values, zDim is ${m.zDim}`);
+    if (!(d.range[0] < d.range[1])) problems.push(`direction '${d.id}' range ${JSON.stringify(d.range)} is empty`);
+    for (const l of d.layers ?? []) if (l < 0 || l >= m.numWs) problems.push(`direction '${d.id}' layer ${l} outside [0, ${m.numWs})`);
+  });
+  if (prod(f) <= 0) problems.push(`fBlock.shape ${JSON.stringify(f)} is empty`);
+  if (problems.length) throw new EngineError('PackManifestError', `manifest.json is inconsistent: ${problems.slice(0, 6).join('; ')}`);
+  return m;
+}

@@ -1,0 +1,118 @@
+import { EngineError } from './errors';
+import { validateManifest, type GraphKey, type ModelPackManifest } from './manifest';
+
+export interface ModelPack {
+  baseUrl: string;
+  manifest: ModelPackManifest;
+  /** Serialized ONNX graphs by key (only the fp32 graphs the engine uses). */
+  graphs: Partial<Record<GraphKey, Uint8Array>>;
+  /** Shared external-data file (manifest.weights), if the pack has one. */
+  weights?: { path: string; data: Uint8Array };
+}
+
+export interface LoadProgress {
+  file: string;
+  loaded: number;
+  total: number;
+}
+
+export interface LoadPackOptions {
+  fetch?: typeof fetch;
+  onProgress?: (p: LoadProgress) => void;
+  /** Skip sha256 checks (never by default). */
+  skipHashes?: boolean;
+  /** Graph keys to load; default: every fp32 graph the engine knows. */
+  keys?: GraphKey[];
+}
+
+const ENGINE_GRAPHS: GraphKey[] = [
+  'mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus', 'grad_fwplus', 'grad_wplus', 'grad_zplus_nof', 'encoder',
+];
+
+export async function sha256Hex(data: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function joinUrl(base: string, file: string): string {
+  return base.endsWith('/') ? base + file : base + '/' + file;
+}
+
+async function fetchBytes(url: string, label: string, f: typeof fetch, expectBytes: number | undefined, onProgress?: (p: LoadProgress) => void): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await f(url);
+  } catch (e) {
+    throw new EngineError('PackFetchError', `could not fetch ${label} (${url}): ${(e as Error).message}`);
+  }
+  if (!res.ok) throw new EngineError('PackFetchError', `could not fetch ${label}: HTTP ${res.status} for ${url}`);
+  const total = expectBytes ?? Number(res.headers.get('content-length') ?? 0);
+  if (!res.body || !onProgress) {
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    onProgress({ file: label, loaded, total });
+  }
+  const out = new Uint8Array(loaded);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+async function checkFile(label: string, data: Uint8Array, bytes: number, sha: string, skip: boolean) {
+  if (data.length !== bytes) {
+    throw new EngineError('PackIntegrityError', `${label}: ${data.length} bytes, the manifest says ${bytes} (truncated or wrong file)`);
+  }
+  if (skip) return;
+  const got = await sha256Hex(data);
+  if (got !== sha) throw new EngineError('PackIntegrityError', `${label}: sha256 ${got.slice(0, 12)}… does not match the manifest (${sha.slice(0, 12)}…)`);
+}
+
+/** Fetches manifest.json, validates it, fetches the graphs and the shared weights file, and checks every sha256. */
+export async function loadModelPack(baseUrl: string, opts: LoadPackOptions = {}): Promise<ModelPack> {
+  const f = opts.fetch ?? fetch;
+  const manifestBytes = await fetchBytes(joinUrl(baseUrl, 'manifest.json'), 'manifest.json', f, undefined);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(manifestBytes));
+  } catch (e) {
+    throw new EngineError('PackManifestError', `manifest.json is not valid JSON: ${(e as Error).message}`);
+  }
+  const manifest = validateManifest(json);
+  const keys = (opts.keys ?? ENGINE_GRAPHS).filter((k) => manifest.graphs[k]);
+  const skip = !!opts.skipHashes;
+  const pack: ModelPack = { baseUrl, manifest, graphs: {} };
+  const jobs: Promise<void>[] = [];
+  if (manifest.weights) {
+    const w = manifest.weights;
+    jobs.push(
+      fetchBytes(joinUrl(baseUrl, w.file), w.file, f, w.bytes, opts.onProgress).then(async (data) => {
+        await checkFile(w.file, data, w.bytes, w.sha256, skip);
+        pack.weights = { path: w.file, data };
+      }),
+    );
+  } else if (keys.some((k) => manifest.graphs[k]!.externalData)) {
+    throw new EngineError('PackManifestError', 'graphs use external data but the manifest has no "weights" entry');
+  }
+  for (const k of keys) {
+    const g = manifest.graphs[k]!;
+    jobs.push(
+      fetchBytes(joinUrl(baseUrl, g.file), `graph '${k}' (${g.file})`, f, g.bytes, opts.onProgress).then(async (data) => {
+        await checkFile(`graph '${k}' (${g.file})`, data, g.bytes, g.sha256, skip);
+        pack.graphs[k] = data;
+      }),
+    );
+  }
+  await Promise.all(jobs);
+  return pack;
+}

@@ -1,0 +1,212 @@
+/**
+ * ORT sessions for one model pack on one backend. The `ort` module is injected: onnxruntime-web in the worker,
+ * onnxruntime-node in node tests (with a session factory that loads from files).
+ */
+import type * as OrtWeb from 'onnxruntime-web';
+import { EngineError } from './errors';
+import type { GraphKey } from './manifest';
+import type { ModelPack } from './pack';
+
+export type Ort = typeof OrtWeb;
+export type OrtTensor = OrtWeb.Tensor;
+export type OrtSession = OrtWeb.InferenceSession;
+export type BackendKind = 'webgpu' | 'wasm';
+
+export interface BackendInfo {
+  kind: BackendKind;
+  /** WASM threads (ort.env.wasm.numThreads); 0 for WebGPU. */
+  threads: number;
+  crossOriginIsolated: boolean;
+  /** e.g. "google swiftshader (fallback)". */
+  adapter?: string;
+  /** Why WebGPU was not used, or why we fell back. */
+  note?: string;
+}
+
+export type SessionFactory = (key: GraphKey, bytes: Uint8Array, options: OrtWeb.InferenceSession.SessionOptions) => Promise<OrtSession>;
+
+interface GpuLike {
+  requestAdapter(opts?: unknown): Promise<{ info?: { vendor?: string; architecture?: string }; isFallbackAdapter?: boolean } | null>;
+}
+
+/** Picks WebGPU when navigator.gpu gives an adapter (unless forced to WASM); configures ORT's WASM threads. */
+export async function selectBackend(ort: Ort, preference: 'auto' | BackendKind = 'auto'): Promise<BackendInfo> {
+  const g = globalThis as unknown as { navigator?: { gpu?: GpuLike; hardwareConcurrency?: number }; crossOriginIsolated?: boolean };
+  const isolated = !!g.crossOriginIsolated;
+  const hc = g.navigator?.hardwareConcurrency ?? 1;
+  const threads = isolated ? Math.max(1, Math.min(hc, 4)) : 1;
+  configureWasm(ort, threads);
+  let note: string | undefined;
+  if (preference !== 'wasm') {
+    const gpu = g.navigator?.gpu;
+    if (!gpu) note = 'WebGPU not available in this browser';
+    else {
+      try {
+        const adapter = await gpu.requestAdapter();
+        if (adapter) {
+          const info = adapter.info ?? {};
+          const name = [info.vendor, info.architecture].filter(Boolean).join(' ') || 'WebGPU adapter';
+          return { kind: 'webgpu', threads: 0, crossOriginIsolated: isolated, adapter: name + (adapter.isFallbackAdapter ? ' (software fallback)' : '') };
+        }
+        note = 'no WebGPU adapter';
+      } catch (e) {
+        note = `WebGPU adapter request failed: ${(e as Error).message}`;
+      }
+    }
+  } else note = 'WASM requested';
+  if (!isolated) note = (note ? note + '; ' : '') + 'not cross-origin isolated: 1 WASM thread';
+  return { kind: 'wasm', threads, crossOriginIsolated: isolated, note };
+}
+
+let wasmConfigured = false;
+/** WASM settings freeze at the first session of a worker: set them once, explicitly. */
+export function configureWasm(ort: Ort, threads: number, wasmPaths?: string) {
+  if (wasmConfigured) return;
+  wasmConfigured = true;
+  ort.env.wasm.numThreads = threads;
+  if (wasmPaths) ort.env.wasm.wasmPaths = wasmPaths;
+}
+
+export interface RuntimeOptions {
+  /** Keep constant inputs (target, F_init, edit F) as GPU-buffer tensors between runs (WebGPU only). */
+  keepOnGpu?: boolean;
+  sessionFactory?: SessionFactory;
+}
+
+type Feed = Float32Array | OrtTensor;
+
+export class Runtime {
+  private sessions = new Map<GraphKey, Promise<OrtSession>>();
+  private pinned: OrtTensor[] = [];
+  private gpuDevice: any = null;
+  lost = false;
+  onDeviceLost?: (reason: string) => void;
+
+  constructor(
+    readonly ort: Ort,
+    readonly pack: ModelPack,
+    readonly backend: BackendKind,
+    readonly options: RuntimeOptions = {},
+  ) {}
+
+  private defaultFactory: SessionFactory = (_key, bytes, options) => this.ort.InferenceSession.create(bytes, options);
+
+  has(key: GraphKey): boolean {
+    return !!this.pack.graphs[key];
+  }
+
+  session(key: GraphKey): Promise<OrtSession> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      const bytes = this.pack.graphs[key];
+      if (!bytes) return Promise.reject(new EngineError('PackGraphError', `the model pack has no '${key}' graph`));
+      const options: OrtWeb.InferenceSession.SessionOptions = {
+        executionProviders: [this.backend],
+        graphOptimizationLevel: 'all',
+      };
+      if (this.pack.weights) options.externalData = [{ path: this.pack.weights.path, data: this.pack.weights.data }];
+      s = (this.options.sessionFactory ?? this.defaultFactory)(key, bytes, options).then(
+        async (sess) => {
+          if (this.backend === 'webgpu' && !this.gpuDevice) await this.watchDevice();
+          return sess;
+        },
+        (e: Error) => {
+          this.sessions.delete(key);
+          throw new EngineError('PackGraphError', `graph '${key}' failed to load on ${this.backend}: ${e.message}`);
+        },
+      );
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  private async watchDevice() {
+    try {
+      const dev = await (this.ort.env.webgpu as unknown as { device: Promise<any> }).device;
+      if (!dev || this.gpuDevice === dev) return;
+      this.gpuDevice = dev;
+      dev.lost?.then((info: { message?: string; reason?: string }) => {
+        this.lost = true;
+        this.onDeviceLost?.(info?.message || info?.reason || 'device lost');
+      });
+    } catch {
+      /* no device to watch */
+    }
+  }
+
+  /** For tests: destroys the WebGPU device, which resolves device.lost like a real loss. */
+  async loseDevice(): Promise<boolean> {
+    if (!this.gpuDevice) await this.watchDevice();
+    if (!this.gpuDevice) return false;
+    this.gpuDevice.destroy();
+    return true;
+  }
+
+  /** A constant input tensor: on WebGPU with keepOnGpu, uploaded once into a GPU buffer; else a CPU tensor. */
+  async constant(data: Float32Array, dims: number[]): Promise<OrtTensor> {
+    if (this.backend === 'webgpu' && this.options.keepOnGpu) {
+      if (!this.gpuDevice) await this.watchDevice();
+      const dev = this.gpuDevice;
+      if (dev) {
+        const GPUBufferUsage = (globalThis as any).GPUBufferUsage;
+        const size = Math.ceil(data.byteLength / 16) * 16;
+        const buffer = dev.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+        dev.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+        const t = this.ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims, dispose: () => buffer.destroy() });
+        this.pinned.push(t);
+        return t;
+      }
+    }
+    return new this.ort.Tensor('float32', data, dims);
+  }
+
+  release(t: OrtTensor) {
+    const i = this.pinned.indexOf(t);
+    if (i >= 0) {
+      this.pinned.splice(i, 1);
+      t.dispose();
+    }
+  }
+
+  /** Runs a graph; Float32Array feeds are shaped from the manifest. Returns every output as a Float32Array (CPU). */
+  async run(key: GraphKey, feeds: Record<string, Feed>): Promise<Record<string, Float32Array>> {
+    if (this.lost) throw new EngineError('DeviceLostError', 'the GPU device was lost');
+    const sess = await this.session(key);
+    const spec = this.pack.manifest.graphs[key]!;
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const inp of spec.inputs) {
+      const v = feeds[inp.name];
+      if (v === undefined) throw new EngineError('StateError', `missing input '${inp.name}' for graph '${key}'`);
+      ortFeeds[inp.name] = v instanceof Float32Array ? new this.ort.Tensor('float32', v, inp.shape) : v;
+    }
+    let out: OrtWeb.InferenceSession.OnnxValueMapType;
+    try {
+      out = await sess.run(ortFeeds);
+    } catch (e) {
+      if (this.lost || /device (was )?lost|destroyed/i.test((e as Error).message)) {
+        this.lost = true;
+        throw new EngineError('DeviceLostError', `the GPU device was lost while running '${key}'`);
+      }
+      throw new EngineError('PackGraphError', `graph '${key}' failed on ${this.backend}: ${(e as Error).message}`);
+    }
+    const res: Record<string, Float32Array> = {};
+    for (const [name, t] of Object.entries(out)) {
+      const tensor = t as OrtTensor;
+      res[name] = (tensor.location === 'cpu' ? tensor.data : await tensor.getData(true)) as Float32Array;
+    }
+    return res;
+  }
+
+  async dispose() {
+    for (const t of this.pinned) t.dispose();
+    this.pinned = [];
+    for (const s of this.sessions.values()) {
+      try {
+        await (await s).release();
+      } catch {
+        /* ignore */
+      }
+    }
+    this.sessions.clear();
+  }
+}
