@@ -26,6 +26,7 @@ class Loaded:
     source: str = 'rosinality'
     config: dict = field(default_factory=dict)
     sha256: str = ''
+    path: str = ''
 
 
 def sha256_file(path):
@@ -129,4 +130,17 @@ def load_rosinality(path, lr_mlp=0.01, with_discriminator=True):
         D = Discriminator(cfg['size'], channels=infer_discriminator_channels(dsd, cfg['size']))
         strict_load(D, dsd, 'discriminator')
         D.eval()
-    return Loaded(G=G, w_avg=w_avg, D=D, source='rosinality', config=cfg, sha256=sha256_file(path))
+    return Loaded(G=G, w_avg=w_avg, D=D, source='rosinality', config=cfg, sha256=sha256_file(path),
+                  path=path)
+
+
+def load_checkpoint(path, **kw):
+    """rosinality .pt or stylegan2-ada-pytorch .pkl, told apart by content (zip archive vs plain pickle)."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f'checkpoint not found: {path}')
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    if head[:2] == b'PK' or not path.endswith('.pkl'):
+        return load_rosinality(path, **kw)
+    from .ada_pickle import load_ada
+    return load_ada(path, **kw)

@@ -35,12 +35,16 @@ def fused_leaky_relu(x, bias, negative_slope=0.2, scale=SQRT2):
     return F.leaky_relu(x + bias.view(shape), negative_slope) * scale
 
 
-def blur(x, kernel, pad):
-    """upfirdn2d(x, kernel, up=1, down=1, pad) as a depthwise conv (kernel flipped as upfirdn2d does)."""
+def blur(x, kernel, pad, flip=True):
+    """upfirdn2d(x, kernel, up=1, down=1, pad) as a depthwise conv (kernel flipped as upfirdn2d does;
+    flip=False for symmetric kernels keeps the graph free of Flip ops)."""
     c = x.shape[1]
-    w = torch.flip(kernel, [0, 1])[None, None].expand(c, 1, *kernel.shape)
-    x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    return F.conv2d(x, w, groups=c)
+    if flip:
+        kernel = kernel.flip([0, 1])
+    w = kernel[None, None].expand(c, 1, *kernel.shape)
+    if pad[0] == pad[1]:
+        return F.conv2d(x, w, padding=pad[0], groups=c)
+    return F.conv2d(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), w, groups=c)
 
 
 def upsample2x(x, kernel):
@@ -64,10 +68,17 @@ class EqualLinear(nn.Module):
         self.scale = (1 / math.sqrt(in_dim)) * lr_mul
         self.lr_mul = lr_mul
 
-    def forward(self, x):
+    def frozen(self):
+        """(weight, bias) as used: precomputed once by freeze() for export, else from the parameters."""
+        if getattr(self, '_frozen', None) is not None:
+            return self._frozen
+        return (self.weight * self.scale).t(), (self.bias * self.lr_mul if self.bias is not None else None)
+
+    def forward(self, x):  # x @ W^T kept as a matmul with one [in, out] constant in forward and backward graphs
+        wt, b = self.frozen()
         if self.activation:
-            return fused_leaky_relu(F.linear(x, self.weight * self.scale), self.bias * self.lr_mul)
-        return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul if self.bias is not None else None)
+            return fused_leaky_relu(x @ wt, b)
+        return x @ wt + b if b is not None else x @ wt
 
 
 class EqualConv2d(nn.Module):
@@ -78,8 +89,14 @@ class EqualConv2d(nn.Module):
         self.stride, self.padding = stride, padding
         self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
 
+    def frozen(self):
+        if getattr(self, '_frozen', None) is not None:
+            return self._frozen
+        return self.weight * self.scale, self.bias
+
     def forward(self, x):
-        return F.conv2d(x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.padding)
+        w, b = self.frozen()
+        return F.conv2d(x, w, b, stride=self.stride, padding=self.padding)
 
 
 class FusedLeakyReLU(nn.Module):
@@ -98,9 +115,10 @@ class Blur(nn.Module):
         super().__init__()
         self.register_buffer('kernel', make_kernel(kernel) * upsample_factor ** 2)
         self.pad = pad
+        self.flip = not torch.equal(self.kernel, self.kernel.flip([0, 1]))
 
     def forward(self, x):
-        return blur(x, self.kernel, self.pad)
+        return blur(x, self.kernel, self.pad, self.flip)
 
 
 class Upsample(nn.Module):
@@ -129,17 +147,23 @@ class ModulatedConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
         self.modulation = EqualLinear(style_dim, in_ch, bias_init=1)
 
+    def frozen(self):
+        """(conv weight as the conv takes it, (sum_k W^2)^T [in, out]); precomputed once by freeze() for export."""
+        if getattr(self, '_frozen', None) is not None:
+            return self._frozen
+        w = self.weight[0] * self.scale                  # [out, in, k, k]
+        return (w.transpose(0, 1) if self.upsample else w), w.pow(2).sum([2, 3]).t()
+
     def forward(self, x, style):
         s = self.modulation(style)                       # [B, in]
-        w = self.weight[0] * self.scale                  # [out, in, k, k]
+        w, wsq_t = self.frozen()
         x = x * s[:, :, None, None]
         if self.upsample:
-            x = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
-            x = self.blur(x)
+            x = self.blur(F.conv_transpose2d(x, w, stride=2))
         else:
             x = F.conv2d(x, w, padding=self.padding)
         if self.demodulate:
-            demod = torch.rsqrt(F.linear(s * s, w.pow(2).sum([2, 3])) + 1e-8)  # [B, out]
+            demod = torch.rsqrt((s * s) @ wsq_t + 1e-8)  # [B, out]
             x = x * demod[:, :, None, None]
         return x
 
@@ -314,6 +338,24 @@ class Generator(nn.Module):
                                 styles[1].unsqueeze(1).repeat(1, self.n_latent - inject_index, 1)], 1)
         image = self._run(latent, noise)
         return image, (latent if return_latents else None)
+
+
+def freeze(module):
+    """Precompute every scaled / transposed / squared weight once (plain tensors, not state), so that exported
+    graphs hold each constant exactly once and share it between forward and backward. For export only:
+    parameters changed afterwards are ignored until unfreeze()."""
+    with torch.no_grad():
+        for m in module.modules():
+            if hasattr(m, 'frozen'):
+                m._frozen = None
+                m._frozen = tuple(t.detach().clone().contiguous() if t is not None else None for t in m.frozen())
+    return module
+
+
+def unfreeze(module):
+    for m in module.modules():
+        m._frozen = None
+    return module
 
 
 # ---- Discriminator (rosinality layout) ---------------------------------------------------------------

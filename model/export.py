@@ -1,0 +1,137 @@
+"""Export a StyleGAN2 checkpoint to an F/Z+ Studio model pack.
+
+    python3 -m model.export CHECKPOINT OUT_DIR [--f-res 16] [--psi 0.7] [--trunc-layers 8]
+        [--perceptual pyramid-ssim|lpips-vgg|discriminator] [--lpips-weights LPIPS.pth --vgg-weights VGG16.pth]
+        [--name NAME] [--title T] [--licence L] [--weights-source S] [--fp16] [--graphs k1,k2]
+
+CHECKPOINT: a rosinality/stylegan2-pytorch .pt ({'g_ema', 'latent_avg'} or train.py's dict) or an NVIDIA
+stylegan2-ada-pytorch network pickle (.pkl, read with a restricted unpickler that never runs pickled code).
+The pack is built in a temporary folder beside OUT_DIR and renamed into place at the end: a failed export
+leaves no partial pack (an existing OUT_DIR is only replaced by a complete new one).
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import torch
+
+from . import pack
+from .graphs import PackModel, traced
+from .loaders import CheckpointError, load_checkpoint
+from .manifest import build
+from .perceptual import NOTES, DiscriminatorFeatures, PyramidSSIM, load_lpips
+
+REQUIRED = ['mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus']
+ALL = REQUIRED + ['grad_fwplus', 'grad_wplus', 'grad_zplus_nof']
+
+
+def make_perceptual(kind, loaded, lpips_weights=None, vgg_weights=None):
+    if kind == 'lpips-vgg':
+        if not (lpips_weights and vgg_weights):
+            raise SystemExit('--perceptual lpips-vgg needs --lpips-weights and --vgg-weights (local files)')
+        return load_lpips(vgg_weights, lpips_weights)
+    if kind == 'discriminator':
+        if loaded.D is None:
+            raise SystemExit('--perceptual discriminator: the checkpoint has no discriminator')
+        return DiscriminatorFeatures(loaded.D)
+    return PyramidSSIM(loaded.G.size)
+
+
+def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, trunc_layers=8,
+                perceptual='pyramid-ssim', lpips_weights=None, vgg_weights=None, fp16=False, keys=None,
+                licence='unknown', weights_source=None, default_weights=(1.0, 1.0, 0.1), log=print):
+    t0 = time.time()
+    out_dir = os.path.abspath(out_dir)
+    name = name or os.path.basename(out_dir)
+    loaded = load_checkpoint(checkpoint)
+    G = loaded.G
+    if f_res not in G.channels:
+        raise SystemExit(f'--f-res {f_res}: the generator has blocks {sorted(G.channels)}')
+    pm = PackModel(G, loaded.w_avg, f_res=f_res, psi=psi, trunc_layers=min(trunc_layers, G.n_latent),
+                   perceptual=make_perceptual(perceptual, loaded, lpips_weights, vgg_weights))
+    keys = keys or ALL
+    missing = [k for k in REQUIRED if k not in keys]
+    if missing:
+        raise SystemExit(f'--graphs must include {missing}')
+
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=parent)
+    try:
+        weights = pack.WeightsFile(os.path.join(tmp, 'weights.bin'))
+        graphs = {}
+        for spec in pm.specs(keys):
+            t = time.time()
+            model = pack.to_onnx(traced(spec), spec.inputs, spec.outputs)
+            if fp16:
+                from .fp16 import to_fp16
+                model16 = to_fp16(model)
+            graphs[spec.key] = pack.save_graph(model, tmp, spec.key, weights)
+            if fp16:
+                graphs[spec.key + '@fp16'] = pack.save_graph(model16, tmp, spec.key + '@fp16', weights, 'fp16')
+            log(f'  {spec.key}: {graphs[spec.key]["bytes"] / 1e3:.0f} kB graph, {time.time() - t:.1f} s')
+        weights.close()
+        wentry = {'file': 'weights.bin', 'sha256': pack.sha256_file(weights.path), 'bytes': weights.size}
+        manifest = build(pm, loaded, name, graphs, wentry, perceptual, NOTES[perceptual], title=title,
+                         default_weights=default_weights, licence=licence, weights_source=weights_source,
+                         notes=f'F = output of the first conv of the {f_res}x{f_res} block; exported with '
+                               f'torch {torch.__version__}, opset {pack.OPSET}.')
+        with open(os.path.join(tmp, 'manifest.json'), 'w') as f:
+            json.dump(manifest, f, indent=1)
+        old = None
+        if os.path.exists(out_dir):
+            old = tempfile.mkdtemp(prefix=f'.{name}.old-', dir=parent)
+            os.rename(out_dir, os.path.join(old, 'pack'))
+        os.rename(tmp, out_dir)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    total = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir))
+    log(f'pack {out_dir}: {len(graphs)} graphs, weights.bin {weights.size / 1e6:.1f} MB '
+        f'(dedup saved {weights.dedup_saved / 1e6:.1f} MB), total {total / 1e6:.1f} MB, {time.time() - t0:.0f} s')
+    return manifest
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog='python3 -m model.export', description=__doc__.split('\n')[0])
+    ap.add_argument('checkpoint')
+    ap.add_argument('out_dir')
+    ap.add_argument('--name')
+    ap.add_argument('--title')
+    ap.add_argument('--f-res', type=int, default=16, help='block whose first conv output is F (default 16)')
+    ap.add_argument('--psi', type=float, default=0.7)
+    ap.add_argument('--trunc-layers', type=int, default=8)
+    ap.add_argument('--perceptual', choices=['pyramid-ssim', 'lpips-vgg', 'discriminator'])
+    ap.add_argument('--lpips-weights', help='LPIPS v0.1 heads (vgg.pth of richzhang/PerceptualSimilarity)')
+    ap.add_argument('--vgg-weights', help='torchvision vgg16 state dict (features.N.weight ...)')
+    ap.add_argument('--fp16', action='store_true', help='also write <key>@fp16 copies (fp16 math, fp32 I/O)')
+    ap.add_argument('--graphs', help=f'comma-separated subset of {",".join(ALL)} (required ones always)')
+    ap.add_argument('--licence', default='unknown')
+    ap.add_argument('--weights-source')
+    ap.add_argument('--default-weights', default='1,1,0.1', help='lambda_mse,lambda_perc,lambda_f')
+    a = ap.parse_args(argv)
+    perceptual = a.perceptual or ('lpips-vgg' if a.lpips_weights else 'pyramid-ssim')
+    keys = sorted(set(REQUIRED) | set(a.graphs.split(',')), key=ALL.index) if a.graphs else None
+    if keys and any(k not in ALL for k in keys):
+        ap.error(f'unknown graph keys {[k for k in keys if k not in ALL]}')
+    torch.set_grad_enabled(True)
+    try:
+        export_pack(a.checkpoint, a.out_dir, name=a.name, title=a.title, f_res=a.f_res, psi=a.psi,
+                    trunc_layers=a.trunc_layers, perceptual=perceptual, lpips_weights=a.lpips_weights,
+                    vgg_weights=a.vgg_weights, fp16=a.fp16, keys=keys, licence=a.licence,
+                    weights_source=a.weights_source,
+                    default_weights=tuple(float(x) for x in a.default_weights.split(',')))
+    except CheckpointError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Exact gradient graphs for ONNX: trace autograd itself with make_fx, then rewrite the few backward ops the
+ONNX exporter cannot take into forward ops (torch 1.13).
+
+    convolution_backward   -> conv_transpose2d / conv2d with the same weight (grad w.r.t. the input only)
+    leaky_relu_backward    -> where(x > 0, g, g * slope)
+    slice_backward         -> constant_pad_nd        select_backward -> unsqueeze + constant_pad_nd
+    threshold_backward     -> where                  mse_loss_backward -> 2 (x - t) g / n
+    _reshape_alias         -> reshape                lift_fresh_copy -> identity (constants)
+
+The traced graph computes exactly what autograd computes (same ops, same order); nothing is approximated.
+"""
+import torch
+from torch.nn import functional as F
+
+aten = torch.ops.aten
+
+
+def _conv_backward(grad_out, x, weight, bias_sizes, stride, padding, dilation, transposed, output_padding, groups,
+                   output_mask):
+    if output_mask[1] or (output_mask[2] and bias_sizes is not None):
+        raise NotImplementedError('gradient graphs differentiate w.r.t. activations only (weights are constants)')
+    grad_in = None
+    if output_mask[0]:
+        nd = x.dim() - 2
+        if transposed:
+            grad_in = F.conv2d(grad_out, weight, None, stride, padding, dilation, groups)
+        else:
+            k = weight.shape[2:]
+            op = [x.shape[2 + i] - ((grad_out.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (k[i] - 1) + 1)
+                  for i in range(nd)]
+            grad_in = F.conv_transpose2d(grad_out, weight, None, stride, padding, op, groups, dilation)
+    return grad_in, None, None
+
+
+def _leaky_relu_backward(grad_out, x, negative_slope, self_is_result):
+    return torch.where(x > 0, grad_out, grad_out * negative_slope)
+
+
+def _slice_backward(grad_out, input_sizes, dim, start, end, step):
+    size = input_sizes[dim]
+    dim = dim % len(input_sizes)
+    start = start if start >= 0 else start + size
+    end = min(end if end >= 0 else end + size, size)
+    start = min(max(start, 0), size)
+    if step != 1:
+        raise NotImplementedError('slice_backward with step != 1')
+    pad = [0] * (2 * len(input_sizes))
+    j = 2 * (len(input_sizes) - 1 - dim)
+    pad[j], pad[j + 1] = start, size - end
+    return aten.constant_pad_nd(grad_out, pad, 0.0)
+
+
+def _select_backward(grad_out, input_sizes, dim, index):
+    dim = dim % len(input_sizes)
+    index = index % input_sizes[dim]
+    return _slice_backward(grad_out.unsqueeze(dim), input_sizes, dim, index, index + 1, 1)
+
+
+def _mse_loss_backward(grad_out, x, target, reduction):
+    g = 2 * (x - target) * grad_out
+    return g / x.numel() if reduction == 1 else g
+
+
+def _threshold_backward(grad_out, x, threshold):
+    return torch.where(x > threshold, grad_out, torch.zeros_like(grad_out))
+
+
+def _identity(x):
+    return x
+
+
+def _reshape_alias(x, size, stride):
+    return aten.reshape(x, size)
+
+
+DECOMPOSITIONS = {
+    aten.convolution_backward.default: _conv_backward,
+    aten.leaky_relu_backward.default: _leaky_relu_backward,
+    aten.slice_backward.default: _slice_backward,
+    aten.select_backward.default: _select_backward,
+    aten._reshape_alias.default: _reshape_alias,
+    aten.mse_loss_backward.default: _mse_loss_backward,
+    aten.threshold_backward.default: _threshold_backward,
+    aten.lift_fresh_copy.default: _identity,
+}
+
+
+def trace(fn, *example_inputs):
+    """make_fx-trace fn (which may call torch.autograd.grad) into an FX GraphModule of forward-only aten ops."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+    gm = make_fx(fn, decomposition_table=DECOMPOSITIONS)(*example_inputs)
+    for node in list(gm.graph.nodes):  # identities the exporter has no symbolic for
+        if node.op == 'call_function' and node.target in (aten.lift_fresh_copy.default, aten.detach.default):
+            node.replace_all_uses_with(node.args[0])
+            gm.graph.erase_node(node)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    return gm
+
