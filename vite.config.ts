@@ -15,13 +15,14 @@ export const isolationHeaders = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
-/** ORT runtime files served from our own origin under /ort/ (ort.env.wasm.wasmPaths points here). */
+/**
+ * ORT runtime files served from our own origin under /ort/ (ort.env.wasm.wasmPaths points here). The app imports
+ * the JSEP build (WebGPU + WASM in one), so the plain wasm-only files are not needed.
+ */
 export const ORT_BASE = 'ort/';
 export const ORT_FILES = [
   'ort-wasm-simd-threaded.jsep.mjs',
   'ort-wasm-simd-threaded.jsep.wasm',
-  'ort-wasm-simd-threaded.mjs',
-  'ort-wasm-simd-threaded.wasm',
 ];
 const ROOT = fileURLToPath(new URL('.', import.meta.url));
 const ORT_DIST = resolve(ROOT, 'node_modules/onnxruntime-web/dist');
@@ -66,6 +67,11 @@ export const plugins: PluginOption[] = [react(), ortRuntimeFiles()];
 
 export default defineConfig({
   plugins,
+  resolve: {
+    // The non-bundled ORT build loads ort-wasm-simd-threaded.jsep.mjs from ort.env.wasm.wasmPaths (our /ort/), so
+    // WASM pthread workers start from that file and never re-run our worker bundle.
+    alias: [{ find: /^onnxruntime-web$/, replacement: resolve(ORT_DIST, 'ort.min.mjs') }],
+  },
   server: { host: '127.0.0.1', headers: isolationHeaders },
   preview: { host: '127.0.0.1', headers: isolationHeaders },
   worker: { format: 'es' },

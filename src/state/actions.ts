@@ -1,0 +1,286 @@
+/** Side effects: UI intents -> worker client -> store. */
+import { decodeImage } from '../image/decode';
+import { errorInfo, getEngine, ortWasmPaths, proxy } from '../worker/client';
+import type { BackendKind, InvertProgress, LoadProgress, SliderValues } from '../worker/protocol';
+import { commitSliders, get, pushBanner, redoSliders, set, undoSliders, zeroSliders, type RgbaFrame } from './store';
+
+export interface UrlOptions {
+  backend: 'auto' | BackendKind;
+  pack: string | null;
+  steps: number | null;
+  space: string | null;
+}
+
+export function readUrlOptions(search = location.search): UrlOptions {
+  const q = new URLSearchParams(search);
+  const b = q.get('backend');
+  const steps = Number(q.get('steps'));
+  return {
+    backend: b === 'wasm' || b === 'webgpu' ? b : 'auto',
+    pack: q.get('pack'),
+    steps: Number.isFinite(steps) && steps > 0 ? Math.floor(steps) : null,
+    space: q.get('space'),
+  };
+}
+
+/** Packs tried in order when the URL names none: the demo model, the toolchain's reference pack, the tiny test pack. */
+export const DEFAULT_PACKS = ['demo64', 'reference-64', 'tiny-test'];
+
+const packUrl = (name: string) => new URL(`${import.meta.env.BASE_URL}models/${name}/`, location.href).href;
+
+async function packExists(name: string): Promise<boolean> {
+  try {
+    const r = await fetch(packUrl(name) + 'manifest.json', { method: 'HEAD' });
+    return r.ok && !(r.headers.get('content-type') ?? '').includes('text/html');
+  } catch {
+    return false;
+  }
+}
+
+function describe(e: unknown): { title: string; message: string } {
+  const { name, message } = errorInfo(e);
+  const titles: Record<string, string> = {
+    PackFetchError: 'Could not download the model',
+    PackManifestError: 'The model pack is malformed',
+    PackIntegrityError: 'The model pack is damaged',
+    PackGraphError: 'A model graph failed',
+    BackendError: 'No compute backend',
+    DeviceLostError: 'The GPU stopped responding',
+    InputError: 'This image cannot be used',
+    StateError: 'Not ready yet',
+  };
+  return { title: titles[name] ?? 'Something went wrong', message };
+}
+
+export function reportError(e: unknown) {
+  const { title, message } = describe(e);
+  pushBanner('error', title, message);
+}
+
+export async function boot() {
+  const opts = readUrlOptions();
+  const engine = getEngine();
+  try {
+    set({ phase: 'booting', bootMessage: 'Starting the engine…' });
+    const backend = await engine.init({ backend: opts.backend, wasmPaths: ortWasmPaths(), keepOnGpu: true });
+    set({ backend });
+    await engine.onBackendChange(
+      proxy((b) => {
+        set({ backend: b });
+        if (b.note) pushBanner('warning', 'Switched to WASM', b.note);
+      }),
+    );
+    let name = opts.pack;
+    if (!name) {
+      for (const cand of DEFAULT_PACKS) if (await packExists(cand)) { name = cand; break; }
+    }
+    if (!name) throw Object.assign(new Error('no model pack found under /models/'), { name: 'PackFetchError' });
+    await loadPack(packUrl(name));
+    const s = get().settings;
+    set({ settings: { ...s, steps: opts.steps ?? s.steps, space: (get().pack?.spaces.find((x) => x === opts.space) ?? s.space) } });
+  } catch (e) {
+    set({ phase: 'failed' });
+    reportError(e);
+  }
+}
+
+export async function loadPack(url: string) {
+  const engine = getEngine();
+  set({ phase: 'loading-pack', bootMessage: 'Loading the model…' });
+  try {
+    const pack = await engine.loadPack(
+      url,
+      proxy((p: LoadProgress) => {
+        if (p.total) set({ bootMessage: `Loading ${p.file}: ${Math.round((100 * p.loaded) / p.total)}%` });
+      }),
+    );
+    const backend = await engine.backend();
+    set((s) => ({
+      pack,
+      packUrl: url,
+      backend,
+      phase: 'ready',
+      sliders: zeroSliders(pack),
+      undo: [],
+      redo: [],
+      settings: { ...s.settings, weights: pack.defaultWeights, space: pack.spaces.includes(s.settings.space) ? s.settings.space : pack.spaces[0] },
+    }));
+  } catch (e) {
+    // the previous pack (if any) stays usable
+    set({ phase: get().pack ? (get().reconstruction ? 'inverted' : 'ready') : 'failed' });
+    throw e;
+  }
+}
+
+/** Centre-crops a decoded image to a square and resizes it to the pack's resolution (alignment 'none'). */
+async function toModelFrame(img: { width: number; height: number; data: Uint8ClampedArray }, R: number): Promise<RgbaFrame> {
+  const side = Math.min(img.width, img.height);
+  const sx = Math.floor((img.width - side) / 2);
+  const sy = Math.floor((img.height - side) / 2);
+  const bmp = await createImageBitmap(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), sx, sy, side, side, {
+    resizeWidth: R,
+    resizeHeight: R,
+    resizeQuality: 'high',
+  });
+  const c = new OffscreenCanvas(R, R);
+  const ctx = c.getContext('2d', { willReadFrequently: true })!;
+  ctx.drawImage(bmp, 0, 0);
+  bmp.close();
+  return { width: R, height: R, data: ctx.getImageData(0, 0, R, R).data };
+}
+
+/** A dropped / pasted / picked / sample file. On any failure the current photo and edits stay. */
+export async function openImage(blob: Blob, name: string) {
+  const s = get();
+  if (!s.pack) {
+    pushBanner('warning', 'Not ready yet', 'The model is still loading; try again in a moment.');
+    return;
+  }
+  if (s.phase === 'inverting') {
+    await cancelInversion();
+  }
+  const before = get().phase;
+  set({ phase: 'decoding' });
+  try {
+    const res = await decodeImage(blob, { name });
+    if (!res.ok) {
+      pushBanner('error', `Cannot open “${name}”`, res.message);
+      set({ phase: before === 'decoding' ? 'ready' : before });
+      return;
+    }
+    const R = s.pack.resolution;
+    const frame = await toModelFrame(res.image, R);
+    const engine = getEngine();
+    await engine.setTarget({ width: R, height: R, data: new Uint8ClampedArray(frame.data) });
+    set({
+      photo: { frame, name, notes: res.notes, sourceSize: [res.sourceWidth, res.sourceHeight] },
+      reconstruction: null,
+      edited: null,
+      progress: null,
+      curve: [],
+      finalPsnr: null,
+      canResume: false,
+      cancelled: false,
+      sliders: zeroSliders(s.pack),
+      undo: [],
+      redo: [],
+      phase: 'ready',
+    });
+    void invert(false);
+  } catch (e) {
+    set({ phase: before === 'decoding' ? 'ready' : before });
+    reportError(e);
+  }
+}
+
+export async function openSample(url: string) {
+  try {
+    const r = await fetch(url);
+    if (!r.ok) throw new Error(`HTTP ${r.status} for ${url}`);
+    await openImage(await r.blob(), url.split('/').pop() ?? 'sample');
+  } catch (e) {
+    reportError(e);
+  }
+}
+
+const frameOf = (data: Uint8ClampedArray, R: number): RgbaFrame => ({ width: R, height: R, data });
+
+export async function invert(resume: boolean) {
+  const s = get();
+  if (!s.pack || !s.photo) return;
+  const R = s.pack.resolution;
+  const engine = getEngine();
+  set({ phase: 'inverting', cancelled: false, ...(resume ? {} : { curve: [], progress: null, finalPsnr: null, reconstruction: null, edited: null }) });
+  try {
+    const res = await engine.invert(
+      { space: s.settings.space, steps: s.settings.steps, lr: s.settings.lr, weights: s.settings.weights, previewEvery: s.settings.previewEvery, resume },
+      proxy((p: InvertProgress) => {
+        set((st) => ({
+          progress: p,
+          curve: [...st.curve, { step: p.step, total: p.total, psnr: p.psnr }],
+          ...(p.preview ? { reconstruction: frameOf(p.preview, R), edited: frameOf(p.preview, R) } : {}),
+        }));
+      }),
+    );
+    set({
+      phase: 'inverted',
+      reconstruction: frameOf(res.image, R),
+      edited: frameOf(res.image, R),
+      finalPsnr: res.psnr,
+      cancelled: res.cancelled,
+      canResume: res.steps < s.settings.steps || res.cancelled,
+      backend: res.backend,
+    });
+    // re-apply current slider values to the new codes
+    const v = get().sliders;
+    if (Object.values(v).some((x) => x !== 0)) await renderSliders(v);
+  } catch (e) {
+    set({ phase: get().reconstruction ? 'inverted' : 'ready', canResume: true });
+    reportError(e);
+  }
+}
+
+export async function cancelInversion() {
+  await getEngine().cancel();
+}
+
+let lastRenderToken = 0;
+/** Live slider preview: the worker drops stale requests (latest wins); we also ignore out-of-order replies. */
+export async function renderSliders(values: SliderValues) {
+  const s = get();
+  if (!s.pack || !s.reconstruction || s.phase === 'inverting') return;
+  const token = ++lastRenderToken;
+  try {
+    const r = await getEngine().render(values);
+    if ('superseded' in r || token !== lastRenderToken) return;
+    set({ edited: frameOf(r.image, s.pack.resolution), frameMs: r.ms });
+  } catch (e) {
+    reportError(e);
+  }
+}
+
+export function setSlider(id: string, value: number) {
+  const next = { ...get().sliders, [id]: value };
+  set({ sliders: next });
+  void renderSliders(next);
+}
+
+/** Called when a drag ends: one undo entry per gesture. */
+export function commitSlider(previous: SliderValues) {
+  commitSliders(get().sliders, previous);
+}
+
+export function resetSliders() {
+  const s = get();
+  const zero = zeroSliders(s.pack);
+  commitSliders(zero, s.sliders);
+  set({ sliders: zero });
+  void renderSliders(zero);
+}
+
+export function undo() {
+  const v = undoSliders();
+  if (v) void renderSliders(v);
+}
+
+export function redo() {
+  const v = redoSliders();
+  if (v) void renderSliders(v);
+}
+
+export async function downloadPng() {
+  const s = get();
+  const f = s.edited ?? s.reconstruction;
+  if (!f) return;
+  const c = new OffscreenCanvas(f.width, f.height);
+  c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(f.data), f.width, f.height), 0, 0);
+  const blob = await c.convertToBlob({ type: 'image/png' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  const base = (s.photo?.name ?? 'face').replace(/\.[^.]+$/, '');
+  a.download = `${base}-fzplus-edit.png`;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}

@@ -1,0 +1,127 @@
+/** App state (zustand). Pure data + small reducers; side effects live in ./actions.ts. */
+import { create } from 'zustand';
+import type { BackendInfo, InvertProgress, PackSummary, SliderValues, Space } from '../worker/protocol';
+
+export interface Banner {
+  id: number;
+  kind: 'error' | 'warning' | 'info';
+  title: string;
+  message: string;
+}
+
+export interface RgbaFrame {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
+export type Phase = 'booting' | 'loading-pack' | 'ready' | 'decoding' | 'inverting' | 'inverted' | 'failed';
+
+export interface Settings {
+  space: Space;
+  steps: number;
+  weights: [number, number, number];
+  lr: number;
+  previewEvery: number;
+}
+
+export interface LossPoint {
+  step: number;
+  total: number;
+  psnr: number;
+}
+
+export interface AppState {
+  phase: Phase;
+  bootMessage: string;
+  backend: BackendInfo | null;
+  pack: PackSummary | null;
+  packUrl: string | null;
+  /** The photo as the model sees it (R x R), and where it came from. */
+  photo: { frame: RgbaFrame; name: string; notes: string[]; sourceSize: [number, number] } | null;
+  /** Reconstruction without edits (end of inversion, or latest preview). */
+  reconstruction: RgbaFrame | null;
+  /** Latest edited frame. */
+  edited: RgbaFrame | null;
+  progress: InvertProgress | null;
+  curve: LossPoint[];
+  finalPsnr: number | null;
+  cancelled: boolean;
+  canResume: boolean;
+  sliders: SliderValues;
+  undo: SliderValues[];
+  redo: SliderValues[];
+  compare: boolean;
+  frameMs: number | null;
+  settings: Settings;
+  banners: Banner[];
+}
+
+let bannerId = 0;
+
+export const initialSettings: Settings = { space: 'F/Z+', steps: 100, weights: [1, 1, 0.1], lr: 0.01, previewEvery: 10 };
+
+export const useStore = create<AppState>(() => ({
+  phase: 'booting',
+  bootMessage: 'Starting the engine…',
+  backend: null,
+  pack: null,
+  packUrl: null,
+  photo: null,
+  reconstruction: null,
+  edited: null,
+  progress: null,
+  curve: [],
+  finalPsnr: null,
+  cancelled: false,
+  canResume: false,
+  sliders: {},
+  undo: [],
+  redo: [],
+  compare: false,
+  frameMs: null,
+  settings: initialSettings,
+  banners: [],
+}));
+
+export const set = useStore.setState;
+export const get = useStore.getState;
+
+export function pushBanner(kind: Banner['kind'], title: string, message: string): number {
+  const id = ++bannerId;
+  set((s) => ({ banners: [...s.banners.filter((b) => b.title !== title || b.message !== message), { id, kind, title, message }] }));
+  return id;
+}
+
+export function dismissBanner(id: number) {
+  set((s) => ({ banners: s.banners.filter((b) => b.id !== id) }));
+}
+
+export function zeroSliders(pack: PackSummary | null): SliderValues {
+  const v: SliderValues = {};
+  for (const d of pack?.directions ?? []) v[d.id] = 0;
+  return v;
+}
+
+/** Records the current slider values for undo before a change is committed. */
+export function commitSliders(next: SliderValues, previous: SliderValues) {
+  const same = Object.keys({ ...next, ...previous }).every((k) => (next[k] ?? 0) === (previous[k] ?? 0));
+  if (same) return;
+  set((s) => ({ undo: [...s.undo.slice(-99), previous], redo: [], sliders: next }));
+}
+
+export function undoSliders(): SliderValues | null {
+  const s = get();
+  const prev = s.undo[s.undo.length - 1];
+  if (!prev) return null;
+  set({ undo: s.undo.slice(0, -1), redo: [...s.redo, s.sliders], sliders: prev });
+  return prev;
+}
+
+export function redoSliders(): SliderValues | null {
+  const s = get();
+  const next = s.redo[s.redo.length - 1];
+  if (!next) return null;
+  set({ redo: s.redo.slice(0, -1), undo: [...s.undo, s.sliders], sliders: next });
+  return next;
+}

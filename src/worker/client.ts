@@ -1,0 +1,30 @@
+/** The UI's handle on the engine worker (comlink). */
+import * as Comlink from 'comlink';
+import type { EngineApi, EngineErrorShape } from './protocol';
+
+export type EngineClient = Comlink.Remote<EngineApi>;
+
+let client: EngineClient | null = null;
+let worker: Worker | null = null;
+
+export function getEngine(): EngineClient {
+  if (!client) {
+    worker = new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'fzplus-engine' });
+    client = Comlink.wrap<EngineApi>(worker);
+  }
+  return client;
+}
+
+export const proxy = Comlink.proxy;
+
+/** Absolute URL of ORT's runtime files on our own origin. */
+export function ortWasmPaths(): string {
+  return new URL(`${import.meta.env.BASE_URL}ort/`, location.href).href;
+}
+
+export function errorInfo(e: unknown): EngineErrorShape {
+  if (e && typeof e === 'object' && 'message' in e) {
+    return { name: String((e as Error).name ?? 'Error'), message: String((e as Error).message) };
+  }
+  return { name: 'Error', message: String(e) };
+}

@@ -1,0 +1,58 @@
+/// <reference lib="webworker" />
+/** Module worker: hosts the engine and exposes it with comlink. */
+import * as Comlink from 'comlink';
+import * as ort from 'onnxruntime-web';
+import { Engine } from '../engine/engine';
+import { selectBackend, type BackendInfo, type Ort } from '../engine/runtime';
+import type { EngineApi, ImagePayload, InitOptions } from './protocol';
+
+let engine: Engine | null = null;
+let backendListener: ((b: BackendInfo) => void) | null = null;
+
+function need(): Engine {
+  if (!engine) throw Object.assign(new Error('engine not initialised'), { name: 'StateError' });
+  return engine;
+}
+
+const api: EngineApi = {
+  async init(opts: InitOptions) {
+    if (!engine) {
+      ort.env.wasm.wasmPaths = opts.wasmPaths;
+      ort.env.logLevel = 'error';
+      engine = new Engine(ort as unknown as Ort, {
+        backend: opts.backend,
+        keepOnGpu: opts.keepOnGpu ?? true,
+        onBackendChange: (b) => backendListener?.(b),
+      });
+    }
+    if (!engine.backend) engine.backend = await selectBackend(ort as unknown as Ort, opts.backend);
+    return engine.backend;
+  },
+  loadPack: (url, onProgress) => need().loadPack(url, onProgress),
+  async setTarget(img: ImagePayload) {
+    need().setTarget(img.data, img.width, img.height);
+  },
+  async invert(opts, onProgress) {
+    const res = await need().invert(opts, (p) => {
+      if (!onProgress) return;
+      onProgress(p.preview ? Comlink.transfer(p, [p.preview.buffer]) : p);
+    });
+    return Comlink.transfer(res, [res.image.buffer]);
+  },
+  async cancel() {
+    engine?.cancel();
+  },
+  async render(values) {
+    const r = await need().render(values);
+    return 'image' in r ? Comlink.transfer(r, [r.image.buffer]) : r;
+  },
+  async backend() {
+    return engine?.backend ?? null;
+  },
+  async onBackendChange(cb) {
+    backendListener = cb;
+  },
+  simulateDeviceLoss: () => need().simulateDeviceLoss(),
+};
+
+Comlink.expose(api);

@@ -1,0 +1,48 @@
+/**
+ * Every type that crosses the UI <-> worker boundary (comlink). The UI imports only these types and the client;
+ * it never imports onnxruntime or the engine's implementation.
+ */
+import type { BackendInfo, BackendKind } from '../engine/runtime';
+import type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space } from '../engine/engine';
+import type { LoadProgress } from '../engine/pack';
+import type { Superseded } from '../engine/latest';
+
+export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded };
+
+export interface InitOptions {
+  /** 'auto' = WebGPU when an adapter exists, else WASM. */
+  backend: 'auto' | BackendKind;
+  /** Keep constant inputs in GPU buffers between runs (WebGPU). */
+  keepOnGpu?: boolean;
+  /** Absolute URL prefix of ORT's wasm files (ort.env.wasm.wasmPaths). */
+  wasmPaths: string;
+}
+
+/** RGBA8 image; `data` is transferred. */
+export interface ImagePayload {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
+/** Slider values by direction id, in the direction's units. */
+export type SliderValues = Record<string, number>;
+
+/** Error as it arrives from the worker: `name` is an EngineErrorCode, `message` names the problem. */
+export interface EngineErrorShape {
+  name: string;
+  message: string;
+}
+
+export interface EngineApi {
+  init(opts: InitOptions): Promise<BackendInfo>;
+  loadPack(url: string, onProgress?: (p: LoadProgress) => void): Promise<PackSummary>;
+  setTarget(img: ImagePayload): Promise<void>;
+  invert(opts: InvertOptions, onProgress?: (p: InvertProgress) => void): Promise<InvertResult>;
+  cancel(): Promise<void>;
+  render(values: SliderValues): Promise<RenderResult | Superseded>;
+  backend(): Promise<BackendInfo | null>;
+  onBackendChange(cb: (b: BackendInfo) => void): Promise<void>;
+  /** Test hook: destroy the WebGPU device as a real device loss would. */
+  simulateDeviceLoss(): Promise<boolean>;
+}
