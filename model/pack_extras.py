@@ -1,0 +1,372 @@
+"""Add the optional parts of a model pack to a pack folder written by `python3 -m model.export`:
+
+  * `encoder` graph (image -> f, zplus) exported from an encoder checkpoint (model/encoder.py) for the pack's F block,
+  * `classifier` graph (image -> logits) copied from an ONNX file, with `classifier.attributes` in the manifest,
+  * labelled edit directions (InterFaceGAN / GANSpace) normalised to the schema's direction entries,
+  * sample faces as PNG under `samples/` (held-out faces, never trained on),
+  * provenance: licence, weights source, credits (facesjs, Apache-2.0), notes; LICENSE.md and PROVENANCE.md.
+
+Every graph file and weights.bin are re-hashed (sha256, bytes), the manifest is validated against
+schema/manifest.schema.json and written atomically. Graphs added here are self-contained ONNX files
+(`externalData: false`): they share no weights with the generator graphs.
+
+    /usr/bin/python3 -m model.pack_extras public/models/demo64 --encoder model/checkpoints/encoder64.pt \
+        --classifier model/checkpoints/classifier64.onnx --directions model/checkpoints/directions64.json \
+        --samples-data data/faces-64 --licence MIT --credit "..."
+"""
+import argparse
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+
+import numpy as np
+
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'schema', 'manifest.schema.json')
+FACESJS_CREDIT = 'Training faces drawn with facesjs 5.0.3 (Apache-2.0, https://github.com/zengm-games/facesjs)'
+DTYPES = {1: 'float32', 10: 'float16', 7: 'int64', 6: 'int32', 2: 'uint8'}
+DIRECTION_KEYS = ('id', 'label', 'kind', 'vector', 'range', 'layers', 'attribute', 'classifierAccuracy',
+                  'explainedVariance')
+
+
+class PackError(ValueError):
+    pass
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def validate_manifest(manifest):
+    import jsonschema
+    with open(SCHEMA_PATH) as f:
+        schema = json.load(f)
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(manifest), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        raise PackError(f"manifest.json invalid at /{'/'.join(map(str, e.path))}: {e.message}")
+
+
+def io_specs(model):
+    def spec(v):
+        t = v.type.tensor_type
+        return {'name': v.name, 'shape': [int(d.dim_value) for d in t.shape.dim], 'dtype': DTYPES[t.elem_type]}
+    inits = {i.name for i in model.graph.initializer}
+    return [spec(v) for v in model.graph.input if v.name not in inits], [spec(v) for v in model.graph.output]
+
+
+def rename_io(model, mapping):
+    """Rename graph inputs/outputs (and every node reference) in place."""
+    g = model.graph
+    for v in list(g.input) + list(g.output):
+        if v.name in mapping:
+            v.name = mapping[v.name]
+    for n in g.node:
+        for i, name in enumerate(n.input):
+            if name in mapping:
+                n.input[i] = mapping[name]
+        for i, name in enumerate(n.output):
+            if name in mapping:
+                n.output[i] = mapping[name]
+
+
+def rehash(pack_dir, manifest):
+    """Refresh sha256/bytes of every graph and of weights.bin; raise if a file is missing."""
+    for key, g in manifest['graphs'].items():
+        p = os.path.join(pack_dir, g['file'])
+        if not os.path.isfile(p):
+            raise PackError(f'graph {key!r}: file {g["file"]} missing from the pack')
+        g['sha256'], g['bytes'] = sha256_file(p), os.path.getsize(p)
+    if 'weights' in manifest:
+        p = os.path.join(pack_dir, manifest['weights']['file'])
+        if not os.path.isfile(p):
+            raise PackError(f'weights file {manifest["weights"]["file"]} missing from the pack')
+        manifest['weights']['sha256'], manifest['weights']['bytes'] = sha256_file(p), os.path.getsize(p)
+    for s in manifest.get('samples', []):
+        if not os.path.isfile(os.path.join(pack_dir, s)):
+            raise PackError(f'sample {s} missing from the pack')
+    return manifest
+
+
+def pack_bytes(pack_dir):
+    total = 0
+    for root, _, files in os.walk(pack_dir):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    return total
+
+
+# ---- parts ---------------------------------------------------------------------------------------------------
+def add_encoder(pack_dir, manifest, encoder_path, log=print):
+    import torch
+    from model.encoder import export_encoder_onnx, load_encoder
+    enc, meta = load_encoder(encoder_path)
+    r, fres = manifest['resolution'], manifest['fBlock']['resolution']
+    if enc.size != r or enc.z_dim != manifest['zDim'] or enc.num_ws != manifest['numWs']:
+        raise PackError(f'encoder {encoder_path} is for size {enc.size}, zDim {enc.z_dim}, numWs {enc.num_ws}; '
+                        f'the pack has {r}, {manifest["zDim"]}, {manifest["numWs"]}')
+    if fres not in enc.f_channels:
+        raise PackError(f'encoder {encoder_path} has no F head for block {fres} (heads: {sorted(enc.f_channels)})')
+    sha = manifest['provenance'].get('checkpointSha256')
+    if sha and meta.get('generator_sha256') and meta['generator_sha256'] != sha:
+        log(f'warning: encoder was trained on generator {meta["generator_sha256"][:12]}, pack is {sha[:12]}')
+    psi, tl = manifest['truncation']['psi'], manifest['truncation']['layers']
+    if meta.get('psi') is not None and (abs(meta['psi'] - psi) > 1e-6 or meta.get('trunc_layers') != tl):
+        log(f'warning: encoder trained with truncation psi {meta["psi"]} layers {meta.get("trunc_layers")}, '
+            f'pack uses psi {psi} layers {tl}')
+    path = os.path.join(pack_dir, 'encoder.onnx')
+    inputs, outputs = export_encoder_onnx(enc, fres, path)
+    if outputs[0]['shape'] != list(manifest['fBlock']['shape']):
+        raise PackError(f'encoder f shape {outputs[0]["shape"]} != fBlock.shape {manifest["fBlock"]["shape"]}')
+    if outputs[1]['shape'] != [1, manifest['numWs'], manifest['zDim']]:
+        raise PackError(f'encoder zplus shape {outputs[1]["shape"]} wrong')
+    manifest['graphs']['encoder'] = {'file': 'encoder.onnx', 'sha256': '', 'bytes': 0, 'precision': 'fp32',
+                                     'externalData': False, 'inputs': inputs, 'outputs': outputs}
+    log(f'  encoder: F head {fres}, {os.path.getsize(path) / 1e6:.2f} MB')
+    return meta
+
+
+def add_classifier(pack_dir, manifest, onnx_path, attributes, log=print):
+    import onnx
+    model = onnx.load(onnx_path)
+    for init in model.graph.initializer:
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            raise PackError(f'classifier {onnx_path} uses external data; give a self-contained ONNX file')
+    ins, outs = io_specs(model)
+    if len(ins) != 1 or len(outs) < 1:
+        raise PackError(f'classifier must have one input and a logits output (has {len(ins)} inputs, {len(outs)} outputs)')
+    rename = {}
+    if ins[0]['name'] != 'image':
+        rename[ins[0]['name']] = 'image'
+    if outs[0]['name'] != 'logits':
+        rename[outs[0]['name']] = 'logits'
+    if len(outs) > 1:  # keep only the logits output
+        keep = model.graph.output[0]
+        del model.graph.output[:]
+        model.graph.output.extend([keep])
+    if rename:
+        rename_io(model, rename)
+    ins, outs = io_specs(model)
+    R = manifest['resolution']
+    shp = ins[0]['shape']
+    if len(shp) != 4 or shp[1:] != [3, R, R] or shp[0] < 1:
+        raise PackError(f'classifier input shape {shp} is not [N, 3, {R}, {R}] with a static N')
+    if outs[0]['shape'][-1] != len(attributes):
+        raise PackError(f'classifier has {outs[0]["shape"][-1]} logits, {len(attributes)} attributes given')
+    onnx.checker.check_model(model)
+    path = os.path.join(pack_dir, 'classifier.onnx')
+    onnx.save(model, path)
+    manifest['graphs']['classifier'] = {'file': 'classifier.onnx', 'sha256': '', 'bytes': 0, 'precision': 'fp32',
+                                        'externalData': False, 'inputs': ins, 'outputs': outs}
+    manifest['classifier'] = {'attributes': [normalise_attribute(a) for a in attributes]}
+    log(f'  classifier: {len(attributes)} attributes, {os.path.getsize(path) / 1e6:.2f} MB')
+
+
+def normalise_attribute(a):
+    if isinstance(a, str):
+        return {'id': a, 'kind': 'binary'}
+    out = {'id': str(a.get('id', a.get('name'))), 'kind': a.get('kind', 'binary')}
+    acc = a.get('accuracy', a.get('acc'))
+    if acc is not None and not (isinstance(acc, float) and math.isnan(acc)):
+        out['accuracy'] = float(acc)
+    return out
+
+
+def normalise_direction(d, z_dim, num_ws):
+    out = {k: d[k] for k in DIRECTION_KEYS if k in d and d[k] is not None}
+    if 'id' not in out:
+        raise PackError(f'direction without id: {sorted(d)}')
+    out.setdefault('label', out['id'].replace('_', ' '))
+    out.setdefault('kind', 'interfacegan')
+    v = np.asarray(out.get('vector', []), dtype=np.float64).reshape(-1)
+    if v.size != z_dim or not np.all(np.isfinite(v)) or np.linalg.norm(v) == 0:
+        raise PackError(f'direction {out["id"]}: vector must be {z_dim} finite numbers, not all zero')
+    out['vector'] = [float(x) for x in (v / np.linalg.norm(v))]
+    rng = out.get('range', [-3, 3])
+    out['range'] = [float(rng[0]), float(rng[1])]
+    if 'layers' in out:
+        out['layers'] = [int(i) for i in out['layers'] if 0 <= int(i) < num_ws]
+    for k in ('classifierAccuracy', 'explainedVariance'):
+        if k in out:
+            out[k] = float(out[k])
+    return out
+
+
+def load_directions_doc(path):
+    with open(path) as f:
+        doc = json.load(f)
+    dirs = doc['directions'] if isinstance(doc, dict) else doc
+    return doc, dirs
+
+
+def attributes_from(doc, meta_path):
+    if meta_path:
+        with open(meta_path) as f:
+            m = json.load(f)
+        return m.get('attributes', m) if isinstance(m, dict) else m
+    if isinstance(doc, dict):
+        if 'attributes' in doc:
+            return doc['attributes']
+        if isinstance(doc.get('classifier'), dict) and 'attributes' in doc['classifier']:
+            return doc['classifier']['attributes']
+    return None
+
+
+def add_samples(pack_dir, manifest, data_dir, n=8, offset=0, log=print):
+    from PIL import Image
+    arr = np.load(os.path.join(data_dir, 'heldout_images.npy'), mmap_mode='r')
+    R = manifest['resolution']
+    sdir = os.path.join(pack_dir, 'samples')
+    if os.path.isdir(sdir):
+        shutil.rmtree(sdir)
+    os.makedirs(sdir)
+    names = []
+    for i in range(offset, offset + n):
+        img = np.asarray(arr[i])
+        if img.shape[:2] != (R, R):
+            img = np.asarray(Image.fromarray(img).resize((R, R), Image.LANCZOS))
+        name = f'samples/heldout-{i:04d}.png'
+        Image.fromarray(img).save(os.path.join(pack_dir, name), optimize=True)
+        names.append(name)
+    manifest['samples'] = names
+    log(f'  samples: {n} held-out faces ({data_dir} heldout {offset}..{offset + n - 1})')
+
+
+def write_docs(pack_dir, manifest, extra=None):
+    prov = manifest['provenance']
+    credits = '\n'.join(f'- {c}' for c in prov.get('credits', []))
+    lic = f"""# Licence of the `{manifest['name']}` model pack
+
+- **Weights** (every ONNX graph and `weights.bin` in this folder): {prov['licence']}.
+  They were trained from scratch by F/Z+ Studio; no third-party model weights are included.
+- **Sample images** (`samples/*.png`) and the training images were drawn with
+  [facesjs](https://github.com/zengm-games/facesjs) (Apache License 2.0, Copyright Jeremy Scheff).
+  facesjs generated the drawings; no photograph of a real person is involved.
+
+Credits:
+{credits}
+"""
+    with open(os.path.join(pack_dir, 'LICENSE.md'), 'w') as f:
+        f.write(lic)
+    graphs = '\n'.join(f"| `{k}` | `{g['file']}` | {g['bytes'] / 1e3:.0f} kB | {'yes' if g.get('externalData') else 'no'} |"
+                       for k, g in manifest['graphs'].items())
+    extra = extra or {}
+    lines = [f"# Provenance of the `{manifest['name']}` model pack", '',
+             f"- Generator: StyleGAN2 ({manifest['generator']['source']} layout), {manifest['resolution']} px, "
+             f"zDim {manifest['zDim']}, numWs {manifest['numWs']}, channels {manifest['generator'].get('channels')}.",
+             f"- Weights source: {prov['weightsSource']}" + (f" (sha256 `{prov['checkpointSha256']}`)" if prov.get('checkpointSha256') else ''),
+             f"- F block: {manifest['fBlock']['resolution']}x{manifest['fBlock']['resolution']} "
+             f"(shape {manifest['fBlock']['shape']}, firstWs {manifest['fBlock']['firstWs']}); truncation psi "
+             f"{manifest['truncation']['psi']} on layers < {manifest['truncation']['layers']}.",
+             f"- Loss: {manifest['loss']['perceptual']}, default weights {manifest['loss']['defaultWeights']}.",
+             f"- Exported by {prov.get('exporter', '?')} at {prov.get('exportedAt', '?')}; extras by model/pack_extras.py.",
+             ]
+    for k, v in extra.items():
+        lines.append(f'- {k}: {v}')
+    lines += ['', '| graph | file | size | in weights.bin |', '|---|---|---|---|', graphs, '',
+              f"Whole pack: {pack_bytes(pack_dir) / 1e6:.1f} MB.", '']
+    if prov.get('notes'):
+        lines += ['Notes: ' + prov['notes'], '']
+    with open(os.path.join(pack_dir, 'PROVENANCE.md'), 'w') as f:
+        f.write('\n'.join(lines))
+
+
+def save_manifest(pack_dir, manifest):
+    validate_manifest(manifest)
+    tmp = os.path.join(pack_dir, '.manifest.json.tmp')
+    with open(tmp, 'w') as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(tmp, os.path.join(pack_dir, 'manifest.json'))
+
+
+def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, directions=None, samples_data=None,
+               n_samples=8, samples_offset=0, licence=None, weights_source=None, credits=(), notes=None, title=None,
+               description=None, max_mb=None, docs=True, doc_extra=None, log=print):
+    mpath = os.path.join(pack_dir, 'manifest.json')
+    if not os.path.isfile(mpath):
+        raise PackError(f'{mpath} not found: export the pack first (python3 -m model.export)')
+    with open(mpath) as f:
+        manifest = json.load(f)
+    validate_manifest(manifest)
+    if title:
+        manifest['title'] = title
+    if description:
+        manifest['description'] = description
+    if encoder:
+        add_encoder(pack_dir, manifest, encoder, log)
+    doc = None
+    if directions:
+        doc, dirs = load_directions_doc(directions)
+        manifest['directions'] = [normalise_direction(d, manifest['zDim'], manifest['numWs']) for d in dirs]
+        log(f'  directions: {len(manifest["directions"])} ({", ".join(d["id"] for d in manifest["directions"])})')
+    if classifier:
+        attrs = attributes_from(doc, classifier_meta)
+        if not attrs:
+            raise PackError('classifier given without an attribute list (--classifier-meta or in the directions file)')
+        add_classifier(pack_dir, manifest, classifier, attrs, log)
+    if samples_data:
+        add_samples(pack_dir, manifest, samples_data, n_samples, samples_offset, log)
+    prov = manifest['provenance']
+    if licence:
+        prov['licence'] = licence
+    if weights_source:
+        prov['weightsSource'] = weights_source
+    cr = list(prov.get('credits', []))
+    for c in credits:
+        if c not in cr:
+            cr.append(c)
+    if cr:
+        prov['credits'] = cr
+    if notes:
+        prov['notes'] = (prov.get('notes', '') + ' ' + notes).strip()
+    rehash(pack_dir, manifest)
+    save_manifest(pack_dir, manifest)
+    if docs:
+        write_docs(pack_dir, manifest, doc_extra)
+    total = pack_bytes(pack_dir)
+    log(f'pack {pack_dir}: {len(manifest["graphs"])} graphs, {total / 1e6:.1f} MB')
+    if max_mb and total > max_mb * 1e6:
+        raise PackError(f'pack is {total / 1e6:.1f} MB, over the {max_mb} MB limit')
+    return manifest
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog='python3 -m model.pack_extras', description=__doc__.split('\n')[0])
+    ap.add_argument('pack_dir')
+    ap.add_argument('--encoder', help='encoder checkpoint (model/train_encoder.py)')
+    ap.add_argument('--classifier', help='classifier ONNX (image [N,3,R,R] -> logits [N,A])')
+    ap.add_argument('--classifier-meta', help='JSON {"attributes": [{"id", "kind", "accuracy"}]} (else from --directions)')
+    ap.add_argument('--directions', help='JSON list of directions, or {"directions": [...], "attributes": [...]}')
+    ap.add_argument('--samples-data', help='data folder with heldout_images.npy')
+    ap.add_argument('--samples', type=int, default=8)
+    ap.add_argument('--samples-offset', type=int, default=0)
+    ap.add_argument('--licence')
+    ap.add_argument('--weights-source')
+    ap.add_argument('--credit', action='append', default=[])
+    ap.add_argument('--facesjs-credit', action='store_true', help='add the facesjs (Apache-2.0) credit')
+    ap.add_argument('--notes')
+    ap.add_argument('--title')
+    ap.add_argument('--description')
+    ap.add_argument('--doc-extra', action='append', default=[], help='KEY=VALUE line for PROVENANCE.md')
+    ap.add_argument('--max-mb', type=float, default=None)
+    ap.add_argument('--no-docs', action='store_true')
+    a = ap.parse_args(argv)
+    credits = list(a.credit) + ([FACESJS_CREDIT] if a.facesjs_credit else [])
+    extra = dict(kv.split('=', 1) for kv in a.doc_extra)
+    try:
+        add_extras(a.pack_dir, a.encoder, a.classifier, a.classifier_meta, a.directions, a.samples_data, a.samples,
+                   a.samples_offset, a.licence, a.weights_source, credits, a.notes, a.title, a.description, a.max_mb,
+                   docs=not a.no_docs, doc_extra=extra)
+    except PackError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Encoder (shapes, Z+ on the sphere, ONNX export), fidelity helpers, and pack_extras (re-hashing, schema validity)."""
+import hashlib
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from model.encoder import Encoder, ExportEncoder, export_encoder_onnx, load_encoder, save_encoder
+from model.fz_common import GenBundle, psnr, sample_zplus
+from model.stylegan2 import Generator
+
+SMALL = dict(size=32, style_dim=32, n_mlp=2, channels={4: 32, 8: 32, 16: 16, 32: 8})
+
+
+def small_generator(seed=0):
+    torch.manual_seed(seed)
+    G = Generator(SMALL['size'], SMALL['style_dim'], SMALL['n_mlp'], channels=SMALL['channels']).eval()
+    with torch.no_grad():
+        w_avg = G.mapping(torch.randn(256, G.style_dim)).mean(0)
+    return G, w_avg
+
+
+def small_encoder(G, f_res=(8, 16)):
+    torch.manual_seed(1)
+    return Encoder(G.size, G.style_dim, G.n_latent, {r: G.channels[r] for r in f_res}, width=8, max_ch=32, fpn_ch=16,
+                   z_hidden=64).eval()
+
+
+def test_encoder_shapes_and_sphere():
+    enc = Encoder(64, 128, 10, {8: 128, 16: 128, 32: 64}).eval()
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        fs, z = enc(x)
+    assert fs[8].shape == (2, 128, 8, 8) and fs[16].shape == (2, 128, 16, 16) and fs[32].shape == (2, 64, 32, 32)
+    assert z.shape == (2, 10, 128)
+    # every z on the sphere of radius sqrt(zDim) (pixel-norm)
+    torch.testing.assert_close(z.norm(dim=-1), torch.full((2, 10), math.sqrt(128)), rtol=1e-4, atol=1e-4)
+    with torch.no_grad():
+        f16, z16 = ExportEncoder(enc, 16)(x)
+    torch.testing.assert_close(f16, fs[16])
+    torch.testing.assert_close(z16, z)
+    assert sum(p.numel() for p in enc.parameters()) < 4e6  # a few MB in the pack
+
+
+def test_sample_zplus_sphere_and_mixing():
+    z = sample_zplus(64, 10, 128, mix_prob=1.0, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(z.norm(dim=-1), torch.full((64, 10), math.sqrt(128)), rtol=1e-4, atol=1e-4)
+    assert (z[:, 0] - z[:, -1]).abs().amax(-1).gt(0).all()  # crossover >= 1: first and last layer differ
+    z = sample_zplus(8, 10, 128, mix_prob=0.0)
+    assert (z - z[:, :1]).abs().max() == 0
+
+
+def test_bundle_truncation_matches_exporter():
+    from model.graphs import PackModel
+    G, w_avg = small_generator()
+    b = GenBundle(G, w_avg, psi=0.7, trunc_layers=4)
+    pm = PackModel(G, w_avg, f_res=16, psi=0.7, trunc_layers=4)
+    z = sample_zplus(1, G.n_latent, G.style_dim)
+    with torch.no_grad():
+        torch.testing.assert_close(b.zplus_to_wplus(z), pm.zplus_to_wplus(z))
+
+
+def test_pyramid_ssim_per_face_matches_graph_loss():
+    from model.fidelity import pyramid_ssim_per_face
+    from model.perceptual import PyramidSSIM
+    perc = PyramidSSIM(32)
+    x, y = torch.rand(3, 3, 32, 32) * 2 - 1, torch.rand(3, 3, 32, 32) * 2 - 1
+    per = pyramid_ssim_per_face(perc, x, y)
+    ref = torch.stack([perc(x[i:i + 1], y[i:i + 1]) for i in range(3)])
+    torch.testing.assert_close(per, ref)
+
+
+def test_sphere_walk_engine_convention():
+    from model.fidelity import sphere_walk
+    z = sample_zplus(4, 6, 32)
+    d = torch.randn(32)
+    d = d / d.norm()
+    ze = sphere_walk(z, d, 2.0, [3, 4, 5])
+    assert torch.equal(ze[:, :3], z[:, :3])
+    torch.testing.assert_close(ze.norm(dim=-1), torch.full((4, 6), math.sqrt(32)), rtol=1e-4, atol=1e-4)
+    assert ((ze[:, 3:] - z[:, 3:]) @ d).gt(0).all()  # moved along +d
+
+
+def test_psnr_scale():
+    x = torch.zeros(1, 3, 8, 8)
+    y = torch.full((1, 3, 8, 8), 0.2)  # 0.1 on the [0, 1] scale -> 20 dB
+    assert abs(float(psnr(x, y)) - 20.0) < 1e-4
+
+
+def _export_small_pack(tmp_path):
+    from model.export import export_pack
+    G, w_avg = small_generator()
+    ck = tmp_path / 'g.pt'
+    torch.save({'g_ema': G.state_dict(), 'latent_avg': w_avg[None]}, ck)
+    out = tmp_path / 'pack'
+    torch.set_grad_enabled(True)
+    export_pack(str(ck), str(out), name='small', f_res=16, psi=0.7, trunc_layers=4, keys=None, log=lambda *a: None)
+    return G, w_avg, out
+
+
+def _tiny_classifier_onnx(path, res, n_attr, batch=4):
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(8, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, n_attr)).eval()
+    x = torch.zeros(batch, 3, res, res)
+    torch.onnx.export(net, (x,), str(path), input_names=['input'], output_names=['out'], opset_version=17)
+    return net
+
+
+def test_pack_extras_rehash_and_schema(tmp_path):
+    from model.onnx_torch import OnnxTorch
+    from model.pack_extras import PackError, add_extras, sha256_file, validate_manifest
+    G, w_avg, pack = _export_small_pack(tmp_path)
+    enc = small_encoder(G)
+    save_encoder(tmp_path / 'enc.pt', enc, {'psi': 0.7, 'trunc_layers': 4})
+    clf = _tiny_classifier_onnx(tmp_path / 'clf.onnx', G.size, 3)
+    rng = np.random.default_rng(0)
+    dirs = {'attributes': [{'id': 'smile', 'kind': 'binary', 'accuracy': 0.9}, {'id': 'glasses', 'kind': 'binary'},
+                           {'id': 'age', 'kind': 'regression'}],
+            'directions': [{'id': 'smile', 'label': 'Smile', 'kind': 'interfacegan', 'vector': list(rng.normal(size=32) * 3),
+                            'range': [-3, 3], 'attribute': 'smile', 'classifierAccuracy': 0.9, 'extra': 1},
+                           {'id': 'pc0', 'kind': 'ganspace', 'vector': list(rng.normal(size=32)), 'range': [-2, 2],
+                            'explainedVariance': 0.1}]}
+    with open(tmp_path / 'dirs.json', 'w') as f:
+        json.dump(dirs, f)
+    data = tmp_path / 'data'
+    data.mkdir()
+    np.save(data / 'heldout_images.npy', rng.integers(0, 255, (10, 32, 32, 3), dtype=np.uint8))
+
+    m = add_extras(str(pack), encoder=str(tmp_path / 'enc.pt'), classifier=str(tmp_path / 'clf.onnx'),
+                   directions=str(tmp_path / 'dirs.json'), samples_data=str(data), n_samples=8, licence='MIT',
+                   credits=['facesjs (Apache-2.0)'], log=lambda *a: None)
+    on_disk = json.load(open(pack / 'manifest.json'))
+    assert on_disk == m
+    validate_manifest(on_disk)
+    for key, g in on_disk['graphs'].items():
+        p = pack / g['file']
+        assert g['sha256'] == sha256_file(p) and g['bytes'] == os.path.getsize(p), key
+    assert on_disk['weights']['sha256'] == sha256_file(pack / 'weights.bin')
+    assert on_disk['graphs']['encoder']['outputs'][0]['shape'] == on_disk['fBlock']['shape']
+    assert on_disk['graphs']['encoder']['outputs'][1]['shape'] == [1, on_disk['numWs'], on_disk['zDim']]
+    assert [i['name'] for i in on_disk['graphs']['classifier']['inputs']] == ['image']
+    assert [o['name'] for o in on_disk['graphs']['classifier']['outputs']] == ['logits']
+    assert [a['id'] for a in on_disk['classifier']['attributes']] == ['smile', 'glasses', 'age']
+    assert len(on_disk['samples']) == 8 and all((pack / s).is_file() for s in on_disk['samples'])
+    d0 = on_disk['directions'][0]
+    assert 'extra' not in d0 and abs(np.linalg.norm(d0['vector']) - 1) < 1e-6
+    assert on_disk['provenance']['licence'] == 'MIT' and 'facesjs (Apache-2.0)' in on_disk['provenance']['credits']
+    assert (pack / 'LICENSE.md').is_file() and (pack / 'PROVENANCE.md').is_file()
+
+    # the exported graphs compute what the torch modules compute
+    x = torch.rand(1, 3, G.size, G.size) * 2 - 1
+    out = OnnxTorch(str(pack / 'encoder.onnx')).run({'image': x})
+    with torch.no_grad():
+        fs, z = enc(x, 16)
+    torch.testing.assert_close(out['f'], fs[16], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out['zplus'], z, rtol=1e-4, atol=1e-5)
+    xb = torch.rand(4, 3, G.size, G.size)
+    with torch.no_grad():
+        torch.testing.assert_close(OnnxTorch(str(pack / 'classifier.onnx')).run({'image': xb})['logits'], clf(xb),
+                                   rtol=1e-4, atol=1e-5)
+
+    # re-running re-hashes: change a graph file, run again without new parts, hashes follow
+    with open(pack / 'classifier.onnx', 'ab') as f:
+        f.write(b'\0')
+    add_extras(str(pack), log=lambda *a: None)
+    again = json.load(open(pack / 'manifest.json'))
+    assert again['graphs']['classifier']['sha256'] == sha256_file(pack / 'classifier.onnx')
+
+    # wrong encoder for this pack: clear error, manifest untouched
+    bad = Encoder(G.size, G.style_dim, G.n_latent, {8: G.channels[8]}, width=8, max_ch=32, fpn_ch=16, z_hidden=64)
+    save_encoder(tmp_path / 'bad.pt', bad)
+    before = (pack / 'manifest.json').read_bytes()
+    with pytest.raises(PackError, match='no F head for block 16'):
+        add_extras(str(pack), encoder=str(tmp_path / 'bad.pt'), log=lambda *a: None)
+    assert (pack / 'manifest.json').read_bytes() == before
+
+
+def test_encoder_checkpoint_roundtrip(tmp_path):
+    G, _ = small_generator()
+    enc = small_encoder(G)
+    save_encoder(tmp_path / 'e.pt', enc, {'steps': 3})
+    enc2, meta = load_encoder(tmp_path / 'e.pt')
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        a, b = enc(x), enc2(x)
+    torch.testing.assert_close(a[1], b[1])
+    assert meta['steps'] == 3
+
+
+def test_train_encoder_smoke(tmp_path, monkeypatch):
+    """Two optimisation steps on a tiny random generator: the training loop runs and writes a loadable checkpoint."""
+    import model.train_encoder as te
+    G, w_avg = small_generator()
+    monkeypatch.setattr(te, 'load_bundle', lambda ck, psi, tl: GenBundle(G, w_avg, psi, tl))
+    args = te.parse_args(['--checkpoint', 'x', '--out', str(tmp_path / 'enc.pt'), '--steps', '2', '--batch', '2',
+                          '--f-res', '8,16', '--real-weight', '0', '--width', '8', '--minutes', '5'])
+    enc, meta = te.train(args)
+    enc2, meta2 = load_encoder(str(tmp_path / 'enc.pt'))
+    assert meta2['steps'] == 2 and set(enc2.f_channels) == {8, 16}
