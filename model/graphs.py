@@ -29,7 +29,7 @@ class PackModel:
             p.requires_grad_(False)
         self.w_avg = w_avg.detach().float().reshape(-1)
         self.psi, self.trunc_layers = psi, trunc_layers
-        self.num_ws, self.z_dim, self.w_dim = G.n_latent, G.style_dim, G.style_dim
+        self.num_ws, self.z_dim, self.w_dim = G.n_latent, G.z_dim, G.style_dim
         self.first_ws = G.first_ws(f_res)
         self.perceptual = perceptual
         if perceptual is not None:

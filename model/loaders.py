@@ -45,14 +45,17 @@ def _shape(sd, key):
 
 def infer_generator_config(sd):
     """size / style_dim / n_mlp / channels from a rosinality Generator state dict."""
-    style_dim = _shape(sd, 'style.1.weight')[0]
+    style_dim, z_dim = _shape(sd, 'style.1.weight')
     n_mlp = len([k for k in sd if re.fullmatch(r'style\.\d+\.weight', k)])
     n_rgbs = len([k for k in sd if re.fullmatch(r'to_rgbs\.\d+\.conv\.weight', k)])
     size = 2 ** (n_rgbs + 2)
     channels = {4: _shape(sd, 'input.input')[1]}
     for j in range(n_rgbs):
         channels[2 ** (j + 3)] = _shape(sd, f'convs.{2 * j}.conv.weight')[1]
-    return dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channels=channels)
+    cfg = dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channels=channels)
+    if z_dim != style_dim:
+        cfg['z_dim'] = z_dim
+    return cfg
 
 
 def infer_discriminator_channels(sd, size):
@@ -80,12 +83,13 @@ def strict_load(module, sd, what):
     module.load_state_dict({k: sd[k].float() for k in own}, strict=True)
 
 
-def generator_from_state_dict(sd, lr_mlp=0.01):
+def generator_from_state_dict(sd, lr_mlp=0.01, conv_clamp=None):
     try:
         cfg = infer_generator_config(sd)
-    except (IndexError, TypeError, AttributeError) as e:
+    except (IndexError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(f'generator state dict has unexpected shapes: {e}') from None
-    G = Generator(cfg['size'], cfg['style_dim'], cfg['n_mlp'], channels=cfg['channels'], lr_mlp=lr_mlp)
+    G = Generator(cfg['size'], cfg['style_dim'], cfg['n_mlp'], channels=cfg['channels'], lr_mlp=lr_mlp,
+                  z_dim=cfg.get('z_dim'), conv_clamp=conv_clamp)
     strict_load(G, sd, 'generator')
     return G.eval(), cfg
 
@@ -120,7 +124,7 @@ def load_rosinality(path, lr_mlp=0.01, with_discriminator=True):
     if w_avg is None:
         g = torch.Generator().manual_seed(0)
         with torch.no_grad():
-            w_avg = G.mapping(torch.randn(100000, G.style_dim, generator=g)).mean(0)
+            w_avg = G.mapping(torch.randn(100000, G.z_dim, generator=g)).mean(0)
     w_avg = torch.as_tensor(w_avg).float().reshape(-1)
     if w_avg.numel() != G.style_dim:
         raise CheckpointError(f'latent_avg has {w_avg.numel()} values, style_dim is {G.style_dim}')

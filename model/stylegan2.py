@@ -190,26 +190,33 @@ class ConstantInput(nn.Module):
 
 
 class StyledConv(nn.Module):
-    def __init__(self, in_ch, out_ch, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1)):
+    def __init__(self, in_ch, out_ch, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1), conv_clamp=None):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, kernel_size, style_dim, upsample=upsample, blur_kernel=blur_kernel)
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_ch)
+        self.conv_clamp = conv_clamp  # stylegan2-ada-pytorch: clamp activations to +-conv_clamp * sqrt(2)
 
     def forward(self, x, style, noise=None):
-        return self.activate(self.noise(self.conv(x, style), noise=noise))
+        x = self.activate(self.noise(self.conv(x, style), noise=noise))
+        if self.conv_clamp is not None:
+            x = x.clamp(-self.conv_clamp * SQRT2, self.conv_clamp * SQRT2)
+        return x
 
 
 class ToRGB(nn.Module):
-    def __init__(self, in_ch, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1)):
+    def __init__(self, in_ch, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1), conv_clamp=None):
         super().__init__()
         if upsample:
             self.upsample = Upsample(blur_kernel)
         self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.conv_clamp = conv_clamp
 
     def forward(self, x, style, skip=None):
         out = self.conv(x, style) + self.bias
+        if self.conv_clamp is not None:
+            out = out.clamp(-self.conv_clamp, self.conv_clamp)
         if skip is not None:
             out = out + self.upsample(skip)
         return out
@@ -217,9 +224,12 @@ class ToRGB(nn.Module):
 
 class Generator(nn.Module):
     def __init__(self, size, style_dim=512, n_mlp=8, channel_multiplier=2, channels=None, lr_mlp=0.01,
-                 blur_kernel=(1, 3, 3, 1)):
+                 blur_kernel=(1, 3, 3, 1), z_dim=None, conv_clamp=None):
+        """channels overrides rosinality's table ({4: 512, ..., 64: 256 * cm, ...}); z_dim (default style_dim) and
+        conv_clamp (default off) exist for stylegan2-ada-pytorch networks."""
         super().__init__()
         self.size, self.style_dim, self.n_mlp, self.lr_mlp = size, style_dim, n_mlp, lr_mlp
+        self.z_dim, self.conv_clamp = z_dim or style_dim, conv_clamp
         self.log_size = int(math.log2(size))
         assert 2 ** self.log_size == size and size >= 4, f'size must be a power of two >= 4, got {size}'
         self.channels = {int(k): int(v) for k, v in (channels or default_channels(size, channel_multiplier)).items()}
@@ -228,11 +238,11 @@ class Generator(nn.Module):
         ch = self.channels
         blur_kernel = list(blur_kernel)
 
-        self.style = nn.Sequential(PixelNorm(), *[EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activation='fused_lrelu')
-                                                  for _ in range(n_mlp)])
+        self.style = nn.Sequential(PixelNorm(), *[EqualLinear(self.z_dim if i == 0 else style_dim, style_dim, lr_mul=lr_mlp,
+                                                              activation='fused_lrelu') for i in range(n_mlp)])
         self.input = ConstantInput(ch[4])
-        self.conv1 = StyledConv(ch[4], ch[4], 3, style_dim, blur_kernel=blur_kernel)
-        self.to_rgb1 = ToRGB(ch[4], style_dim, upsample=False)
+        self.conv1 = StyledConv(ch[4], ch[4], 3, style_dim, blur_kernel=blur_kernel, conv_clamp=conv_clamp)
+        self.to_rgb1 = ToRGB(ch[4], style_dim, upsample=False, conv_clamp=conv_clamp)
         self.num_layers = (self.log_size - 2) * 2 + 1
         self.convs, self.upsamples, self.to_rgbs = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         self.noises = nn.Module()
@@ -242,9 +252,9 @@ class Generator(nn.Module):
         in_ch = ch[4]
         for i in range(3, self.log_size + 1):
             out_ch = ch[2 ** i]
-            self.convs.append(StyledConv(in_ch, out_ch, 3, style_dim, upsample=True, blur_kernel=blur_kernel))
-            self.convs.append(StyledConv(out_ch, out_ch, 3, style_dim, blur_kernel=blur_kernel))
-            self.to_rgbs.append(ToRGB(out_ch, style_dim, blur_kernel=blur_kernel))
+            self.convs.append(StyledConv(in_ch, out_ch, 3, style_dim, True, blur_kernel, conv_clamp))
+            self.convs.append(StyledConv(out_ch, out_ch, 3, style_dim, False, blur_kernel, conv_clamp))
+            self.to_rgbs.append(ToRGB(out_ch, style_dim, blur_kernel=blur_kernel, conv_clamp=conv_clamp))
             in_ch = out_ch
         self.n_latent = self.log_size * 2 - 2
 
@@ -264,7 +274,7 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def mean_latent(self, n_latent):
-        z = torch.randn(n_latent, self.style_dim, device=self.input.input.device)
+        z = torch.randn(n_latent, self.z_dim, device=self.input.input.device)
         return self.style(z).mean(0, keepdim=True)
 
     def f_index(self, f_res):
