@@ -131,9 +131,20 @@ def add_encoder(pack_dir, manifest, encoder_path, log=print):
     return meta
 
 
-def add_classifier(pack_dir, manifest, onnx_path, attributes, log=print):
+def fix_batch_dim(model, batch):
+    """Static shapes (contract): a symbolic/unknown first dim of every input and output becomes `batch`."""
+    for v in list(model.graph.input) + list(model.graph.output):
+        dims = v.type.tensor_type.shape.dim
+        if len(dims) and (dims[0].dim_param or dims[0].dim_value <= 0):
+            dims[0].Clear()
+            dims[0].dim_value = batch
+    del model.graph.value_info[:]  # stale intermediate shapes would carry the symbolic dim
+
+
+def add_classifier(pack_dir, manifest, onnx_path, attributes, log=print, batch=1):
     import onnx
     model = onnx.load(onnx_path)
+    fix_batch_dim(model, batch)
     for init in model.graph.initializer:
         if init.data_location == onnx.TensorProto.EXTERNAL:
             raise PackError(f'classifier {onnx_path} uses external data; give a self-contained ONNX file')
@@ -208,7 +219,9 @@ def attributes_from(doc, meta_path):
     if meta_path:
         with open(meta_path) as f:
             m = json.load(f)
-        return m.get('attributes', m) if isinstance(m, dict) else m
+        if isinstance(m, dict):  # model/classifier.py writes manifestAttributes (schema keys) and attributes
+            return m.get('manifestAttributes', m.get('attributes'))
+        return m
     if isinstance(doc, dict):
         if 'attributes' in doc:
             return doc['attributes']
@@ -286,7 +299,7 @@ def save_manifest(pack_dir, manifest):
 
 def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, directions=None, samples_data=None,
                n_samples=8, samples_offset=0, licence=None, weights_source=None, credits=(), notes=None, title=None,
-               description=None, max_mb=None, docs=True, doc_extra=None, log=print):
+               description=None, max_mb=None, docs=True, doc_extra=None, classifier_batch=1, log=print):
     mpath = os.path.join(pack_dir, 'manifest.json')
     if not os.path.isfile(mpath):
         raise PackError(f'{mpath} not found: export the pack first (python3 -m model.export)')
@@ -308,7 +321,7 @@ def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, di
         attrs = attributes_from(doc, classifier_meta)
         if not attrs:
             raise PackError('classifier given without an attribute list (--classifier-meta or in the directions file)')
-        add_classifier(pack_dir, manifest, classifier, attrs, log)
+        add_classifier(pack_dir, manifest, classifier, attrs, log, classifier_batch)
     if samples_data:
         add_samples(pack_dir, manifest, samples_data, n_samples, samples_offset, log)
     prov = manifest['provenance']
@@ -335,11 +348,45 @@ def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, di
     return manifest
 
 
+def verify_extras(pack_dir, log=print):
+    """Run the extra graphs in onnxruntime-node (model/ort_node.py) and compare with the torch interpretation of
+    the same files (model/onnx_torch.py). Returns max abs differences; skips when node/onnxruntime-node is absent."""
+    import torch
+    from model import ort_node
+    from model.onnx_torch import OnnxTorch
+    if not ort_node.available():
+        log('  verify: onnxruntime-node not available, skipped')
+        return {}
+    with open(os.path.join(pack_dir, 'manifest.json')) as f:
+        manifest = json.load(f)
+    rng = np.random.default_rng(0)
+    out = {}
+    for key in ('encoder', 'classifier'):
+        g = manifest['graphs'].get(key)
+        if not g:
+            continue
+        path = os.path.join(pack_dir, g['file'])
+        feeds = {i['name']: rng.uniform(-1, 1, i['shape']).astype(np.float32) for i in g['inputs']}
+        res = ort_node.run([(path, feeds)])[0]['outputs']
+        ref = OnnxTorch(path).run({k: torch.from_numpy(v) for k, v in feeds.items()})
+        for o in g['outputs']:
+            a, b = res[o['name']], ref[o['name']].numpy()
+            if list(a.shape) != o['shape']:
+                raise PackError(f'{key}: onnxruntime output {o["name"]} has shape {list(a.shape)}, manifest {o["shape"]}')
+            out[f'{key}.{o["name"]}'] = float(np.abs(a - b).max())
+    log('  verify (onnxruntime-node vs torch): ' + ', '.join(f'{k} {v:.1e}' for k, v in out.items()))
+    bad = {k: v for k, v in out.items() if v > 1e-3}
+    if bad:
+        raise PackError(f'onnxruntime-node disagrees with torch: {bad}')
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='python3 -m model.pack_extras', description=__doc__.split('\n')[0])
     ap.add_argument('pack_dir')
     ap.add_argument('--encoder', help='encoder checkpoint (model/train_encoder.py)')
     ap.add_argument('--classifier', help='classifier ONNX (image [N,3,R,R] -> logits [N,A])')
+    ap.add_argument('--classifier-batch', type=int, default=1, help='static batch N of the classifier graph')
     ap.add_argument('--classifier-meta', help='JSON {"attributes": [{"id", "kind", "accuracy"}]} (else from --directions)')
     ap.add_argument('--directions', help='JSON list of directions, or {"directions": [...], "attributes": [...]}')
     ap.add_argument('--samples-data', help='data folder with heldout_images.npy')
@@ -355,13 +402,16 @@ def main(argv=None):
     ap.add_argument('--doc-extra', action='append', default=[], help='KEY=VALUE line for PROVENANCE.md')
     ap.add_argument('--max-mb', type=float, default=None)
     ap.add_argument('--no-docs', action='store_true')
+    ap.add_argument('--verify', action='store_true', help='run the extra graphs in onnxruntime-node and compare')
     a = ap.parse_args(argv)
     credits = list(a.credit) + ([FACESJS_CREDIT] if a.facesjs_credit else [])
     extra = dict(kv.split('=', 1) for kv in a.doc_extra)
     try:
         add_extras(a.pack_dir, a.encoder, a.classifier, a.classifier_meta, a.directions, a.samples_data, a.samples,
                    a.samples_offset, a.licence, a.weights_source, credits, a.notes, a.title, a.description, a.max_mb,
-                   docs=not a.no_docs, doc_extra=extra)
+                   docs=not a.no_docs, doc_extra=extra, classifier_batch=a.classifier_batch)
+        if a.verify:
+            verify_extras(a.pack_dir)
     except PackError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -106,7 +106,8 @@ def _tiny_classifier_onnx(path, res, n_attr, batch=4):
                               torch.nn.Conv2d(8, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, n_attr)).eval()
     x = torch.zeros(batch, 3, res, res)
-    torch.onnx.export(net, (x,), str(path), input_names=['input'], output_names=['out'], opset_version=17)
+    torch.onnx.export(net, (x,), str(path), input_names=['input'], output_names=['out'], opset_version=17,
+                      dynamic_axes={'input': {0: 'N'}, 'out': {0: 'N'}})  # as model/classifier.py exports
     return net
 
 
@@ -132,7 +133,7 @@ def test_pack_extras_rehash_and_schema(tmp_path):
 
     m = add_extras(str(pack), encoder=str(tmp_path / 'enc.pt'), classifier=str(tmp_path / 'clf.onnx'),
                    directions=str(tmp_path / 'dirs.json'), samples_data=str(data), n_samples=8, licence='MIT',
-                   credits=['facesjs (Apache-2.0)'], log=lambda *a: None)
+                   credits=['facesjs (Apache-2.0)'], classifier_batch=4, log=lambda *a: None)
     on_disk = json.load(open(pack / 'manifest.json'))
     assert on_disk == m
     validate_manifest(on_disk)
@@ -142,7 +143,8 @@ def test_pack_extras_rehash_and_schema(tmp_path):
     assert on_disk['weights']['sha256'] == sha256_file(pack / 'weights.bin')
     assert on_disk['graphs']['encoder']['outputs'][0]['shape'] == on_disk['fBlock']['shape']
     assert on_disk['graphs']['encoder']['outputs'][1]['shape'] == [1, on_disk['numWs'], on_disk['zDim']]
-    assert [i['name'] for i in on_disk['graphs']['classifier']['inputs']] == ['image']
+    assert on_disk['graphs']['classifier']['inputs'] == [{'name': 'image', 'shape': [4, 3, 32, 32], 'dtype': 'float32'}]
+    assert on_disk['graphs']['classifier']['outputs'][0]['shape'] == [4, 3]
     assert [o['name'] for o in on_disk['graphs']['classifier']['outputs']] == ['logits']
     assert [a['id'] for a in on_disk['classifier']['attributes']] == ['smile', 'glasses', 'age']
     assert len(on_disk['samples']) == 8 and all((pack / s).is_file() for s in on_disk['samples'])

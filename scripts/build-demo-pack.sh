@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Build the demo model pack public/models/demo64 (what the app ships) from the latest demo generator:
+#   1. (optional, TRAIN_ENC=1) retrain the inversion-start encoder on this generator (model/train_encoder.py)
+#   2. export the generator with the toolchain (python3 -m model.export): mapping, synthesis, features,
+#      synthesis_from_f and the four gradient graphs, weights shared in weights.bin
+#   3. add the extras (python3 -m model.pack_extras): encoder, attribute classifier, labelled directions,
+#      8 held-out sample faces, licence/provenance; re-hash, validate against the schema, check <= 30 MB,
+#      run the extra graphs in onnxruntime-node.
+# Settings (environment): CK, ENC, CLF, CLF_META, DIRS, OUT, F_RES, PSI, TL, WEIGHTS, TRAIN_ENC, ENC_MINUTES.
+# F_RES / WEIGHTS defaults come from the measurement in docs/DEMO_MODEL.md (model/fidelity.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=/usr/bin/python3
+CK=${CK:-model/checkpoints/demo64-g_ema.pt}
+ENC=${ENC:-model/checkpoints/encoder64.pt}
+CLF=${CLF:-model/checkpoints/classifier64.onnx}
+CLF_META=${CLF_META:-model/checkpoints/classifier64.json}
+DIRS=${DIRS:-model/checkpoints/directions64.json}
+OUT=${OUT:-public/models/demo64}
+F_RES=${F_RES:-16}
+PSI=${PSI:-0.7}
+TL=${TL:-8}
+WEIGHTS=${WEIGHTS:-1,10,10}
+TRAIN_ENC=${TRAIN_ENC:-0}
+ENC_MINUTES=${ENC_MINUTES:-15}
+LICENCE=${LICENCE:-"MIT (F/Z+ Studio demo weights, trained from scratch; no third-party weights)"}
+SOURCE=${SOURCE:-"F/Z+ Studio demo StyleGAN2 64 px, trained from scratch on facesjs drawings (model/train_demo.py)"}
+export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+NICE="nice -n 15"
+
+[ -f "$CK" ] || { echo "build-demo-pack: no generator checkpoint $CK (train it: model/train_demo.py)" >&2; exit 2; }
+if [ "$TRAIN_ENC" = 1 ] || [ ! -f "$ENC" ]; then
+  echo "== training the encoder on $CK ($ENC_MINUTES min)"
+  $NICE $PY -m model.train_encoder --checkpoint "$CK" --psi "$PSI" --trunc-layers "$TL" --minutes "$ENC_MINUTES" --out "$ENC"
+fi
+
+echo "== exporting $CK -> $OUT (F block $F_RES, psi $PSI on layers < $TL, loss weights $WEIGHTS)"
+$NICE $PY -m model.export "$CK" "$OUT" --name demo64 --title "Demo faces 64 px (facesjs)" \
+  --f-res "$F_RES" --psi "$PSI" --trunc-layers "$TL" --default-weights "$WEIGHTS" \
+  --graphs grad_fzplus,grad_fwplus,grad_wplus,grad_zplus_nof --licence "$LICENCE" --weights-source "$SOURCE"
+
+extras=(--encoder "$ENC" --samples-data data/faces-64 --samples 8 --samples-offset 0 --facesjs-credit
+        --licence "$LICENCE" --weights-source "$SOURCE" --max-mb 30 --verify
+        --description "Our own StyleGAN2 trained on procedurally drawn faces (facesjs), with an inversion encoder, an attribute classifier and labelled edit directions. Not a photo model: it inverts and edits facesjs-style drawings.")
+if [ -f "$DIRS" ]; then extras+=(--directions "$DIRS"); else echo "(no directions at $DIRS)"; fi
+if [ -f "$CLF" ]; then extras+=(--classifier "$CLF" --classifier-meta "$CLF_META"); else echo "(no classifier at $CLF)"; fi
+$NICE $PY -m model.pack_extras "$OUT" "${extras[@]}"
+du -sh "$OUT"
