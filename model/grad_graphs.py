@@ -70,7 +70,7 @@ def _identity(x):
 
 
 def _reshape_alias(x, size, stride):
-    return aten.reshape(x, size)
+    return aten.view(x, size)  # _reshape_alias only arises where a view is possible
 
 
 DECOMPOSITIONS = {
@@ -85,8 +85,59 @@ DECOMPOSITIONS = {
 }
 
 
+def _squeeze(x, dim=None):
+    return aten.view(x, [s for i, s in enumerate(x.shape) if s != 1 or (dim is not None and i != dim % x.dim())])
+
+
+DECOMPOSITIONS.update({aten.squeeze.dim: _squeeze, aten.squeeze.default: _squeeze})
+
+
+LAYOUT_OPS = {aten.t.default, aten.transpose.int, aten.permute.default, aten.expand.default, aten.view.default,
+              aten.unsqueeze.default}
+
+
+def _keep_layout_op(node, env):
+    """Leave transposes/expands of *large* constants in the graph: the exporter fuses them (Gemm transB) and the
+    pack keeps one copy of the weight; folding would store a transposed duplicate."""
+    if node.target not in LAYOUT_OPS:
+        return False
+    src = env[node.args[0]]
+    return src.numel() > 16384
+
+
+def fold_constants(gm):
+    """Evaluate every node whose inputs are all constants (weights pre-processing, kernels, masks) once, so the
+    exported graph holds only the result and only ops on data remain."""
+    env, consts = {}, 0
+    for node in list(gm.graph.nodes):
+        if node.op == 'get_attr':
+            env[node] = getattr(gm, node.target)
+        elif node.op == 'call_function':
+            leaves = []
+            torch.fx.node.map_arg((node.args, node.kwargs), leaves.append)
+            if all(a in env for a in leaves) and not _keep_layout_op(node, env):
+                args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), lambda a: env[a])
+                val = node.target(*args, **kwargs)
+                if not isinstance(val, torch.Tensor):
+                    continue
+                env[node] = val
+                name = f'_folded_{consts}'
+                consts += 1
+                gm.register_buffer(name, val.detach().clone().contiguous())
+                with gm.graph.inserting_before(node):
+                    new = gm.graph.get_attr(name)
+                node.replace_all_uses_with(new)
+                env[new] = val
+                gm.graph.erase_node(node)
+    gm.graph.eliminate_dead_code()
+    gm.graph.lint()
+    gm.recompile()
+    return gm
+
+
 def trace(fn, *example_inputs):
-    """make_fx-trace fn (which may call torch.autograd.grad) into an FX GraphModule of forward-only aten ops."""
+    """make_fx-trace fn (which may call torch.autograd.grad) into an FX GraphModule of forward-only aten ops,
+    with constant subexpressions folded."""
     from torch.fx.experimental.proxy_tensor import make_fx
     gm = make_fx(fn, decomposition_table=DECOMPOSITIONS)(*example_inputs)
     for node in list(gm.graph.nodes):  # identities the exporter has no symbolic for
@@ -94,6 +145,5 @@ def trace(fn, *example_inputs):
             node.replace_all_uses_with(node.args[0])
             gm.graph.erase_node(node)
     gm.graph.eliminate_dead_code()
-    gm.recompile()
-    return gm
+    return fold_constants(gm)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from .grad_graphs import trace
-from .stylegan2 import freeze
+from .stylegan2 import freeze, unfreeze
 
 
 @dataclass
@@ -27,7 +27,7 @@ class PackModel:
         self.G, self.f_res = freeze(G.eval()), f_res
         for p in G.parameters():
             p.requires_grad_(False)
-        self.w_avg = w_avg.detach().float().reshape(-1)
+        self.w_avg = w_avg.detach().reshape(-1).to(next(G.parameters()).dtype)
         self.psi, self.trunc_layers = psi, trunc_layers
         self.num_ws, self.z_dim, self.w_dim = G.n_latent, G.z_dim, G.style_dim
         self.first_ws = G.first_ws(f_res)
@@ -36,9 +36,17 @@ class PackModel:
             for p in perceptual.parameters():
                 p.requires_grad_(False)
             freeze(perceptual.eval())
-        self.psi_vec = torch.tensor([psi if i < trunc_layers else 1.0 for i in range(self.num_ws)])[:, None]
+        self.psi_vec = torch.tensor([psi if i < trunc_layers else 1.0 for i in range(self.num_ws)],
+                                    dtype=self.w_avg.dtype)[:, None]
         with torch.no_grad():
-            self.f_shape = tuple(self.features(torch.zeros(1, self.num_ws, self.w_dim)).shape)
+            self.f_shape = tuple(self.features(torch.zeros(1, self.num_ws, self.w_dim, dtype=self.w_avg.dtype)).shape)
+
+    def to_double(self):
+        """An independent float64 copy (the gradient reference)."""
+        import copy
+        G = unfreeze(copy.deepcopy(self.G)).double()
+        perc = unfreeze(copy.deepcopy(self.perceptual)).double() if self.perceptual is not None else None
+        return PackModel(G, self.w_avg.double(), self.f_res, self.psi, self.trunc_layers, perc)
 
     # forward graphs
     def mapping(self, z):
@@ -81,16 +89,19 @@ class PackModel:
 
     # graph table
     def examples(self, seed=0):
+        """Random but plausible inputs for every graph (z on the sphere, F and target from the generator)."""
         g = torch.Generator().manual_seed(seed)
-        R = self.G.size
-        z = torch.randn(1, self.num_ws, self.z_dim, generator=g)
-        z = z * torch.rsqrt((z ** 2).mean(-1, keepdim=True)) 
+        dt = self.w_avg.dtype
+        randn = lambda *shape: torch.randn(*shape, generator=g).to(dt)
+        sphere = lambda z: z * torch.rsqrt((z ** 2).mean(-1, keepdim=True))
+        z = sphere(randn(1, self.num_ws, self.z_dim))
         with torch.no_grad():
             wplus = self.zplus_to_wplus(z)
             f = self.features(wplus)
-            target = self.synthesis(self.zplus_to_wplus(torch.randn(1, self.num_ws, self.z_dim, generator=g)))
-        return dict(z=z[0], zplus=z, wplus=wplus, f=f, f_init=f + 0.05 * torch.randn(f.shape, generator=g),
-                    target=target.clamp(-1, 1), weights=torch.tensor([1.0, 1.0, 0.1]), image_shape=(1, 3, R, R))
+            target = self.synthesis(self.zplus_to_wplus(sphere(randn(1, self.num_ws, self.z_dim)))).clamp(-1, 1)
+            f_init = f + 0.05 * randn(*f.shape)
+        return dict(z=z[0], zplus=z, wplus=wplus, f=f, f_init=f_init, target=target,
+                    weights=torch.tensor([1.0, 1.0, 0.1], dtype=dt))
 
     def specs(self, keys=None):
         ex = self.examples()
@@ -127,15 +138,7 @@ def grad_of(loss_fn, diff):
 
 
 def traced(spec):
-    """An nn.Module for torch.onnx.export: grad graphs traced through make_fx, forward graphs wrapped."""
-    if spec.grad:
-        return trace(spec.fn, *spec.inputs.values())
-
-    class Wrap(torch.nn.Module):
-        def __init__(self, fn):
-            super().__init__()
-            self.fn = fn
-
-        def forward(self, *x):
-            return self.fn(*x)
-    return Wrap(spec.fn)
+    """An FX GraphModule for torch.onnx.export: every graph (forward or gradient) is traced through make_fx."""
+    def fn(*args):  # make_fx wants a plain function, not a bound method
+        return spec.fn(*args)
+    return trace(fn, *spec.inputs.values())
