@@ -22,6 +22,11 @@ class GenBundle:
         self.G = G.eval()
         for p in self.G.parameters():
             p.requires_grad_(False)
+        try:  # precomputed scaled weights: faster, and what the exported graphs use
+            from model.stylegan2 import freeze
+            freeze(self.G)
+        except ImportError:
+            pass
         self.w_avg = w_avg.reshape(1, 1, -1).float()
         self.psi = float(psi)
         self.num_ws = G.n_latent

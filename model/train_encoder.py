@@ -49,7 +49,11 @@ def parse_args(argv=None):
     p.add_argument('--real-batch', type=int, default=8)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--eval-every', type=int, default=100)
-    p.add_argument('--width', type=int, default=32)
+    p.add_argument('--width', type=int, default=24)
+    p.add_argument('--bf16', default='auto', choices=['auto', 'on', 'off'],
+                   help='bf16 autocast (auto: on when the CPU has avx512_bf16)')
+    p.add_argument('--reload-every', type=float, default=0,
+                   help='seconds; reload --checkpoint when the file changed (follow a GAN that is still training)')
     p.add_argument('--init', default=None, help='start from this encoder checkpoint (fine-tune)')
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
@@ -79,6 +83,35 @@ def evaluate(enc, bundle, f_res_list, gen_batch, real_imgs):
             out[f'real_psnr_f{r}'] = float(psnr(bundle.G.synthesis_from_f(fs[r], wp, r), real_imgs).mean())
     enc.train()
     return out
+
+
+def _has_avx512_bf16():
+    try:
+        with open('/proc/cpuinfo') as f:
+            return 'avx512_bf16' in f.read()
+    except OSError:
+        return False
+
+
+def _losses(args, enc, bundle, G, zt, wt, img, fst, f_res_list, w_var, f_scale, step, real, rng):
+    fs, zp = enc(img)
+    fs = {r: v.float() for r, v in fs.items()}
+    zp = zp.float()
+    wp = bundle.zplus_to_wplus(zp).float()
+    l_z = (1 - (zp * zt).sum(-1) / bundle.z_dim).mean()
+    l_w = F.mse_loss(wp, wt) / w_var
+    l_f = sum(F.mse_loss(fs[r], fst[r]) / f_scale[r] for r in f_res_list) / len(f_res_list)
+    r = f_res_list[step % len(f_res_list)]
+    l_rec = F.mse_loss(G.synthesis_from_f(fs[r], wp, r).float(), img)
+    loss = args.w_z * l_z + args.w_w * l_w + args.w_f * l_f + args.w_rec * l_rec
+    l_real = torch.zeros(())
+    if real is not None:
+        idx = np.sort(rng.choice(real.shape[0], args.real_batch, replace=False))
+        x = torch.from_numpy(np.ascontiguousarray(real[idx])).permute(0, 3, 1, 2).float() / 127.5 - 1
+        fsr, zpr = enc(x, r)
+        l_real = F.mse_loss(G.synthesis_from_f(fsr[r].float(), bundle.zplus_to_wplus(zpr.float()), r).float(), x)
+        loss = loss + args.real_weight * l_real
+    return loss, l_z, l_w, l_f, l_rec, l_real
 
 
 def train(args):
@@ -114,6 +147,10 @@ def train(args):
                       'w_var': w_var, 'f_scale': f_scale, 'real': real is not None, 'checkpoint': args.checkpoint}),
           flush=True)
 
+    use_bf16 = args.bf16 == 'on' or (args.bf16 == 'auto' and _has_avx512_bf16())
+    ck_mtime = os.path.getmtime(args.checkpoint) if os.path.isfile(str(args.checkpoint)) else None
+    last_reload = time.time()
+    reloads = 0
     t0 = time.time()
     budget = args.minutes * 60
     step = 0
@@ -126,23 +163,23 @@ def train(args):
         lr = args.lr * (0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (step + 1) / 50)
         for gr in opt.param_groups:
             gr['lr'] = lr
+        if args.reload_every and ck_mtime and time.time() - last_reload > args.reload_every:
+            last_reload = time.time()
+            m = os.path.getmtime(args.checkpoint)
+            if m != ck_mtime:
+                try:
+                    nb = load_bundle(args.checkpoint, args.psi, args.trunc_layers)
+                    bundle, G, ck_mtime = nb, nb.G, m
+                    w_eval, img_eval, fs_eval = render(bundle, z_eval, f_res_list)
+                    reloads += 1
+                    print(json.dumps({'event': 'reload', 'step': step, 'sha256': bundle.sha256[:12]}), flush=True)
+                except Exception as e:  # a half-written file: try again next time
+                    print(json.dumps({'event': 'reload-failed', 'error': str(e)[:200]}), flush=True)
         zt = sample_zplus(args.batch, bundle.num_ws, bundle.z_dim, mix_prob=args.mix_prob)
         wt, img, fst = render(bundle, zt, f_res_list)
-        fs, zp = enc(img)
-        wp = bundle.zplus_to_wplus(zp)
-        l_z = (1 - (zp * zt).sum(-1) / bundle.z_dim).mean()
-        l_w = F.mse_loss(wp, wt) / w_var
-        l_f = sum(F.mse_loss(fs[r], fst[r]) / f_scale[r] for r in f_res_list) / len(f_res_list)
-        r = f_res_list[step % len(f_res_list)]
-        l_rec = F.mse_loss(G.synthesis_from_f(fs[r], wp, r), img)
-        loss = args.w_z * l_z + args.w_w * l_w + args.w_f * l_f + args.w_rec * l_rec
-        l_real = torch.zeros(())
-        if real is not None:
-            idx = np.sort(rng.choice(real.shape[0], args.real_batch, replace=False))
-            x = torch.from_numpy(np.ascontiguousarray(real[idx])).permute(0, 3, 1, 2).float() / 127.5 - 1
-            fsr, zpr = enc(x, r)
-            l_real = F.mse_loss(G.synthesis_from_f(fsr[r], bundle.zplus_to_wplus(zpr), r), x)
-            loss = loss + args.real_weight * l_real
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=use_bf16):
+            loss, l_z, l_w, l_f, l_rec, l_real = _losses(args, enc, bundle, G, zt, wt, img, fst, f_res_list, w_var,
+                                                         f_scale, step, real, rng)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -160,7 +197,7 @@ def train(args):
     ev = evaluate(enc, bundle, f_res_list, (z_eval, w_eval, img_eval, fs_eval), real_eval)
     ev.update(step=step, t=round(time.time() - t0, 1))
     print(json.dumps({'event': 'final', **ev}), flush=True)
-    meta = dict(generator_sha256=bundle.sha256, generator=str(args.checkpoint), psi=bundle.psi,
+    meta = dict(reloads=reloads, bf16=use_bf16, generator_sha256=bundle.sha256, generator=str(args.checkpoint), psi=bundle.psi,
                 trunc_layers=bundle.trunc_layers, steps=step, seconds=round(time.time() - t0, 1), final_eval=ev,
                 args=vars(args))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
