@@ -95,7 +95,7 @@ def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, t
     total = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir))
     log(f'pack {out_dir}: {len(graphs)} graphs, weights.bin {weights.size / 1e6:.1f} MB '
         f'(dedup saved {weights.dedup_saved / 1e6:.1f} MB), total {total / 1e6:.1f} MB, {time.time() - t0:.0f} s')
-    return manifest
+    return manifest, pm
 
 
 def main(argv=None):
@@ -115,6 +115,7 @@ def main(argv=None):
     ap.add_argument('--licence', default='unknown')
     ap.add_argument('--weights-source')
     ap.add_argument('--default-weights', default='1,1,0.1', help='lambda_mse,lambda_perc,lambda_f')
+    ap.add_argument('--check', action='store_true', help='run every graph in onnxruntime-node vs PyTorch / float64')
     a = ap.parse_args(argv)
     perceptual = a.perceptual or ('lpips-vgg' if a.lpips_weights else 'pyramid-ssim')
     keys = sorted(set(REQUIRED) | set(a.graphs.split(',')), key=ALL.index) if a.graphs else None
@@ -122,7 +123,7 @@ def main(argv=None):
         ap.error(f'unknown graph keys {[k for k in keys if k not in ALL]}')
     torch.set_grad_enabled(True)
     try:
-        export_pack(a.checkpoint, a.out_dir, name=a.name, title=a.title, f_res=a.f_res, psi=a.psi,
+        _, pm = export_pack(a.checkpoint, a.out_dir, name=a.name, title=a.title, f_res=a.f_res, psi=a.psi,
                     trunc_layers=a.trunc_layers, perceptual=perceptual, lpips_weights=a.lpips_weights,
                     vgg_weights=a.vgg_weights, fp16=a.fp16, keys=keys, licence=a.licence,
                     weights_source=a.weights_source,
@@ -130,6 +131,13 @@ def main(argv=None):
     except CheckpointError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    if a.check:
+        from .verify import check_pack
+        try:
+            check_pack(a.out_dir, pm)
+        except AssertionError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 1
     return 0
 
 

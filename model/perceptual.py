@@ -106,7 +106,7 @@ class LPIPSVGG(nn.Module):
             x = F.relu(self.convs[ci](x))
             ci += 1
             idx += 2
-            if idx in LPIPS_TAPS:
+            if idx - 1 in LPIPS_TAPS:  # index of the ReLU after this conv
                 out.append(x)
         return out
 
