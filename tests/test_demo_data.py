@@ -1,0 +1,104 @@
+"""Demo-model data pipeline (scripts/faces/render.mjs), classifier shapes/export and trainer pieces. Fast (< 1 min)."""
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+RENDER = REPO / 'scripts' / 'faces' / 'render.mjs'
+HAS_NODE = shutil.which('node') is not None and (REPO / 'node_modules' / 'facesjs').is_dir() \
+    and (REPO / 'node_modules' / '@resvg' / 'resvg-js').is_dir()
+
+
+def render(out, *extra):
+    subprocess.run(['node', str(RENDER), '--out', str(out), *map(str, extra)], check=True, cwd=REPO,
+                   capture_output=True, timeout=120)
+    return out
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    if not HAS_NODE:
+        pytest.skip('node + facesjs + @resvg/resvg-js not installed')
+    return render(tmp_path_factory.mktemp('faces') / 'a', '--n', 12, '--heldout', 5, '--chunk', 5, '--workers', 2)
+
+
+def test_render_shapes_and_labels(tiny):
+    meta = json.load(open(tiny / 'labels.json'))
+    cols = meta['columns']
+    for split, n in (('train', 12), ('heldout', 5)):
+        x = np.load(tiny / f'{split}_images.npy')
+        y = np.load(tiny / f'{split}_labels.npy')
+        assert x.shape == (n, 64, 64, 3) and x.dtype == np.uint8
+        assert y.shape == (n, len(cols)) and y.dtype == np.float32
+        assert len(open(tiny / f'{split}_faces.jsonl').read().splitlines()) == n
+        assert x.std() > 20, 'images should not be blank'
+        for j, c in enumerate(cols):
+            if c['kind'] == 'binary':
+                assert set(np.unique(y[:, j])) <= {0.0, 1.0}, c['name']
+            elif c['kind'] == 'categorical':
+                assert (y[:, j] >= 0).all() and (y[:, j] < len(c['classes'])).all(), c['name']
+            assert np.isfinite(y[:, j]).all()
+    names = {c['name'] for c in cols}
+    for required in ('smile', 'glasses', 'facial_hair', 'hair_color', 'skin_color', 'hat', 'accessory',
+                     'head_id', 'fatness', 'male'):
+        assert required in names
+    # held-out faces are different faces
+    xt, xh = np.load(tiny / 'train_images.npy'), np.load(tiny / 'heldout_images.npy')
+    assert not any((xh[i] == xt[j]).all() for i in range(len(xh)) for j in range(len(xt)))
+
+
+def test_render_deterministic_across_chunking(tiny, tmp_path):
+    b = render(tmp_path / 'b', '--n', 12, '--heldout', 5, '--chunk', 12, '--workers', 1)
+    for f in ('train_images.npy', 'train_labels.npy', 'heldout_images.npy', 'heldout_labels.npy'):
+        assert np.array_equal(np.load(tiny / f), np.load(b / f)), f
+    a0 = json.loads(open(tiny / 'train_faces.jsonl').readline())
+    assert a0['i'] == 0 and 'mouth' in a0 and 'glasses' in a0
+
+
+def test_labels_match_face_configs(tiny):
+    cols = [c['name'] for c in json.load(open(tiny / 'labels.json'))['columns']]
+    y = np.load(tiny / 'train_labels.npy')
+    for i, line in enumerate(open(tiny / 'train_faces.jsonl')):
+        f = json.loads(line)
+        assert y[i, cols.index('male')] == (f['gender'] == 'male')
+        assert y[i, cols.index('glasses')] == (f['glasses']['id'] not in ('none', 'facemask'))
+        assert y[i, cols.index('facial_hair')] == (f['facialHair']['id'] != 'none')
+        assert y[i, cols.index('fatness')] == pytest.approx(f['fatness'], abs=1e-6)
+
+
+def test_classifier_shapes_and_onnx(tmp_path):
+    from model.classifier import ATTRIBUTES, AttributeNet, export_onnx, to_input, degrade, metrics
+    import onnx
+    net = AttributeNet(len(ATTRIBUTES)).eval()
+    x = to_input(np.random.randint(0, 256, (3, 64, 64, 3), dtype=np.uint8))
+    assert x.shape == (3, 3, 64, 64) and x.min() >= -1 and x.max() <= 1
+    assert degrade(x).shape == x.shape
+    with torch.no_grad():
+        assert net(x).shape == (3, len(ATTRIBUTES))
+    p = tmp_path / 'c.onnx'
+    export_onnx(net, str(p))
+    m = onnx.load(str(p))
+    onnx.checker.check_model(m)
+    assert [i.name for i in m.graph.input] == ['image'] and [o.name for o in m.graph.output] == ['logits']
+    assert m.graph.output[0].type.tensor_type.shape.dim[1].dim_value == len(ATTRIBUTES)
+    kinds = [a[1] for a in ATTRIBUTES]
+    y = np.zeros((4, len(kinds)), np.float32)
+    met = metrics(np.zeros((4, len(kinds)), np.float32) - 1, y, kinds)
+    assert met[0]['accuracy'] == 1.0
+
+
+def test_trainer_pieces():
+    from model.train_demo import DEMO_CONFIG, D_CHANNELS, make_models, d_forward, diff_augment
+    g, d = make_models(DEMO_CONFIG, D_CHANNELS)
+    n = sum(p.numel() for p in g.parameters())
+    assert 0.8e6 < n < 2.5e6
+    with torch.no_grad():
+        img, _ = g([torch.randn(2, DEMO_CONFIG['style_dim'])])
+        assert img.shape == (2, 3, 64, 64)
+        assert torch.allclose(d_forward(d, img), d(img), atol=1e-5)
+        assert diff_augment(img, 0.125, True).shape == img.shape
