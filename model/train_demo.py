@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 
@@ -172,7 +173,8 @@ def main(argv=None):
     ap.add_argument('--ema-kimg', type=float, default=None, help='EMA half-life in k images (default batch*10/32)')
     ap.add_argument('--ema-rampup', type=float, default=0.05)
     ap.add_argument('--augment', default='', help="'', 'translation', 'colour', or 'translation,colour'")
-    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--threads', type=int, default=1,
+                    help='1 is robust on a shared 2-core machine (2 threads stall badly when anything else runs)')
     ap.add_argument('--channels-last', type=int, default=0, help='D in channels_last (measured 2x slower here)')
     ap.add_argument('--bf16', choices=['auto', 'on', 'off'], default='auto')
     ap.add_argument('--max-steps', type=int, default=10 ** 9)
@@ -244,6 +246,14 @@ def main(argv=None):
         save_grid(g_ema, fixed_z, os.path.join(args.run_dir, 'samples', f'step-{step:07d}.png'))
         print(f'[ckpt] step {step} images {seen} -> {ckpt_path}, {args.export}, {args.grid}', flush=True)
 
+    stop = {'flag': False}
+
+    def on_term(signum, frame):  # SIGTERM / SIGINT: checkpoint at the end of the current iteration, then exit
+        stop['flag'] = True
+
+    if not args.bench:
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
     t_start = time.time()
     t_ckpt = time.time()
     t_log, seen_log = time.time(), seen
@@ -336,6 +346,9 @@ def main(argv=None):
             save_all()
             t_ckpt = time.time()
         if args.max_minutes is not None and time.time() - t_start > args.max_minutes * 60:
+            break
+        if stop['flag']:
+            print(f'signal received at step {step}: checkpointing and exiting', flush=True)
             break
     if not args.bench:
         save_all(final=True)
