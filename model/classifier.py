@@ -12,7 +12,7 @@ binary -> accuracy at threshold 0; regression -> R^2 (stored as `accuracy` too, 
 Commands:
     nice -n 15 /usr/bin/python3 -m model.classifier train          # -> model/checkpoints/classifier64.{pt,onnx,json}
     /usr/bin/python3 -m model.classifier eval                      # held-out metrics of the saved model
-    /usr/bin/python3 -m model.classifier export                    # ONNX again from classifier64.pt
+    /usr/bin/python3 -m model.classifier export                    # ONNX + ORT fixture again from .pt
     node scripts/faces/check_classifier_onnx.mjs                   # onnxruntime-node vs PyTorch reference
 """
 import argparse
@@ -239,7 +239,7 @@ def train(args):
     torch.save({'state_dict': net.state_dict(), 'attributes': names, 'kinds': kinds, 'width': args.width,
                 'size': size, 'mean': mean.tolist(), 'std': std.tolist()}, args.out + '.pt')
     export_onnx(net, args.out + '.onnx', size)
-    write_reference(net, xte[:4], args.out + '.reference.json')
+    write_reference(net, xte[:2], args.out + '.reference.json')
     info = {
         'inputs': {'image': ['N', 3, size, size], 'range': [-1, 1], 'layout': 'NCHW RGB'},
         'outputs': {'logits': ['N', len(names)]},
@@ -283,7 +283,9 @@ def main(argv=None):
     else:
         net, ck = load_classifier(args.out + '.pt')
         export_onnx(net, args.out + '.onnx', ck['size'])
-        print('wrote', args.out + '.onnx')
+        xte, _ = load_split(args.data, 'heldout', ck['attributes'])
+        write_reference(net, xte[:2], args.out + '.reference.json')
+        print('wrote', args.out + '.onnx', args.out + '.reference.json')
 
 
 if __name__ == '__main__':

@@ -102,3 +102,35 @@ def test_trainer_pieces():
         assert img.shape == (2, 3, 64, 64)
         assert torch.allclose(d_forward(d, img), d(img), atol=1e-5)
         assert diff_augment(img, 0.125, True).shape == img.shape
+
+
+def test_directions_helpers():
+    from model.directions import normalise, sphere_walk, boundary, ganspace
+    torch.manual_seed(0)
+    z = normalise(torch.randn(5, 16))
+    assert torch.allclose(z.pow(2).mean(-1), torch.ones(5), atol=1e-5)
+    d = torch.zeros(16); d[3] = 1
+    ze = sphere_walk(z, 2.0 * d)
+    assert torch.allclose(ze.pow(2).mean(-1), torch.ones(5), atol=1e-5)
+    assert (ze[:, 3] > z[:, 3]).all()
+    # a separable attribute along axis 3 is recovered as a unit normal close to e_3
+    rng = np.random.default_rng(0)
+    zz = rng.standard_normal((600, 16))
+    n, st = boundary(zz, zz[:, 3] * 2 + 0.1 * rng.standard_normal(600), 'binary', 0.3)
+    assert abs(np.linalg.norm(n) - 1) < 1e-9 and n[3] > 0.9 and st['boundaryValAccuracy'] > 0.9
+    n, st = boundary(zz, -zz[:, 5], 'regression', 0.3)
+    assert n[5] < -0.9
+
+
+def test_ganspace_on_tiny_mapping():
+    from model.directions import ganspace
+
+    class G:
+        def mapping(self, z):
+            return z @ torch.diag(torch.tensor([1., 1, 1, 1, 1, 1, 3, 20]))
+
+    z = np.random.default_rng(0).standard_normal((500, 8))
+    comps = ganspace(G(), z, 2)
+    assert len(comps) == 2
+    d0, ev0, r2, _ = comps[0]
+    assert abs(abs(d0[7]) - 1) < 1e-2 and ev0 > comps[1][1] and r2 > 0.99
