@@ -4,17 +4,16 @@ Those pickles embed each network class's Python source (torch_utils.persistence)
 `SafeUnpickler` resolves only an allowlist of globals (tensor/storage rebuilders, OrderedDict, set, EasyDict as a
 dict); `torch_utils.persistence._reconstruct_persistent_obj` becomes `PersistentStub`, which keeps the class name
 and the object's `__dict__` (parameters, buffers, sub-modules, attributes) and never looks at the embedded source.
-Storages are read with torch.load(weights_only=True). Any other global -> CheckpointError naming it.
+Storages go through torch.load with the same allowlist. Any other global -> CheckpointError naming it.
 The stubs' state dict is then mapped onto our rosinality-layout Generator (architecture 'skip' only).
 """
-import collections
 import io
 import pickle
 import re
 
 import torch
 
-from .loaders import CheckpointError, Loaded, sha256_file, strict_load
+from .loaders import CheckpointError, Loaded, restricted_torch_load, restricted_unpickler, sha256_file, strict_load
 from .stylegan2 import Generator, make_kernel
 
 
@@ -40,51 +39,15 @@ class EasyDict(dict):
 
 
 def _load_storage_bytes(b):
-    return torch.load(io.BytesIO(b), map_location='cpu', weights_only=True)
+    return restricted_torch_load(io.BytesIO(b))
 
 
-def _rebuild_parameter(data, requires_grad, backward_hooks, *state):
-    return data
-
-
-def _rebuild_from_type_v2(func, new_type, args, state):
-    if func not in ALLOWED.values():
-        raise CheckpointError(f'pickle asks to rebuild a tensor with {func!r}')
-    return func(*args)
-
-
-class _TypeMarker:  # stands in for torch.Tensor / Parameter classes named in the pickle: never instantiated
-    pass
-
-
-ALLOWED = {
+SafeUnpickler = restricted_unpickler({
     ('torch_utils.persistence', '_reconstruct_persistent_obj'): PersistentStub,
     ('dnnlib.util', 'EasyDict'): EasyDict,
     ('dnnlib', 'EasyDict'): EasyDict,
-    ('collections', 'OrderedDict'): collections.OrderedDict,
-    ('builtins', 'set'): set,
-    ('builtins', 'frozenset'): frozenset,
-    ('torch._utils', '_rebuild_tensor_v2'): torch._utils._rebuild_tensor_v2,
-    ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
-    ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
     ('torch.storage', '_load_from_bytes'): _load_storage_bytes,
-    ('torch', 'device'): torch.device,
-    ('torch._tensor', '_rebuild_from_type_v2'): _rebuild_from_type_v2,
-    ('torch', 'Tensor'): _TypeMarker,
-    ('torch.nn.parameter', 'Parameter'): _TypeMarker,
-}
-
-
-class SafeUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        fn = ALLOWED.get((module, name))
-        if fn is None:
-            raise CheckpointError(f'pickle references foreign class/function {module}.{name}: refusing to load '
-                                  f'(only stylegan2-ada-pytorch network pickles are read, and no pickled code is run)')
-        return fn
-
-    def persistent_load(self, pid):
-        raise CheckpointError('pickle uses persistent ids (a torch.save zip/legacy file?), not a network pickle')
+})
 
 
 def safe_load(path):

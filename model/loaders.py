@@ -3,8 +3,10 @@
 Every loader returns a `Loaded` record: an eval-mode `Generator` (our layout), `w_avg` [style_dim], an optional
 `Discriminator`, and provenance. Problems raise `CheckpointError` with a message naming the problem.
 """
+import collections
 import hashlib
 import os
+import pickle
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -94,20 +96,88 @@ def generator_from_state_dict(sd, lr_mlp=0.01, conv_clamp=None):
     return G.eval(), cfg
 
 
+class _Namespace:
+    """Stand-in for argparse.Namespace (rosinality train.py saves its args): attributes only."""
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, *state):
+    return data
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    if func not in SAFE_GLOBALS.values():
+        raise CheckpointError(f'pickle asks to rebuild a tensor with {func!r}')
+    return func(*args)
+
+
+class _TypeMarker:  # torch.Tensor / Parameter named in a pickle: referenced, never instantiated
+    pass
+
+
+SAFE_GLOBALS = {
+    ('collections', 'OrderedDict'): collections.OrderedDict,
+    ('builtins', 'set'): set,
+    ('builtins', 'frozenset'): frozenset,
+    ('argparse', 'Namespace'): _Namespace,
+    ('torch._utils', '_rebuild_tensor_v2'): torch._utils._rebuild_tensor_v2,
+    ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+    ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
+    ('torch._tensor', '_rebuild_from_type_v2'): _rebuild_from_type_v2,
+    ('torch', 'Tensor'): _TypeMarker,
+    ('torch.nn.parameter', 'Parameter'): _TypeMarker,
+    ('torch', 'device'): torch.device,
+    ('torch', 'Size'): torch.Size,
+}
+
+
+def restricted_unpickler(extra=None):
+    """A pickle.Unpickler that resolves only SAFE_GLOBALS (+ extra): pickled code is never run."""
+    allowed = {**SAFE_GLOBALS, **(extra or {})}
+
+    class SafeUnpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            fn = allowed.get((module, name))
+            if fn is None:
+                raise CheckpointError(f'pickle references foreign class/function {module}.{name}: refusing to load '
+                                      f'(only tensors, dicts and known checkpoint objects are read; no pickled code is run)')
+            return fn
+    return SafeUnpickler
+
+
+class _SafePickleModule:
+    """pickle_module for torch.load (torch handles storages itself; every other global goes through our allowlist)."""
+    Unpickler = restricted_unpickler()
+    __name__ = 'fzplus_safe_pickle'
+
+    @staticmethod
+    def load(f, **kw):
+        return _SafePickleModule.Unpickler(f, **kw).load()
+
+
+def restricted_torch_load(f):
+    """torch.load through _SafePickleModule. torch 1.13's torch.load silently replaces pickle_module by `pickle`
+    unless weights_only=True (which rejects train.py's argparse args), so call its zip / legacy readers directly."""
+    from torch import serialization as ser
+    if not all(hasattr(ser, n) for n in ('_is_zipfile', '_open_zipfile_reader', '_load', '_legacy_load')):
+        return torch.load(f, map_location='cpu', pickle_module=_SafePickleModule)  # newer torch honours it
+    if ser._is_zipfile(f):
+        with ser._open_zipfile_reader(f) as z:
+            return ser._load(z, 'cpu', _SafePickleModule, encoding='utf-8')
+    return ser._legacy_load(f, 'cpu', _SafePickleModule, encoding='utf-8')
+
+
 def load_torch_file(path):
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
     try:
-        return torch.load(path, map_location='cpu', weights_only=True) if _has_weights_only() else \
-            torch.load(path, map_location='cpu')
-    except Exception as e:  # truncated zip, bad pickle, foreign class ...
-        kind = 'truncated or corrupt' if isinstance(e, (EOFError, RuntimeError, zipfile.BadZipFile)) else 'unreadable'
+        with open(path, 'rb') as f:
+            return restricted_torch_load(f)
+    except CheckpointError as e:
+        raise CheckpointError(f'{path}: {e}') from None
+    except Exception as e:  # truncated zip, bad pickle ...
+        kind = 'truncated or corrupt' if isinstance(e, (EOFError, RuntimeError, zipfile.BadZipFile, pickle.UnpicklingError)) \
+            else 'unreadable'
         raise CheckpointError(f'{path}: {kind} checkpoint ({type(e).__name__}: {e})') from None
-
-
-def _has_weights_only():
-    import inspect
-    return 'weights_only' in inspect.signature(torch.load).parameters
 
 
 def load_rosinality(path, lr_mlp=0.01, with_discriminator=True):
