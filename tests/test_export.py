@@ -307,3 +307,21 @@ def test_cli_error_and_no_partial_pack(tiny_ckpt, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match='disk full'):
         export_pack(str(tiny_ckpt), str(good), log=lambda *a: None)
     assert sorted(os.listdir(good)) == before and leftovers(tmp_path) == []
+
+
+@needs_ort
+def test_fp16_copies(tiny_ckpt, tmp_path):
+    """--fp16: '<key>@fp16' graphs (fp16 math, fp32 I/O, weights deduplicated in the same weights.bin)."""
+    keys = ['mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus']
+    manifest, pm = export_pack(str(tiny_ckpt), str(tmp_path / 'h'), fp16=True, keys=keys, log=lambda *a: None)
+    validate(manifest)
+    assert set(manifest['graphs']) == set(keys) | {k + '@fp16' for k in keys}
+    g16 = manifest['graphs']['grad_fzplus@fp16']
+    assert g16['precision'] == 'fp16' and g16['inputs'] == manifest['graphs']['grad_fzplus']['inputs']
+    for key, tol in (('synthesis', 1e-2), ('grad_fzplus', 5e-2)):
+        spec = pm.specs([key])[0]
+        ins = {k: v.numpy() for k, v in spec.inputs.items()}
+        r32, r16 = ort_node.run([(str(tmp_path / 'h' / manifest['graphs'][k]['file']), ins) for k in (key, key + '@fp16')])
+        for n in spec.outputs:
+            a, b = r32['outputs'][n], r16['outputs'][n]
+            assert np.abs(a - b).max() <= tol * np.abs(a).max(), (key, n)
