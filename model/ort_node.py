@@ -19,14 +19,15 @@ def available():
     return shutil.which('node') is not None and os.path.isdir(os.path.join(REPO, 'node_modules', 'onnxruntime-node'))
 
 
-def run(runs, threads=1, timeout=1800):
+def run(runs, threads=1, timeout=1800, backend='node'):
     """runs: list of (onnx_path, {input name: np.ndarray}) or dicts with model/inputs/repeat/warmup.
+    backend: 'node' (onnxruntime-node CPU) or 'web' (onnxruntime-web WASM in Node, external data as the app passes it).
     Returns a list of {'outputs': {name: np.ndarray}, 'ms': [...], 'loadMs': float}."""
     if not available():
         raise OrtUnavailable('node + onnxruntime-node (npm ci) are needed to run ONNX graphs')
     tmp = tempfile.mkdtemp(prefix='ort-')
     try:
-        job = {'threads': threads, 'runs': []}
+        job = {'threads': threads, 'backend': backend, 'runs': []}
         for i, r in enumerate(runs):
             r = r if isinstance(r, dict) else {'model': r[0], 'inputs': r[1]}
             ins = {}

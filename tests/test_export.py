@@ -325,3 +325,17 @@ def test_fp16_copies(tiny_ckpt, tmp_path):
         for n in spec.outputs:
             a, b = r32['outputs'][n], r16['outputs'][n]
             assert np.abs(a - b).max() <= tol * np.abs(a).max(), (key, n)
+
+
+@needs_ort
+def test_reference_pack_in_onnxruntime_web_wasm(ref_pack):
+    """The app's runtime: onnxruntime-web (WASM, in Node) with weights.bin passed as externalData."""
+    from model.verify import rel, torch_outputs
+    out, manifest, pm = ref_pack
+    specs = pm.specs(['synthesis_from_f', 'grad_fzplus'])
+    res = ort_node.run([(str(out / manifest['graphs'][s.key]['file']), {k: v.numpy() for k, v in s.inputs.items()})
+                        for s in specs], backend='web')
+    for s, r in zip(specs, res):
+        ref = torch_outputs(s)
+        for n in s.outputs:
+            assert rel(r['outputs'][n], ref[n]) < (1e-3 if n == 'grad_f' else 1e-4), (s.key, n)
