@@ -11,6 +11,7 @@ import type { Space } from '../worker/protocol';
 
 export function App() {
   const [dragging, setDragging] = useState(false);
+  const phase = useStore((s) => s.phase);
 
   // window-wide drop and paste
   useEffect(() => {
@@ -63,7 +64,7 @@ export function App() {
   }, []);
 
   return (
-    <div className={`app ${dragging ? 'dragging' : ''}`}>
+    <div className={`app ${dragging ? 'dragging' : ''}`} data-testid="app" data-phase={phase}>
       <Header />
       <Banners />
       <main className="layout">
@@ -236,7 +237,11 @@ function ProgressCard() {
             <button onClick={() => void cancelInversion()} data-testid="cancel">Cancel</button>
           ) : (
             <>
-              {canResume && <button onClick={() => void invert(true)} data-testid="resume">Resume</button>}
+              {canResume && step < steps && (
+                <button className="primary" onClick={() => void invert(true)} data-testid="resume" title={`Continue from step ${step} to ${steps}`}>
+                  Resume
+                </button>
+              )}
               <button onClick={() => void invert(false)} data-testid="reinvert">Invert again</button>
             </>
           )}
@@ -350,7 +355,7 @@ function AdvancedCard() {
   const names = ['MSE', 'perceptual', 'F reg.'];
   return (
     <details className="card advanced">
-      <summary>Advanced</summary>
+      <summary data-testid="advanced-toggle">Advanced</summary>
       <label className="field">
         <span>Latent space</span>
         <select value={settings.space} disabled={inverting} data-testid="space" onChange={(e) => upd({ space: e.target.value as Space })}>

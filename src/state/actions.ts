@@ -1,5 +1,7 @@
 /** Side effects: UI intents -> worker client -> store. */
 import { decodeImage } from '../image/decode';
+import { centerSquare, resizeRGBA } from '../image/tensor';
+import type { RGBAImage } from '../image/types';
 import { errorInfo, getEngine, ortWasmPaths, proxy } from '../worker/client';
 import type { BackendKind, InvertProgress, LoadProgress, SliderValues } from '../worker/protocol';
 import { commitSliders, get, pushBanner, redoSliders, set, undoSliders, zeroSliders, type RgbaFrame } from './store';
@@ -105,6 +107,11 @@ export async function loadPack(url: string) {
       redo: [],
       settings: { ...s.settings, weights: pack.defaultWeights, space: pack.spaces.includes(s.settings.space) ? s.settings.space : pack.spaces[0] },
     }));
+    if (pendingOpen) {
+      const p = pendingOpen;
+      pendingOpen = null;
+      queueMicrotask(() => void openImage(p.blob, p.name));
+    }
   } catch (e) {
     // the previous pack (if any) stays usable
     set({ phase: get().pack ? (get().reconstruction ? 'inverted' : 'ready') : 'failed' });
@@ -112,28 +119,20 @@ export async function loadPack(url: string) {
   }
 }
 
-/** Centre-crops a decoded image to a square and resizes it to the pack's resolution (alignment 'none'). */
-async function toModelFrame(img: { width: number; height: number; data: Uint8ClampedArray }, R: number): Promise<RgbaFrame> {
-  const side = Math.min(img.width, img.height);
-  const sx = Math.floor((img.width - side) / 2);
-  const sy = Math.floor((img.height - side) / 2);
-  const bmp = await createImageBitmap(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), sx, sy, side, side, {
-    resizeWidth: R,
-    resizeHeight: R,
-    resizeQuality: 'high',
-  });
-  const c = new OffscreenCanvas(R, R);
-  const ctx = c.getContext('2d', { willReadFrequently: true })!;
-  ctx.drawImage(bmp, 0, 0);
-  bmp.close();
-  return { width: R, height: R, data: ctx.getImageData(0, 0, R, R).data };
+/** Centre square, area-averaged down to the pack's resolution (alignment 'none'; helper-4's src/image does the math). */
+function toModelFrame(img: RGBAImage, R: number): RgbaFrame {
+  return resizeRGBA(centerSquare(img), R, R);
 }
+
+let pendingOpen: { blob: Blob; name: string } | null = null;
 
 /** A dropped / pasted / picked / sample file. On any failure the current photo and edits stay. */
 export async function openImage(blob: Blob, name: string) {
   const s = get();
   if (!s.pack) {
-    pushBanner('warning', 'Not ready yet', 'The model is still loading; try again in a moment.');
+    // still booting: open it as soon as the model is ready
+    pendingOpen = { blob, name };
+    if (s.phase === 'failed') pushBanner('warning', 'No model loaded', 'The photo will open once a model pack loads.');
     return;
   }
   if (s.phase === 'inverting') {
@@ -149,7 +148,7 @@ export async function openImage(blob: Blob, name: string) {
       return;
     }
     const R = s.pack.resolution;
-    const frame = await toModelFrame(res.image, R);
+    const frame = toModelFrame(res.image, R);
     const engine = getEngine();
     await engine.setTarget({ width: R, height: R, data: new Uint8ClampedArray(frame.data) });
     set({
@@ -208,7 +207,7 @@ export async function invert(resume: boolean) {
       edited: frameOf(res.image, R),
       finalPsnr: res.psnr,
       cancelled: res.cancelled,
-      canResume: res.steps < s.settings.steps || res.cancelled,
+      canResume: true,
       backend: res.backend,
     });
     // re-apply current slider values to the new codes
@@ -283,4 +282,12 @@ export async function downloadPng() {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+/** Test hooks (used by e2e): simulate a GPU device loss. Harmless in production. */
+export function installDebugHooks() {
+  (globalThis as unknown as { __fzplus?: unknown }).__fzplus = {
+    loseDevice: () => getEngine().simulateDeviceLoss(),
+    state: () => get(),
+  };
 }

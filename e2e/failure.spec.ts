@@ -1,0 +1,38 @@
+/** A corrupt file shows a clear error and the current photo and edits stay. */
+import { expect, test } from '@playwright/test';
+import { waitReady, canvasPixels, dragSlider, dropFile, meanAbsDiff, waitInverted } from './helpers';
+
+test('corrupt file: error banner, previous photo and edits kept', async ({ page }) => {
+  await page.goto('/?backend=wasm&pack=tiny-test&steps=40');
+  await waitReady(page);
+  await dropFile(page, 'e2e/fixtures/tiny-heldout.png', 'heldout.png');
+  await waitInverted(page);
+  await dragSlider(page, 'slider-texture', 0.8);
+  await expect.poll(async () => Number(await page.getByTestId('slider-texture').inputValue())).toBeGreaterThan(0.5);
+  await page.waitForTimeout(300);
+  const photo = await canvasPixels(page, 'photo-canvas');
+  const edited = await canvasPixels(page, 'result-canvas');
+  const slider = await page.getByTestId('slider-texture').inputValue();
+
+  // a truncated JPEG via the file picker, then a text file pretending to be a JPEG via drop
+  await page.getByTestId('file-input').setInputFiles('e2e/fixtures/corpus/truncated.jpg');
+  await expect(page.getByTestId('banner-error')).toBeVisible();
+  await expect(page.getByTestId('banner-error')).toContainText(/truncated\.jpg/);
+  await dropFile(page, 'e2e/fixtures/corpus/text-named-as.jpg', 'notes.jpg', 'image/jpeg');
+  await expect(page.getByTestId('banner-error')).toHaveCount(2);
+
+  expect(meanAbsDiff(photo, await canvasPixels(page, 'photo-canvas'))).toBe(0);
+  expect(meanAbsDiff(edited, await canvasPixels(page, 'result-canvas'))).toBe(0);
+  expect(await page.getByTestId('slider-texture').inputValue()).toBe(slider);
+  await expect(page.getByTestId('progress')).toHaveAttribute('data-phase', 'inverted');
+
+  // the editor still works
+  await dragSlider(page, 'slider-tone', 0.9);
+  await expect.poll(async () => meanAbsDiff(edited, await canvasPixels(page, 'result-canvas'))).toBeGreaterThan(1);
+});
+
+test('a broken model pack is reported by name', async ({ page }) => {
+  await page.route('**/models/tiny-test/mapping.onnx', (r) => r.fulfill({ status: 200, body: Buffer.from('not an onnx graph') }));
+  await page.goto('/?backend=wasm&pack=tiny-test');
+  await expect(page.getByTestId('banner-error')).toContainText(/graph 'mapping'.*(bytes|sha256)/);
+});

@@ -1,0 +1,65 @@
+import { expect, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+
+/** Dispatches a real drag-and-drop of a file onto the page (window-level drop handler). */
+export async function dropFile(page: Page, path: string, name: string, type = 'image/png') {
+  const b64 = readFileSync(path).toString('base64');
+  await page.evaluate(
+    async ({ b64, name, type }) => {
+      const bin = atob(b64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], name, { type }));
+      const target = document.querySelector('[data-testid="dropzone"]') ?? document.body;
+      target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    },
+    { b64, name, type },
+  );
+}
+
+/** RGBA pixels of a canvas by test id. */
+export async function canvasPixels(page: Page, testId: string): Promise<number[]> {
+  return page.evaluate((id) => {
+    const c = document.querySelector(`[data-testid="${id}"]`) as HTMLCanvasElement;
+    return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data);
+  }, testId);
+}
+
+export function psnr8(a: number[], b: number[]): number {
+  let se = 0, n = 0;
+  for (let i = 0; i < a.length; i += 4) for (let c = 0; c < 3; c++) { se += (a[i + c] - b[i + c]) ** 2; n++; }
+  return se === 0 ? Infinity : 10 * Math.log10((255 * 255) / (se / n));
+}
+
+export function meanAbsDiff(a: number[], b: number[]): number {
+  let s = 0, n = 0;
+  for (let i = 0; i < a.length; i += 4) for (let c = 0; c < 3; c++) { s += Math.abs(a[i + c] - b[i + c]); n++; }
+  return s / n;
+}
+
+export async function waitInverted(page: Page, timeout = 120_000) {
+  await expect(page.getByTestId('progress')).toHaveAttribute('data-phase', 'inverted', { timeout });
+}
+
+/** Drags a range input's thumb from its centre to `fraction` of its width with the mouse. */
+export async function dragSlider(page: Page, testId: string, fraction: number) {
+  const box = (await page.getByTestId(testId).boundingBox())!;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width / 2, y);
+  await page.mouse.down();
+  for (let i = 1; i <= 8; i++) await page.mouse.move(box.x + box.width * (0.5 + ((fraction - 0.5) * i) / 8), y);
+  await page.mouse.up();
+}
+
+export function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return errors;
+}
+
+/** Waits until the model pack is loaded and the editor accepts photos. */
+export async function waitReady(page: Page, timeout = 90_000) {
+  await expect(page.getByTestId('app')).toHaveAttribute('data-phase', /^(ready|inverted)$/, { timeout });
+}
