@@ -10,12 +10,12 @@ import { isSuperseded } from './latest';
 import { loadModelPack } from './pack';
 
 const PACK = resolve(__dirname, '../../public/models/tiny-test');
-const fileFetch = (overrides: Record<string, (b: Buffer) => Buffer> = {}) =>
+const fileFetch = (overrides: Record<string, (b: Buffer) => Buffer<ArrayBufferLike>> = {}) =>
   (async (url: string) => {
     const p = String(url).replace(/^file:\/\//, '');
     if (!existsSync(p)) return new Response('not found', { status: 404 });
     const name = p.split('/').pop()!;
-    let b = readFileSync(p);
+    let b: Buffer = readFileSync(p);
     if (overrides[name]) b = overrides[name](b);
     return new Response(new Uint8Array(b));
   }) as unknown as typeof fetch;
@@ -133,7 +133,7 @@ describe('engine on the tiny pack (onnxruntime-node)', () => {
 
 describe('model pack loading errors', () => {
   it('names a sha256 mismatch', async () => {
-    const f = fileFetch({ 'mapping.onnx': (b) => { const c = Buffer.from(b); c[c.length - 1] ^= 1; return c; } });
+    const f = fileFetch({ 'mapping.onnx': (b) => { const c: Buffer = Buffer.from(b); c[c.length - 1] ^= 1; return c; } });
     await expect(loadModelPack('file://' + PACK, { fetch: f })).rejects.toThrow(/graph 'mapping'.*sha256/);
   });
   it('names a truncated weights file', async () => {
