@@ -68,8 +68,8 @@ def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, t
             t = time.time()
             model = pack.to_onnx(traced(spec), spec.inputs, spec.outputs)
             if fp16:
-                from .fp16 import to_fp16
-                model16 = to_fp16(model)
+                from .fp16 import to_fp16, weights_to_fp16
+                model16 = weights_to_fp16(model) if spec.grad else to_fp16(model)
             graphs[spec.key] = pack.save_graph(model, tmp, spec.key, weights)
             if fp16:
                 graphs[spec.key + '@fp16'] = pack.save_graph(model16, tmp, spec.key + '@fp16', weights, 'fp16')
@@ -110,7 +110,8 @@ def main(argv=None):
     ap.add_argument('--perceptual', choices=['pyramid-ssim', 'lpips-vgg', 'discriminator'])
     ap.add_argument('--lpips-weights', help='LPIPS v0.1 heads (vgg.pth of richzhang/PerceptualSimilarity)')
     ap.add_argument('--vgg-weights', help='torchvision vgg16 state dict (features.N.weight ...)')
-    ap.add_argument('--fp16', action='store_true', help='also write <key>@fp16 copies (fp16 math, fp32 I/O)')
+    ap.add_argument('--fp16', action='store_true', help='also write <key>@fp16 copies (fp32 I/O; forward graphs '
+                    'in fp16 math, gradient graphs with fp16 weights and fp32 math: see model/fp16.py)')
     ap.add_argument('--graphs', help=f'comma-separated subset of {",".join(ALL)} (required ones always)')
     ap.add_argument('--licence', default='unknown')
     ap.add_argument('--weights-source')

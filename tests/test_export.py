@@ -318,7 +318,7 @@ def test_fp16_copies(tiny_ckpt, tmp_path):
     assert set(manifest['graphs']) == set(keys) | {k + '@fp16' for k in keys}
     g16 = manifest['graphs']['grad_fzplus@fp16']
     assert g16['precision'] == 'fp16' and g16['inputs'] == manifest['graphs']['grad_fzplus']['inputs']
-    for key, tol in (('synthesis', 1e-2), ('grad_fzplus', 5e-2)):
+    for key, tol in (('synthesis', 1e-2), ('grad_fzplus', 2e-2)):
         spec = pm.specs([key])[0]
         ins = {k: v.numpy() for k, v in spec.inputs.items()}
         r32, r16 = ort_node.run([(str(tmp_path / 'h' / manifest['graphs'][k]['file']), ins) for k in (key, key + '@fp16')])
