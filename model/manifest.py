@@ -18,7 +18,10 @@ def load_schema():
 
 def validate(manifest):
     """Raise ManifestError naming the first problem (jsonschema, from python3-jsonschema)."""
-    import jsonschema
+    try:
+        import jsonschema
+    except ImportError:
+        raise ManifestError('validating manifest.json needs python3-jsonschema (apt-get install python3-jsonschema)') from None
     schema = load_schema()
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(manifest), key=lambda e: list(e.path))
     if errors:
