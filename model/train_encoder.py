@@ -47,11 +47,12 @@ def parse_args(argv=None):
     p.add_argument('--data', default='data/faces-64')
     p.add_argument('--real-weight', type=float, default=10.0, help='weight of the real-face reconstruction term (0: off)')
     p.add_argument('--real-batch', type=int, default=8)
-    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--threads', type=int, default=1)
     p.add_argument('--eval-every', type=int, default=100)
     p.add_argument('--width', type=int, default=24)
     p.add_argument('--bf16', default='auto', choices=['auto', 'on', 'off'],
                    help='bf16 autocast (auto: on when the CPU has avx512_bf16)')
+    p.add_argument('--save-every', type=float, default=0, help='seconds; also save the encoder on the way')
     p.add_argument('--reload-every', type=float, default=0,
                    help='seconds; reload --checkpoint when the file changed (follow a GAN that is still training)')
     p.add_argument('--init', default=None, help='start from this encoder checkpoint (fine-tune)')
@@ -114,6 +115,19 @@ def _losses(args, enc, bundle, G, zt, wt, img, fst, f_res_list, w_var, f_scale, 
     return loss, l_z, l_w, l_f, l_rec, l_real
 
 
+@torch.no_grad()
+def _normalisers(bundle, f_res_list, fs_eval):
+    zz = sample_zplus(256, bundle.num_ws, bundle.z_dim, generator=torch.Generator().manual_seed(99))
+    w_var = float(bundle.zplus_to_wplus(zz).var(0).mean()) + 1e-8
+    return w_var, {r: float(fs_eval[r].pow(2).mean()) + 1e-8 for r in f_res_list}
+
+
+def _save(out, enc, meta):
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    save_encoder(out + '.tmp', enc.eval(), meta)
+    os.replace(out + '.tmp', out)
+
+
 def train(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -133,10 +147,7 @@ def train(args):
     g = torch.Generator().manual_seed(1234)
     z_eval = sample_zplus(32, bundle.num_ws, bundle.z_dim, mix_prob=args.mix_prob, generator=g)
     w_eval, img_eval, fs_eval = render(bundle, z_eval, f_res_list)
-    with torch.no_grad():
-        zz = sample_zplus(256, bundle.num_ws, bundle.z_dim, generator=g)
-        w_var = float(bundle.zplus_to_wplus(zz).var(0).mean()) + 1e-8
-    f_scale = {r: float(fs_eval[r].pow(2).mean()) + 1e-8 for r in f_res_list}
+    w_var, f_scale = _normalisers(bundle, f_res_list, fs_eval)
 
     real = None
     real_eval = None
@@ -149,7 +160,7 @@ def train(args):
 
     use_bf16 = args.bf16 == 'on' or (args.bf16 == 'auto' and _has_avx512_bf16())
     ck_mtime = os.path.getmtime(args.checkpoint) if os.path.isfile(str(args.checkpoint)) else None
-    last_reload = time.time()
+    last_reload = last_save = time.time()
     reloads = 0
     t0 = time.time()
     budget = args.minutes * 60
@@ -171,6 +182,7 @@ def train(args):
                     nb = load_bundle(args.checkpoint, args.psi, args.trunc_layers)
                     bundle, G, ck_mtime = nb, nb.G, m
                     w_eval, img_eval, fs_eval = render(bundle, z_eval, f_res_list)
+                    w_var, f_scale = _normalisers(bundle, f_res_list, fs_eval)
                     reloads += 1
                     print(json.dumps({'event': 'reload', 'step': step, 'sha256': bundle.sha256[:12]}), flush=True)
                 except Exception as e:  # a half-written file: try again next time
@@ -188,6 +200,11 @@ def train(args):
             print(json.dumps({'step': step, 't': round(time.time() - t0, 1), 'lr': round(lr, 6),
                               'l_z': round(float(l_z), 4), 'l_w': round(float(l_w), 4), 'l_f': round(float(l_f), 4),
                               'l_rec': round(float(l_rec), 5), 'l_real': round(float(l_real), 5)}), flush=True)
+        if args.save_every and time.time() - last_save > args.save_every:
+            last_save = time.time()
+            _save(args.out, enc, dict(reloads=reloads, bf16=use_bf16, generator_sha256=bundle.sha256, psi=bundle.psi,
+                                      trunc_layers=bundle.trunc_layers, steps=step, partial=True, args=vars(args)))
+            enc.train()
         if step % args.eval_every == 0:
             ev = evaluate(enc, bundle, f_res_list, (z_eval, w_eval, img_eval, fs_eval), real_eval)
             ev.update(step=step, t=round(time.time() - t0, 1))
@@ -200,10 +217,7 @@ def train(args):
     meta = dict(reloads=reloads, bf16=use_bf16, generator_sha256=bundle.sha256, generator=str(args.checkpoint), psi=bundle.psi,
                 trunc_layers=bundle.trunc_layers, steps=step, seconds=round(time.time() - t0, 1), final_eval=ev,
                 args=vars(args))
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + '.tmp'
-    save_encoder(tmp, enc.eval(), meta)
-    os.replace(tmp, args.out)
+    _save(args.out, enc, meta)
     print(json.dumps({'event': 'saved', 'out': args.out}), flush=True)
     return enc, meta
 
