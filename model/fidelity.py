@@ -59,6 +59,9 @@ def parse_args(argv=None):
     p.add_argument('--no-edits', action='store_true')
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--out', default='runs/fidelity/fidelity.json')
+    p.add_argument('--codes', default=None,
+                   help='.pt file of inverted (F, Z+) per block: loaded if it exists and matches (skips the '
+                        'inversion; earlier PSNR numbers are kept from --out), else written after inverting')
     return p.parse_args(argv)
 
 
@@ -345,18 +348,27 @@ def main(argv=None):
         else:
             log(f'  (no classifier at {args.classifier}: edits and FID skipped)')
     target = load_faces(args.data, 'heldout', n=args.n, start=args.offset)
+    codes = torch.load(args.codes) if args.codes and os.path.exists(args.codes) else {}
     for r in f_list:
         log(f'F block {r}x{r} (firstWs {bundle.first_ws(r)}), {args.n} faces, {args.steps} steps')
         t0 = time.time()
-        f0, z0 = enc(target, r)
-        with torch.no_grad():
-            start = psnr(bundle.G.synthesis_from_f(f0, bundle.zplus_to_wplus(z0), r), target)
-        f, z, img, trace = invert(bundle, perc, target, f0, z0, r, weights, args.steps, args.lr, log=log)
-        p = psnr(img, target)
-        row = dict(first_ws=bundle.first_ws(r), f_shape=list(f0.shape[1:]), psnr_encoder=round(float(start.mean()), 3),
-                   psnr=round(float(p.mean()), 3), psnr_min=round(float(p.min()), 3),
-                   psnr_median=round(float(p.median()), 3), frac_ge_30=round(float((p >= 30).float().mean()), 3),
-                   seconds=round(time.time() - t0, 1), trace=trace)
+        key = f'{bundle.sha256}:{args.n}:{args.offset}:{args.steps}:{args.lr}:{weights}:{r}'
+        if key in codes:
+            f, z, row = codes[key]['f'], codes[key]['z'], dict(codes[key]['row'])
+            log(f'  F{r}: inverted codes loaded from {args.codes}')
+        else:
+            f0, z0 = enc(target, r)
+            with torch.no_grad():
+                start = psnr(bundle.G.synthesis_from_f(f0, bundle.zplus_to_wplus(z0), r), target)
+            f, z, img, trace = invert(bundle, perc, target, f0, z0, r, weights, args.steps, args.lr, log=log)
+            p = psnr(img, target)
+            row = dict(first_ws=bundle.first_ws(r), f_shape=list(f0.shape[1:]), psnr_encoder=round(float(start.mean()), 3),
+                       psnr=round(float(p.mean()), 3), psnr_min=round(float(p.min()), 3),
+                       psnr_median=round(float(p.median()), 3), frac_ge_30=round(float((p >= 30).float().mean()), 3),
+                       seconds=round(time.time() - t0, 1), trace=trace)
+            if args.codes:
+                codes[key] = dict(f=f, z=z, row=dict(row))
+                torch.save(codes, args.codes)
         log(f'  F{r}: PSNR encoder {row["psnr_encoder"]:.2f} -> {row["psnr"]:.2f} dB after {args.steps} steps '
             f'(min {row["psnr_min"]:.2f}, >=30 dB: {row["frac_ge_30"] * 100:.0f}%), {row["seconds"]:.0f} s')
         if clf is not None and not args.no_edits and directions:
