@@ -165,7 +165,11 @@ function Stage() {
     <div className="frames">
       <figure>
         <FrameCanvas frame={photo.frame} testId="photo-canvas" label="your photo" />
-        <figcaption>Photo <span className="muted">· {photo.name}</span></figcaption>
+        <figcaption>
+          <span className="caption-title">
+            Photo <span className="muted">· {photo.name}</span>
+          </span>
+        </figcaption>
       </figure>
       <figure className="result">
         <FrameCanvas frame={right} testId="result-canvas" label="reconstruction and edit" />
@@ -299,7 +303,12 @@ function SlidersCard() {
   return (
     <div className="card">
       <h3>Edit</h3>
-      {pack.directions.length === 0 && <p className="muted">This model pack has no edit directions.</p>}
+      {pack.directions.length === 0 && <p className="muted small">This model pack has no edit directions.</p>}
+      {pack.directions.length > 0 && !hasRecon && (
+        <p className="muted small" data-testid="edit-hint">
+          {phase === 'inverting' ? 'The sliders unlock when the inversion finishes.' : 'Open a photo: once it is inverted, these sliders edit it live.'}
+        </p>
+      )}
       <div className="sliders">
         {pack.directions.map((d) => {
           const v = sliders[d.id] ?? 0;
@@ -360,7 +369,7 @@ function AdvancedCard() {
         <span>Latent space</span>
         <select value={settings.space} disabled={inverting} data-testid="space" onChange={(e) => upd({ space: e.target.value as Space })}>
           {pack.spaces.map((s) => (
-            <option key={s} value={s}>{s}{s === 'F/Z+' ? ' (recommended)' : ''}</option>
+            <option key={s} value={s}>{s}{s === 'F/Z+' ? ' (default)' : ''}</option>
           ))}
         </select>
       </label>

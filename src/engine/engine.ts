@@ -88,6 +88,8 @@ export interface PackSummary {
 
 export interface EngineOptions {
   backend?: 'auto' | BackendKind;
+  /** WASM threads (default min(hardwareConcurrency, 4) when cross-origin isolated). */
+  threads?: number;
   keepOnGpu?: boolean;
   sessionFactory?: SessionFactory;
   fetch?: typeof fetch;
@@ -129,7 +131,7 @@ export class Engine {
   /** Loads (or replaces) the model pack; on failure the previous pack stays usable. */
   async loadPack(url: string, onProgress?: (p: LoadProgress) => void): Promise<PackSummary> {
     const pack = await loadModelPack(url, { fetch: this.opts.fetch, onProgress });
-    if (!this.backend) this.backend = await selectBackend(this.ort, this.opts.backend ?? 'auto');
+    if (!this.backend) this.backend = await selectBackend(this.ort, this.opts.backend ?? 'auto', this.opts.threads);
     const runtime = this.makeRuntime(pack, this.backend.kind);
     // Create the sessions the editor needs up front, so a broken graph is reported now, not mid-edit.
     try {
@@ -139,7 +141,7 @@ export class Engine {
       if (this.backend.kind === 'webgpu') {
         // A graph WebGPU cannot run: fall back to WASM for the whole pack.
         await runtime.dispose();
-        this.backend = { ...this.backend, kind: 'wasm', threads: wasmThreads(), note: `WebGPU failed (${(e as Error).message}); using WASM` };
+        this.backend = { ...this.backend, kind: 'wasm', threads: this.opts.threads ?? wasmThreads(), note: `WebGPU failed (${(e as Error).message}); using WASM` };
         this.opts.onBackendChange?.(this.backend);
         return this.loadPack(url, onProgress);
       }
@@ -186,7 +188,7 @@ export class Engine {
   /** Switches to WASM after a GPU device loss. Codes, target and optimizer state live in JS and are kept. */
   private async fallbackToWasm(reason: string) {
     const old = this.runtime;
-    this.backend = { kind: 'wasm', threads: wasmThreads(), crossOriginIsolated: this.backend?.crossOriginIsolated ?? false, note: `GPU device lost (${reason}); continuing on WASM` };
+    this.backend = { kind: 'wasm', threads: this.opts.threads ?? wasmThreads(), crossOriginIsolated: this.backend?.crossOriginIsolated ?? false, note: `GPU device lost (${reason}); continuing on WASM` };
     this.runtime = this.makeRuntime(this.pack!, 'wasm');
     for (const c of this.consts.values()) c.tensor = undefined;
     this.opts.onBackendChange?.(this.backend);

@@ -30,11 +30,11 @@ interface GpuLike {
 }
 
 /** Picks WebGPU when navigator.gpu gives an adapter (unless forced to WASM); configures ORT's WASM threads. */
-export async function selectBackend(ort: Ort, preference: 'auto' | BackendKind = 'auto'): Promise<BackendInfo> {
+export async function selectBackend(ort: Ort, preference: 'auto' | BackendKind = 'auto', threadsOverride?: number): Promise<BackendInfo> {
   const g = globalThis as unknown as { navigator?: { gpu?: GpuLike; hardwareConcurrency?: number }; crossOriginIsolated?: boolean };
   const isolated = !!g.crossOriginIsolated;
   const hc = g.navigator?.hardwareConcurrency ?? 1;
-  const threads = isolated ? Math.max(1, Math.min(hc, 4)) : 1;
+  const threads = isolated ? (threadsOverride && threadsOverride > 0 ? threadsOverride : Math.max(1, Math.min(hc, 4))) : 1;
   configureWasm(ort, threads);
   let note: string | undefined;
   if (preference !== 'wasm') {

@@ -21,11 +21,12 @@ const api: EngineApi = {
       ort.env.logLevel = 'error';
       engine = new Engine(ort as unknown as Ort, {
         backend: opts.backend,
+        threads: opts.threads,
         keepOnGpu: opts.keepOnGpu ?? true,
         onBackendChange: (b) => backendListener?.(b),
       });
     }
-    if (!engine.backend) engine.backend = await selectBackend(ort as unknown as Ort, opts.backend);
+    if (!engine.backend) engine.backend = await selectBackend(ort as unknown as Ort, opts.backend, opts.threads);
     return engine.backend;
   },
   loadPack: (url, onProgress) => need().loadPack(url, onProgress),

@@ -12,6 +12,8 @@ export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertRes
 export interface InitOptions {
   /** 'auto' = WebGPU when an adapter exists, else WASM. */
   backend: 'auto' | BackendKind;
+  /** WASM threads; default min(hardwareConcurrency, 4) when cross-origin isolated (bench overrides). */
+  threads?: number;
   /** Keep constant inputs in GPU buffers between runs (WebGPU). */
   keepOnGpu?: boolean;
   /** Absolute URL prefix of ORT's wasm files (ort.env.wasm.wasmPaths). */

@@ -1,0 +1,49 @@
+/**
+ * Bench page (served by bench/run.mjs through Vite's dev server): one engine worker, one configuration from the URL
+ * (?pack=&backend=&threads=&steps=&frames=&keepOnGpu=0|1). Writes window.__bench.
+ */
+import { getEngine, ortWasmPaths, proxy } from '../src/worker/client';
+import type { InvertProgress } from '../src/worker/protocol';
+
+const q = new URLSearchParams(location.search);
+const pack = q.get('pack') ?? 'tiny-test';
+const backend = (q.get('backend') ?? 'wasm') as 'wasm' | 'webgpu';
+const threads = Number(q.get('threads') ?? 0) || undefined;
+const steps = Number(q.get('steps') ?? 10);
+const frames = Number(q.get('frames') ?? 10);
+const keepOnGpu = q.get('keepOnGpu') !== '0';
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
+
+async function main() {
+  const e = getEngine();
+  const info = await e.init({ backend, threads, keepOnGpu, wasmPaths: ortWasmPaths() });
+  const t0 = performance.now();
+  const summary = await e.loadPack(new URL(`/models/${pack}/`, location.href).href);
+  const loadMs = performance.now() - t0;
+  const R = summary.resolution;
+  const data = new Uint8ClampedArray(R * R * 4);
+  for (let i = 0; i < data.length; i++) data[i] = i % 4 === 3 ? 255 : (i * 2654435761) % 251;
+  await e.setTarget({ width: R, height: R, data });
+  const stepMs: number[] = [];
+  const t1 = performance.now();
+  await e.invert({ space: 'F/Z+', steps, previewEvery: 0 }, proxy((p: InvertProgress) => { stepMs.push(p.msPerStep); }));
+  const invertWall = performance.now() - t1;
+  const frameMs: number[] = [];
+  const dir = summary.directions[0]?.id;
+  for (let i = 0; i < frames + 1; i++) {
+    const t = performance.now();
+    await e.render(dir ? { [dir]: ((i % 10) - 5) / 5 } : {});
+    if (i > 0) frameMs.push(performance.now() - t); // first frame warms the sessions
+  }
+  const b = await e.backend();
+  return {
+    pack, requested: { backend, threads, keepOnGpu }, backend: b ?? info, loadMs,
+    stepMs: median(stepMs.slice(1)), firstStepMs: stepMs[0], steps: stepMs.length, invertWallMs: invertWall,
+    frameMs: median(frameMs), frames: frameMs.length,
+  };
+}
+
+main().then(
+  (r) => { (window as any).__bench = r; document.getElementById('out')!.textContent = JSON.stringify(r, null, 1); },
+  (err) => { (window as any).__bench = { error: String(err?.message ?? err) }; document.getElementById('out')!.textContent = String(err); },
+);

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * npm run bench — ms per F/Z+ gradient step and per slider frame in one Chromium (Debian's, via Playwright):
+ * WASM 1 thread, WASM 2 threads, WebGPU (keepOnGpu on/off), against the same graphs in onnxruntime-node (native CPU),
+ * printed with ratios. Options: --packs tiny-test,reference-64  --steps 8  --frames 10  --webgpu-steps 3  --no-webgpu
+ * On this machine WebGPU is the SwiftShader software adapter (~100x slower than WASM): its numbers say nothing about a
+ * real GPU.
+ */
+import { createServer } from 'vite';
+import { chromium } from '@playwright/test';
+import * as ort from 'onnxruntime-node';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
+const packs = arg('packs', ['tiny-test', 'reference-64', 'demo64'].filter((p) => existsSync(resolve(root, 'public/models', p, 'manifest.json'))).join(',')).split(',');
+const steps = Number(arg('steps', 8));
+const frames = Number(arg('frames', 10));
+const gpuSteps = Number(arg('webgpu-steps', 3));
+const noWebgpu = process.argv.includes('--no-webgpu');
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+function randn(n) { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = Math.sqrt(-2 * Math.log(Math.random() + 1e-12)) * Math.cos(2 * Math.PI * Math.random()); return a; }
+function feedsFor(ortm, g) {
+  const f = {};
+  for (const i of g.inputs) {
+    const n = i.shape.reduce((a, b) => a * b, 1);
+    const d = i.name === 'weights' ? new Float32Array([1, 1, 0.1]) : i.name === 'target' ? randn(n).map((x) => Math.tanh(x)) : randn(n);
+    f[i.name] = new ortm.Tensor('float32', d, i.shape);
+  }
+  return f;
+}
+
+async function nodeBench(pack, threads) {
+  const dir = resolve(root, 'public/models', pack);
+  const m = JSON.parse(readFileSync(resolve(dir, 'manifest.json'), 'utf8'));
+  const opts = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+  const sess = async (k) => ort.InferenceSession.create(resolve(dir, m.graphs[k].file), opts);
+  const time = async (runs, fn) => { await fn(); const ts = []; for (let i = 0; i < runs; i++) { const t = performance.now(); await fn(); ts.push(performance.now() - t); } return median(ts); };
+  const grad = await sess('grad_fzplus');
+  const gf = feedsFor(ort, m.graphs.grad_fzplus);
+  const stepMs = await time(steps, () => grad.run(gf));
+  const map = await sess('mapping');
+  const syn = await sess('synthesis_from_f');
+  const mf = feedsFor(ort, m.graphs.mapping);
+  const sf = feedsFor(ort, m.graphs.synthesis_from_f);
+  const frameMs = await time(frames, async () => { await map.run(mf); await syn.run(sf); });
+  return { stepMs, frameMs };
+}
+
+async function main() {
+  const server = await createServer({ root, configFile: resolve(root, 'vite.config.ts'), logLevel: 'error', server: { port: 4188, strictPort: false, host: '127.0.0.1' } });
+  await server.listen();
+  const base = server.resolvedUrls.local[0];
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/lib/chromium/chromium', args: ['--enable-unsafe-webgpu'] });
+  const rows = [];
+  try {
+    for (const pack of packs) {
+      const configs = [
+        { label: 'WASM 1 thread', q: `backend=wasm&threads=1&steps=${steps}&frames=${frames}` },
+        { label: 'WASM 2 threads', q: `backend=wasm&threads=2&steps=${steps}&frames=${frames}` },
+      ];
+      if (!noWebgpu) {
+        configs.push({ label: 'WebGPU (keepOnGpu)', q: `backend=webgpu&keepOnGpu=1&steps=${gpuSteps}&frames=${Math.min(frames, 3)}` });
+        configs.push({ label: 'WebGPU (CPU inputs)', q: `backend=webgpu&keepOnGpu=0&steps=${gpuSteps}&frames=${Math.min(frames, 3)}` });
+      }
+      const n1 = await nodeBench(pack, 1);
+      const n2 = await nodeBench(pack, 2);
+      rows.push({ pack, label: 'onnxruntime-node 1 thread', ...n1, ref: true });
+      rows.push({ pack, label: 'onnxruntime-node 2 threads', ...n2, ref: true });
+      for (const c of configs) {
+        const page = await browser.newPage(); // fresh page + worker: WASM settings freeze per worker
+        page.on('pageerror', (e) => console.error('pageerror', e.message));
+        await page.goto(`${base}bench/index.html?pack=${pack}&${c.q}`);
+        await page.waitForFunction(() => window.__bench, null, { timeout: 600_000, polling: 500 });
+        const r = await page.evaluate(() => window.__bench);
+        await page.close();
+        if (r.error) { rows.push({ pack, label: c.label, error: r.error }); continue; }
+        const nref = c.label.includes('1 thread') ? n1 : n2;
+        rows.push({ pack, label: c.label + (r.backend.kind !== (c.label.startsWith('WebGPU') ? 'webgpu' : 'wasm') ? ` [ran on ${r.backend.kind}]` : ''), stepMs: r.stepMs, frameMs: r.frameMs,
+          stepRatio: r.stepMs / nref.stepMs, frameRatio: r.frameMs / nref.frameMs, fps: 1000 / r.frameMs, loadMs: r.loadMs, threads: r.backend.threads });
+        console.error(`done: ${pack} ${c.label}`);
+      }
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  const pad = (s, n) => String(s).padEnd(n);
+  const num = (x, d = 1) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+  console.log(`\nF/Z+ Studio bench (${new Date().toISOString()}), Chromium ${browser.version?.() ?? ''}; steps=${steps}, frames=${frames}; ratios vs onnxruntime-node with the same thread count (WebGPU vs 2 threads)`);
+  console.log(pad('pack', 14) + pad('config', 30) + pad('ms/step', 10) + pad('x node', 9) + pad('ms/frame', 10) + pad('x node', 9) + 'frames/s');
+  for (const r of rows) {
+    if (r.error) { console.log(pad(r.pack, 14) + pad(r.label, 30) + 'ERROR ' + r.error); continue; }
+    console.log(pad(r.pack, 14) + pad(r.label, 30) + pad(num(r.stepMs), 10) + pad(r.ref ? '' : num(r.stepRatio, 2), 9) + pad(num(r.frameMs), 10) + pad(r.ref ? '' : num(r.frameRatio, 2), 9) + num(1000 / r.frameMs, 1));
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
