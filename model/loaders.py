@@ -182,10 +182,16 @@ def load_torch_file(path):
 
 def load_rosinality(path, lr_mlp=0.01, with_discriminator=True):
     """Load a rosinality checkpoint: {'g_ema': sd, 'latent_avg': ...} (convert_weight.py / generate.py layout),
-    the train.py dict ({'g', 'd', 'g_ema', ...}), or a bare Generator state dict."""
+    the train.py dict ({'g', 'd', 'g_ema', ...}), a bare Generator state dict, or a pSp / e4e model
+    ({'state_dict': {'decoder.*': ...}, 'latent_avg': [18, 512] or [512]}: its decoder is this generator)."""
     ckpt = load_torch_file(path)
     if not isinstance(ckpt, dict):
         raise CheckpointError(f'{path}: expected a dict, got {type(ckpt).__name__}')
+    inner = ckpt.get('state_dict')
+    if 'g_ema' not in ckpt and isinstance(inner, dict) and 'decoder.style.1.weight' in inner:
+        sd = {k[len('decoder.'):]: v for k, v in inner.items() if k.startswith('decoder.')}
+        la = ckpt.get('latent_avg')
+        ckpt = {'g_ema': sd, 'latent_avg': la.reshape(-1, la.shape[-1])[0] if torch.is_tensor(la) else None}
     sd = ckpt.get('g_ema', ckpt if 'style.1.weight' in ckpt else None)
     if not isinstance(sd, dict):
         raise CheckpointError(f"{path}: no 'g_ema' generator state dict (keys: {sorted(ckpt)[:10]})")

@@ -93,3 +93,17 @@ def test_loader_roundtrip_any_config(tmp_path, cm):
     L = load_rosinality(str(p))
     assert L.config['channels'] == G.channels and L.config['n_mlp'] == 3 and L.config['style_dim'] == 64
     assert L.D is not None and L.w_avg.shape == (64,)
+
+
+def test_loader_psp_e4e_layout(tmp_path):
+    """pSp / e4e / ReStyle models keep the generator under state_dict['decoder.*'] with a per-layer latent_avg."""
+    from model.loaders import load_rosinality
+    torch.manual_seed(4)
+    G = Generator(16, 32, 2, channels={4: 16, 8: 16, 16: 8})
+    sd = {f'decoder.{k}': v for k, v in G.state_dict().items()}
+    sd['encoder.conv.weight'] = torch.zeros(4, 3, 3, 3)
+    w_avg = torch.randn(32)
+    torch.save({'state_dict': sd, 'latent_avg': w_avg.repeat(G.n_latent, 1), 'opts': {'dataset_type': 'ffhq_encode'}},
+               tmp_path / 'e4e.pt')
+    L = load_rosinality(str(tmp_path / 'e4e.pt'))
+    assert torch.equal(L.w_avg, w_avg) and L.config['channels'] == {4: 16, 8: 16, 16: 8}
