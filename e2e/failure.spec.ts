@@ -1,5 +1,6 @@
 /** A corrupt file shows a clear error and the current photo and edits stay. */
 import { expect, test } from '@playwright/test';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { waitReady, canvasPixels, dragSlider, dropFile, meanAbsDiff, waitInverted } from './helpers';
 
 test('corrupt file: error banner, previous photo and edits kept', async ({ page }) => {
@@ -14,11 +15,14 @@ test('corrupt file: error banner, previous photo and edits kept', async ({ page 
   const edited = await canvasPixels(page, 'result-canvas');
   const slider = await page.getByTestId('slider-texture').inputValue();
 
-  // a truncated JPEG via the file picker, then a text file pretending to be a JPEG via drop
-  await page.getByTestId('file-input').setInputFiles('e2e/fixtures/corpus/truncated.jpg');
+  // a truncated PNG via the file picker (made here, independent of the bad-input corpus), then a text file that
+  // pretends to be a JPEG via drop
+  const png = readFileSync('e2e/fixtures/tiny-heldout.png');
+  await page.getByTestId('file-input').setInputFiles({ name: 'cut.png', mimeType: 'image/png', buffer: png.subarray(0, Math.floor(png.length / 2)) });
   await expect(page.getByTestId('banner-error')).toBeVisible();
-  await expect(page.getByTestId('banner-error')).toContainText(/truncated\.jpg/);
-  await dropFile(page, 'e2e/fixtures/corpus/text-named-as.jpg', 'notes.jpg', 'image/jpeg');
+  await expect(page.getByTestId('banner-error')).toContainText(/cut\.png/);
+  writeFileSync(test.info().outputPath('notes.jpg'), 'these are my notes, not a photo\n');
+  await dropFile(page, test.info().outputPath('notes.jpg'), 'notes.jpg', 'image/jpeg');
   await expect(page.getByTestId('banner-error')).toHaveCount(2);
 
   expect(meanAbsDiff(photo, await canvasPixels(page, 'photo-canvas'))).toBe(0);

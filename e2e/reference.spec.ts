@@ -17,7 +17,7 @@ test('reference-64 pack on WASM: load, invert, PSNR rises', async ({ page }) => 
   await waitReady(page, 120_000);
   await expect(page.getByTestId('pack-name')).toContainText('64 px');
   await page.getByTestId('advanced-toggle').click();
-  await page.locator('input[type=number]').nth(2).fill('4'); // preview every 4 steps
+  await page.getByTestId('preview-every').fill('4');
   await dropFile(page, 'e2e/fixtures/reference-heldout.png', 'reference-heldout.png');
   await waitInverted(page, 240_000);
   const curve = await page.evaluate(() => (window as any).__fzplus.state().curve as { psnr: number }[]);

@@ -221,7 +221,7 @@ function ProgressCard() {
   const progress = useStore((s) => s.progress);
   const curve = useStore((s) => s.curve);
   const finalPsnr = useStore((s) => s.finalPsnr);
-  const canResume = useStore((s) => s.canResume);
+  const canResume = useStore((s) => s.canResume && s.lastSpace === s.settings.space);
   const photo = useStore((s) => s.photo);
   const steps = useStore((s) => s.settings.steps);
   const space = useStore((s) => s.settings.space);
@@ -385,7 +385,7 @@ function AdvancedCard() {
       </label>
       <label className="field">
         <span>Preview every</span>
-        <input type="number" min={0} max={1000} value={settings.previewEvery} disabled={inverting}
+        <input type="number" min={0} max={1000} value={settings.previewEvery} disabled={inverting} data-testid="preview-every"
           onChange={(e) => upd({ previewEvery: Math.max(0, Math.floor(Number(e.target.value) || 0)) })} />
       </label>
       <fieldset className="weights">

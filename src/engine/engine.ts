@@ -105,6 +105,7 @@ interface InversionState {
   adamCode: AdamState;
   step: number;
   targetVersion: number;
+  id: number;
 }
 
 export class Engine {
@@ -118,6 +119,9 @@ export class Engine {
   private inverting = false;
   private mutex = new Mutex();
   private consts = new Map<string, { data: Float32Array; dims: number[]; tensor?: OrtTensor; runtime?: Runtime }>();
+  private invCounter = 0;
+  /** Which inversion state (id:step) the 'f_edit' constant holds: F is fixed while editing, so it is uploaded once. */
+  private fEditKey = '';
   private wDeltaBase: { z: Float32Array; w: Float32Array } | null = null;
   private renderer = new LatestWins<Record<string, number>, RenderResult>((a) => this.renderNow(a));
 
@@ -153,6 +157,7 @@ export class Engine {
     this.runtime = runtime;
     this.inv = null;
     this.consts.clear();
+    this.fEditKey = '';
     this.wDeltaBase = null;
     return this.summary();
   }
@@ -314,6 +319,7 @@ export class Engine {
       adamCode: adamInit(code.length),
       step: 0,
       targetVersion: this.targetVersion,
+      id: ++this.invCounter,
     };
   }
 
@@ -470,7 +476,16 @@ export class Engine {
         for (let i = 0; i < wplus.length; i++) wplus[i] += d[i];
       }
     }
-    const img = await this.synthesize(st.f, wplus);
+    let f: string | null = null;
+    if (st.f) {
+      const key = `${st.id}:${st.step}`;
+      if (this.fEditKey !== key) {
+        this.setConst('f_edit', st.f.slice(), m.fBlock.shape);
+        this.fEditKey = key;
+      }
+      f = 'f_edit';
+    }
+    const img = await this.synthesize(f, wplus);
     return { image: tensorToRgba(img, m.resolution, m.resolution, m.imageRange), ms: now() - t0 };
   }
 

@@ -208,13 +208,14 @@ export async function invert(resume: boolean) {
       finalPsnr: res.psnr,
       cancelled: res.cancelled,
       canResume: true,
+      lastSpace: s.settings.space,
       backend: res.backend,
     });
     // re-apply current slider values to the new codes
     const v = get().sliders;
     if (Object.values(v).some((x) => x !== 0)) await renderSliders(v);
   } catch (e) {
-    set({ phase: get().reconstruction ? 'inverted' : 'ready', canResume: true });
+    set({ phase: get().reconstruction ? 'inverted' : 'ready', canResume: true, lastSpace: s.settings.space });
     reportError(e);
   }
 }

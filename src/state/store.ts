@@ -48,6 +48,8 @@ export interface AppState {
   finalPsnr: number | null;
   cancelled: boolean;
   canResume: boolean;
+  /** Space of the inversion the engine holds (resume only continues in the same space). */
+  lastSpace: Space | null;
   sliders: SliderValues;
   undo: SliderValues[];
   redo: SliderValues[];
@@ -75,6 +77,7 @@ export const useStore = create<AppState>(() => ({
   finalPsnr: null,
   cancelled: false,
   canResume: false,
+  lastSpace: null,
   sliders: {},
   undo: [],
   redo: [],
