@@ -339,3 +339,28 @@ def test_reference_pack_in_onnxruntime_web_wasm(ref_pack):
         ref = torch_outputs(s)
         for n in s.outputs:
             assert rel(r['outputs'][n], ref[n]) < (1e-3 if n == 'grad_f' else 1e-4), (s.key, n)
+
+
+@needs_ort
+def test_gradient_vs_finite_differences(ref_pack):
+    """Independent of autograd: ONNX dL/dF . v and dL/dz+ . u against float64 central differences of the forward
+    loss (float32 gradients summed over 131k elements agree to ~1e-3 relative: that is float32, PyTorch alike)."""
+    out, manifest, pm = ref_pack
+    ex = pm.examples(11)
+    ins = {'target': ex['target'], 'f': ex['f'], 'zplus': ex['zplus'], 'f_init': ex['f_init'],
+           'weights': torch.tensor([1.0, 1.0, 0.1])}
+    o = ort_node.run([(str(out / 'grad_fzplus.onnx'), {k: v.numpy() for k, v in ins.items()})])[0]['outputs']
+    pm64 = pm.to_double()
+    d = {k: v.double() for k, v in ins.items()}
+
+    def total(df=0, dz=0):
+        with torch.no_grad():
+            return float(pm64.loss_fzplus(d['target'], d['f'] + df, d['zplus'] + dz, d['f_init'], d['weights'])[1])
+    g, eps = torch.Generator().manual_seed(12), 1e-6  # small: leaky-ReLU kinks bias larger steps
+    for _ in range(2):
+        v, u = torch.randn(ex['f'].shape, generator=g).double(), torch.randn(ex['zplus'].shape, generator=g).double()
+        fd_f = (total(df=eps * v) - total(df=-eps * v)) / (2 * eps)
+        fd_z = (total(dz=eps * u) - total(dz=-eps * u)) / (2 * eps)
+        on_f = float((torch.from_numpy(o['grad_f']).double() * v).sum())
+        on_z = float((torch.from_numpy(o['grad_zplus']).double() * u).sum())
+        assert abs(on_f - fd_f) <= 3e-3 * abs(fd_f) and abs(on_z - fd_z) <= 2e-4 * abs(fd_z), (on_f, fd_f, on_z, fd_z)
