@@ -21,7 +21,8 @@ class GraphSpec:
 
 
 class PackModel:
-    """Generator + truncation + F block + perceptual term: everything the graphs of one pack compute."""
+    """Generator + truncation + F block + perceptual term: everything the graphs of one pack compute.
+    Note: freezes G (and the perceptual net) in place for export and turns off their requires_grad."""
 
     def __init__(self, G, w_avg, f_res=16, psi=0.7, trunc_layers=8, perceptual=None):
         self.G, self.f_res = freeze(G.eval()), f_res

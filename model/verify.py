@@ -26,9 +26,10 @@ def run_pack(pack_dir, pm, keys=None, seed=0):
     with open(os.path.join(pack_dir, 'manifest.json')) as f:
         manifest = json.load(f)
     specs = [s for s in pm.specs(keys) if s.key in manifest['graphs']]
-    for s in specs:
+    if seed:
         ex = pm.examples(seed)
-        s.inputs = {k: (ex[k] if k != 'z' else ex['z']) for k in s.inputs}
+        for s in specs:
+            s.inputs = {k: ex[k] for k in s.inputs}
     res = ort_node.run([(os.path.join(pack_dir, manifest['graphs'][s.key]['file']),
                          {k: v.numpy() for k, v in s.inputs.items()}) for s in specs])
     return {s.key: (s, r['outputs']) for s, r in zip(specs, res)}
