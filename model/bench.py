@@ -2,6 +2,7 @@
 
     python3 -m model.bench [--threads 1] [--repeat 5] [--configs reference-64,random-256-cm2] [--graphs k1,k2]
 
+With --web, onnxruntime-web WASM (the app's CPU backend, run in Node) is timed too.
 reference-64: the shared rosinality-64 checkpoint. random-256-cm2: Generator(256, 512, 8, channel_multiplier=2)
 with random weights. Prints one row per graph with the median ms of each runtime and torch/onnx (>1: ONNX faster).
 """
@@ -49,21 +50,28 @@ def time_torch(spec, repeat, warmup=1):
     return statistics.median(ms)
 
 
-def bench(name, ckpt, out, keys, threads, repeat, log=print):
+def bench(name, ckpt, out, keys, threads, repeat, web=False, log=print):
     torch.set_num_threads(threads)
     t = time.time()
     manifest, pm = export_pack(ckpt, out, keys=keys, log=lambda *a: None)
     log(f'\n{name}: exported {len(manifest["graphs"])} graphs in {time.time() - t:.0f} s, '
         f'weights.bin {manifest["weights"]["bytes"] / 1e6:.1f} MB ({threads} thread(s), median of {repeat})')
     specs = [s for s in pm.specs(keys) if s.key in manifest['graphs']]
-    res = ort_node.run([{'model': os.path.join(out, manifest['graphs'][s.key]['file']), 'repeat': repeat, 'warmup': 1,
-                         'inputs': {k: v.numpy() for k, v in s.inputs.items()}} for s in specs], threads=threads)
-    log(f'  {"graph":18s} {"torch ms":>10s} {"onnx ms":>10s} {"torch/onnx":>10s} {"onnx load ms":>12s}')
+    runs = [{'model': os.path.join(out, manifest['graphs'][s.key]['file']), 'repeat': repeat, 'warmup': 1,
+             'inputs': {k: v.numpy() for k, v in s.inputs.items()}} for s in specs]
+    res = ort_node.run(runs, threads=threads)
+    res_web = ort_node.run(runs, threads=threads, backend='web') if web else [None] * len(specs)
+    log(f'  {"graph":18s} {"torch ms":>10s} {"onnx ms":>10s} {"torch/onnx":>10s} {"onnx load ms":>12s}'
+        + (f' {"wasm ms":>10s} {"torch/wasm":>10s}' if web else ''))
     rows = []
-    for s, r in zip(specs, res):
+    for s, r, rw in zip(specs, res, res_web):
         tt, to = time_torch(s, repeat), statistics.median(r['ms'])
         rows.append((s.key, tt, to))
-        log(f'  {s.key:18s} {tt:10.1f} {to:10.1f} {tt / to:10.2f} {r["loadMs"]:12.0f}')
+        line = f'  {s.key:18s} {tt:10.1f} {to:10.1f} {tt / to:10.2f} {r["loadMs"]:12.0f}'
+        if rw:
+            tw = statistics.median(rw['ms'])
+            line += f' {tw:10.1f} {tt / tw:10.2f}'
+        log(line)
     return rows
 
 
@@ -73,6 +81,7 @@ def main(argv=None):
     ap.add_argument('--repeat', type=int, default=5)
     ap.add_argument('--configs', default='reference-64,random-256-cm2')
     ap.add_argument('--graphs', help='subset of graph keys (the required ones are always exported)')
+    ap.add_argument('--web', action='store_true', help='also time onnxruntime-web WASM (in Node)')
     a = ap.parse_args(argv)
     if not ort_node.available():
         raise SystemExit('needs node + onnxruntime-node (npm ci)')
@@ -82,7 +91,7 @@ def main(argv=None):
     try:
         for name in a.configs.split(','):
             ckpt = reference_checkpoint() if name == 'reference-64' else random_checkpoint(tmp)
-            bench(name, ckpt, os.path.join(tmp, name), keys, a.threads, a.repeat)
+            bench(name, ckpt, os.path.join(tmp, name), keys, a.threads, a.repeat, a.web)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
