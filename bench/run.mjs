@@ -20,6 +20,8 @@ const steps = Number(arg('steps', 8));
 const frames = Number(arg('frames', 10));
 const gpuSteps = Number(arg('webgpu-steps', 3));
 const noWebgpu = process.argv.includes('--no-webgpu');
+// --webgpu-only keep|cpu|both: skip WASM (one SwiftShader step of a 19 M-parameter pack takes minutes)
+const onlyWebgpu = (arg('webgpu-only', '') || '').split(',').filter(Boolean);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 function randn(n) { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = Math.sqrt(-2 * Math.log(Math.random() + 1e-12)) * Math.cos(2 * Math.PI * Math.random()); return a; }
@@ -58,11 +60,13 @@ async function main() {
   const rows = [];
   try {
     for (const pack of packs) {
-      const configs = [
+      const configs = onlyWebgpu.length ? [] : [
         { label: 'WASM 1 thread', q: `backend=wasm&threads=1&steps=${steps}&frames=${frames}` },
         { label: 'WASM 2 threads', q: `backend=wasm&threads=2&steps=${steps}&frames=${frames}` },
       ];
-      if (!noWebgpu) {
+      if (onlyWebgpu.includes('keep') || onlyWebgpu.includes('both')) configs.push({ label: 'WebGPU (keepOnGpu)', q: `backend=webgpu&keepOnGpu=1&steps=${gpuSteps}&frames=${Math.min(frames, 3)}` });
+      if (onlyWebgpu.includes('cpu') || onlyWebgpu.includes('both')) configs.push({ label: 'WebGPU (CPU inputs)', q: `backend=webgpu&keepOnGpu=0&steps=${gpuSteps}&frames=${Math.min(frames, 3)}` });
+      if (!noWebgpu && !onlyWebgpu.length) {
         configs.push({ label: 'WebGPU (keepOnGpu)', q: `backend=webgpu&keepOnGpu=1&steps=${gpuSteps}&frames=${Math.min(frames, 3)}` });
         configs.push({ label: 'WebGPU (CPU inputs)', q: `backend=webgpu&keepOnGpu=0&steps=${gpuSteps}&frames=${Math.min(frames, 3)}` });
       }
@@ -81,7 +85,8 @@ async function main() {
         const nref = c.label.includes('1 thread') ? n1 : n2;
         rows.push({ pack, label: c.label + (r.backend.kind !== (c.label.startsWith('WebGPU') ? 'webgpu' : 'wasm') ? ` [ran on ${r.backend.kind}]` : ''), stepMs: r.stepMs, frameMs: r.frameMs,
           stepRatio: r.stepMs / nref.stepMs, frameRatio: r.frameMs / nref.frameMs, fps: 1000 / r.frameMs, loadMs: r.loadMs, threads: r.backend.threads });
-        console.error(`done: ${pack} ${c.label}`);
+        const last = rows[rows.length - 1];
+        console.error(`done: ${pack} ${c.label}: ${last.stepMs?.toFixed(1)} ms/step, ${last.frameMs?.toFixed(1)} ms/frame (load ${last.loadMs?.toFixed(0)} ms)`);
       }
     }
   } finally {

@@ -396,6 +396,11 @@ export class Engine {
     }
   }
 
+  /** The paper's method: F/Z+ inversion (encoder start when the pack has one). */
+  invertFZPlus(opts: Omit<InvertOptions, 'space'>, onProgress?: (p: InvertProgress) => void): Promise<InvertResult> {
+    return this.invert({ ...opts, space: 'F/Z+' }, onProgress);
+  }
+
   /** Current (un-edited) wplus of the inversion state. */
   private async currentWplus(code: Float32Array, space: Space): Promise<Float32Array> {
     return isZ(space) ? this.zToW(code) : code;
