@@ -94,3 +94,23 @@ test('WebGPU (software adapter): invert a few steps, slider changes pixels, devi
   expect(p2).toBeGreaterThan(p);
   expect(errors).toEqual([]);
 });
+
+test('cancel and resume an inversion', async ({ page }) => {
+  await page.goto('/?backend=wasm&pack=tiny-test&steps=20000');
+  await waitReady(page);
+  await dropFile(page, HELD_OUT, 'heldout.png');
+  await expect.poll(async () => Number(await page.getByTestId('step').textContent())).toBeGreaterThan(50);
+  await page.getByTestId('cancel').click();
+  await waitInverted(page);
+  const stopped = Number(await page.getByTestId('step').textContent());
+  expect(stopped).toBeLessThan(20000);
+  await page.waitForTimeout(500);
+  expect(Number(await page.getByTestId('step').textContent())).toBe(stopped); // really stopped
+  // sliders work on the partial result
+  await expect(page.getByTestId('slider-tone')).toBeEnabled();
+  await page.getByTestId('resume').click();
+  await expect.poll(async () => Number(await page.getByTestId('step').textContent())).toBeGreaterThan(stopped + 20);
+  await page.getByTestId('cancel').click();
+  await waitInverted(page);
+  await expect(page.getByTestId('resume')).toBeVisible();
+});
