@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test of the project: Python toolchain (pytest), TypeScript unit tests (vitest),
-# type check, production build, and end-to-end tests in real Chromium (Playwright).
+# type check, and end-to-end (the e2e web server makes the production build) tests in real Chromium (Playwright).
 # Prints a summary line at the end; exits non-zero if any suite failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +15,7 @@ suite python   /usr/bin/python3 -m pytest tests -q -p no:cacheprovider --junitxm
 suite refpack  bash scripts/make-reference-pack.sh
 suite types    npx tsc --noEmit -p .
 suite unit     npx vitest run --reporter=default --reporter=junit --outputFile.junit=test-results/vitest.xml
-suite build    npx vite build
-suite e2e      npx playwright test --reporter=list,junit
+suite e2e      env PLAYWRIGHT_JUNIT_OUTPUT_FILE=test-results/e2e.xml npx playwright test --reporter=list,junit
 
 node scripts/test-summary.mjs test-results || true
 if [ ${#failed[@]} -gt 0 ]; then echo "FAILED suites: ${failed[*]}"; exit 1; fi
