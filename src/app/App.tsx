@@ -177,7 +177,7 @@ function Stage() {
         <figcaption>
           {compare ? 'Before edits' : 'Edited'}
           <button
-            className="ghost small"
+            className="small"
             data-testid="compare"
             disabled={!reconstruction}
             onPointerDown={() => setCompare(true)}
