@@ -142,6 +142,7 @@ function Stage() {
   const phase = useStore((s) => s.phase);
   const bootMessage = useStore((s) => s.bootMessage);
   const [compare, setCompare] = useState(false);
+  const rendering = useStore((s) => s.rendering);
 
   if (!photo) {
     return (
@@ -174,6 +175,7 @@ function Stage() {
       <figure className="result">
         <FrameCanvas frame={right} testId="result-canvas" label="reconstruction and edit" />
         {!right && <div className="frame-placeholder">{phase === 'inverting' ? 'Inverting…' : ''}</div>}
+        {rendering && <div className="spinner" aria-label="rendering" data-testid="rendering" />}
         <figcaption>
           {compare ? 'Before edits' : 'Edited'}
           <button

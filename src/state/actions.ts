@@ -230,11 +230,13 @@ export async function renderSliders(values: SliderValues) {
   const s = get();
   if (!s.pack || !s.reconstruction || s.phase === 'inverting') return;
   const token = ++lastRenderToken;
+  set({ rendering: true });
   try {
     const r = await getEngine().render(values);
     if ('superseded' in r || token !== lastRenderToken) return;
-    set({ edited: frameOf(r.image, s.pack.resolution), frameMs: r.ms });
+    set({ edited: frameOf(r.image, s.pack.resolution), frameMs: r.ms, rendering: false });
   } catch (e) {
+    if (token === lastRenderToken) set({ rendering: false });
     reportError(e);
   }
 }

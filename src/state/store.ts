@@ -55,6 +55,8 @@ export interface AppState {
   redo: SliderValues[];
   compare: boolean;
   frameMs: number | null;
+  /** A slider frame is being rendered. */
+  rendering: boolean;
   settings: Settings;
   banners: Banner[];
 }
@@ -83,6 +85,7 @@ export const useStore = create<AppState>(() => ({
   redo: [],
   compare: false,
   frameMs: null,
+  rendering: false,
   settings: initialSettings,
   banners: [],
 }));
