@@ -2,7 +2,7 @@
 import { decodeImage } from '../image/decode';
 import { centerSquare, resizeRGBA } from '../image/tensor';
 import type { RGBAImage } from '../image/types';
-import { errorInfo, getEngine, ortWasmPaths, proxy } from '../worker/client';
+import { errorInfo, getEngine, onWorkerCrash, ortWasmPaths, proxy } from '../worker/client';
 import type { BackendKind, InvertProgress, LoadProgress, SliderValues } from '../worker/protocol';
 import { commitSliders, get, pushBanner, redoSliders, set, undoSliders, zeroSliders, type RgbaFrame } from './store';
 
@@ -61,6 +61,7 @@ export function reportError(e: unknown) {
 
 export async function boot() {
   const opts = readUrlOptions();
+  onWorkerCrash((message) => pushBanner('error', 'The engine stopped', `${message}. Your photo and edits are still shown; reload the page to continue editing.`));
   const engine = getEngine();
   try {
     set({ phase: 'booting', bootMessage: 'Starting the engine…' });

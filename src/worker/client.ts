@@ -6,10 +6,18 @@ export type EngineClient = Comlink.Remote<EngineApi>;
 
 let client: EngineClient | null = null;
 let worker: Worker | null = null;
+let crashListener: ((message: string) => void) | null = null;
+
+/** Called when the worker itself fails (script error, out of memory): the UI keeps its state and says so. */
+export function onWorkerCrash(cb: (message: string) => void) {
+  crashListener = cb;
+}
 
 export function getEngine(): EngineClient {
   if (!client) {
     worker = new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'fzplus-engine' });
+    worker.addEventListener('error', (e) => crashListener?.(e.message || 'the engine worker stopped'));
+    worker.addEventListener('messageerror', () => crashListener?.('a message from the engine worker could not be read'));
     client = Comlink.wrap<EngineApi>(worker);
   }
   return client;
