@@ -1,6 +1,7 @@
 /// <reference types="vitest/config" />
 import { defineConfig, type Plugin, type PluginOption } from 'vite';
 import react from '@vitejs/plugin-react';
+import { pwaPlugins } from './vite.pwa';
 import { createReadStream, readFileSync, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +64,7 @@ function ortRuntimeFiles(): Plugin {
 }
 
 /** Extension point: other plugins (e.g. vite-plugin-pwa) are appended here. */
-export const plugins: PluginOption[] = [react(), ortRuntimeFiles()];
+export const plugins: PluginOption[] = [react(), ortRuntimeFiles(), ...pwaPlugins()];
 
 export default defineConfig({
   plugins,
