@@ -57,6 +57,27 @@ async function importFaceApi(): Promise<typeof FaceApi> {
   } finally {
     if (hide) delete (globalThis as { requestAnimationFrame?: unknown }).requestAnimationFrame;
   }
+  if (typeof document === 'undefined') {
+    // face-api only knows "browser" (DOM) and "node" environments; in a worker give it one made of
+    // OffscreenCanvas. We only ever pass tensors, so the media-element classes just need to exist.
+    class NoElement {}
+    const env = {
+      Canvas: OffscreenCanvas,
+      CanvasRenderingContext2D: OffscreenCanvasRenderingContext2D,
+      Image: NoElement,
+      ImageData,
+      Video: NoElement,
+      createCanvasElement: () => new OffscreenCanvas(1, 1),
+      createImageElement: () => {
+        throw new Error('no <img> in a worker');
+      },
+      fetch: fetch.bind(globalThis),
+      readFile: () => {
+        throw new Error('no file system in a worker');
+      },
+    };
+    (faceapi.env as unknown as { setEnv(e: unknown): void }).setEnv(env);
+  }
   return faceapi;
 }
 
@@ -133,7 +154,8 @@ export async function createFaceDetector(opts: FaceDetectorOptions = {}): Promis
         detector === 'tiny'
           ? new faceapi.TinyFaceDetectorOptions({ inputSize: opts.inputSize ?? 416, scoreThreshold: minScore })
           : new faceapi.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 20 });
-      dets = await faceapi.detectAllFaces(input as unknown as FaceApi.TNetInput, options);
+      // .run(), not `await task`: the task's thenable drops rejections (an error would hang forever).
+      dets = await faceapi.detectAllFaces(input as unknown as FaceApi.TNetInput, options).run();
     } finally {
       input.dispose();
     }
