@@ -31,7 +31,23 @@ def to_onnx(module, inputs, output_names):
                           output_names=list(output_names), do_constant_folding=True)
     model = onnx.load_from_string(buf.getvalue())
     constants_to_initializers(model)
+    set_output_shapes(model, module, inputs)
     return model
+
+
+def set_output_shapes(model, module, inputs):
+    """Outputs of make_fx-traced gradient graphs come out of torch.onnx.export without static dims: the manifest
+    (and ORT's GPU output buffers) need them, so take them from one run of the module itself."""
+    with torch.no_grad():
+        outs = module(*inputs.values())
+    outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+    for value, out in zip(model.graph.output, outs):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) == out.dim() and all(d.HasField('dim_value') and d.dim_value > 0 for d in dims):
+            continue
+        del dims[:]
+        for n in out.shape:
+            dims.add().dim_value = int(n)
 
 
 def constants_to_initializers(model):

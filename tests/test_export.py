@@ -81,6 +81,13 @@ def test_manifest(ref_pack, ref_dir):
     assert [o['name'] for o in g['outputs']] == ['loss', 'grad_f', 'grad_zplus']
     assert g['inputs'][2]['shape'] == [1, 10, 128] and g['outputs'][0]['shape'] == [3]
     assert on_disk['graphs']['mapping']['inputs'][0]['shape'] == [10, 128]
+    # every declared shape is static and matches its input twin (gradients have the shape of what they differentiate)
+    for key, graph in on_disk['graphs'].items():
+        shapes = {t['name']: t['shape'] for t in graph['inputs'] + graph['outputs']}
+        assert all(d > 0 for s in shapes.values() for d in s), (key, shapes)
+        for name, shape in shapes.items():
+            if name.startswith('grad_'):
+                assert shape == shapes[name[5:]], (key, name)
     for entry in list(on_disk['graphs'].values()) + [on_disk['weights']]:
         data = (out / entry['file']).read_bytes()
         assert len(data) == entry['bytes'] and hashlib.sha256(data).hexdigest() == entry['sha256']
