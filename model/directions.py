@@ -173,7 +173,7 @@ def main(argv=None):
     ap.add_argument('--generator', default='model/checkpoints/demo64-g_ema.pt')
     ap.add_argument('--classifier', default='model/checkpoints/classifier64')
     ap.add_argument('--out', default='model/checkpoints/directions64.json')
-    ap.add_argument('--n', type=int, default=6000, help='samples for fitting')
+    ap.add_argument('--n', type=int, default=4000, help='samples for fitting')
     ap.add_argument('--n-eval', type=int, default=200, help='samples for the edit check')
     ap.add_argument('--pca', type=int, default=5)
     ap.add_argument('--reg-frac', type=float, default=0.3)
