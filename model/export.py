@@ -43,7 +43,8 @@ def make_perceptual(kind, loaded, lpips_weights=None, vgg_weights=None):
 
 def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, trunc_layers=8,
                 perceptual='pyramid-ssim', lpips_weights=None, vgg_weights=None, fp16=False, keys=None,
-                licence='unknown', weights_source=None, default_weights=(1.0, 1.0, 0.1), log=print):
+                licence='unknown', weights_source=None, default_weights=(1.0, 1.0, 0.1), alignment='none',
+                log=print):
     t0 = time.time()
     out_dir = os.path.abspath(out_dir)
     name = name or os.path.basename(out_dir)
@@ -78,6 +79,7 @@ def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, t
         wentry = {'file': 'weights.bin', 'sha256': pack.sha256_file(weights.path), 'bytes': weights.size}
         manifest = build(pm, loaded, name, graphs, wentry, perceptual, NOTES[perceptual], title=title,
                          default_weights=default_weights, licence=licence, weights_source=weights_source,
+                         alignment=alignment,
                          notes=f'F = output of the first conv of the {f_res}x{f_res} block; exported with '
                                f'torch {torch.__version__}, opset {pack.OPSET}.')
         with open(os.path.join(tmp, 'manifest.json'), 'w') as f:
@@ -116,6 +118,8 @@ def main(argv=None):
     ap.add_argument('--licence', default='unknown')
     ap.add_argument('--weights-source')
     ap.add_argument('--default-weights', default='1,1,0.1', help='lambda_mse,lambda_perc,lambda_f')
+    ap.add_argument('--alignment', choices=['none', 'ffhq-landmarks'], default='none',
+                    help="how the app crops photos for this model: 'ffhq-landmarks' for FFHQ-trained generators")
     ap.add_argument('--check', action='store_true', help='run every graph in onnxruntime-node vs PyTorch / float64')
     a = ap.parse_args(argv)
     perceptual = a.perceptual or ('lpips-vgg' if a.lpips_weights else 'pyramid-ssim')
@@ -128,7 +132,8 @@ def main(argv=None):
                     trunc_layers=a.trunc_layers, perceptual=perceptual, lpips_weights=a.lpips_weights,
                     vgg_weights=a.vgg_weights, fp16=a.fp16, keys=keys, licence=a.licence,
                     weights_source=a.weights_source,
-                    default_weights=tuple(float(x) for x in a.default_weights.split(',')))
+                    default_weights=tuple(float(x) for x in a.default_weights.split(',')),
+                    alignment=a.alignment)
     except CheckpointError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

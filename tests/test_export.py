@@ -188,8 +188,10 @@ def test_ada_pickle_export(tmp_path):
     path = tmp_path / 'ada.pkl'
     write_ada_pickle(path, G, G.mean_latent(256)[0], conv_clamp=256)
     _drop_fake_modules()
-    manifest, pm = export_pack(str(path), str(tmp_path / 'ada-pack'), f_res=8, log=lambda *a: None)
+    manifest, pm = export_pack(str(path), str(tmp_path / 'ada-pack'), f_res=8, alignment='ffhq-landmarks',
+                               log=lambda *a: None)
     assert manifest['generator']['source'] == 'stylegan2-ada-pytorch'
+    assert manifest['alignment'] == 'ffhq-landmarks'
     assert manifest['fBlock'] == {'resolution': 8, 'shape': [1, 32, 8, 8], 'firstWs': 2}
     check_pack(str(tmp_path / 'ada-pack'), pm, keys=['synthesis', 'grad_fzplus'])
 
