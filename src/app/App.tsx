@@ -7,6 +7,7 @@ import { FrameCanvas } from './FrameCanvas';
 import { LossCurve } from './LossCurve';
 import { Banners } from './Banners';
 import { BackendBadge } from './BackendBadge';
+import { PwaControls } from '../pwa/PwaControls';
 import type { Space } from '../worker/protocol';
 
 export function App() {
@@ -99,6 +100,7 @@ function Header() {
           </span>
         )}
         <BackendBadge />
+        <PwaControls />
       </div>
     </header>
   );
