@@ -41,7 +41,7 @@ def parse_args(argv=None):
     p.add_argument('--checkpoint', default='model/checkpoints/demo64-g_ema.pt')
     p.add_argument('--encoder', default='model/checkpoints/encoder64.pt')
     p.add_argument('--classifier', default='model/checkpoints/classifier64.onnx')
-    p.add_argument('--classifier-meta', default=None, help='JSON with the attribute list (else from --directions or labels.json)')
+    p.add_argument('--classifier-meta', default='model/checkpoints/classifier64.json', help='JSON with the attribute list (else from --directions or labels.json)')
     p.add_argument('--directions', default='model/checkpoints/directions64.json')
     p.add_argument('--pack', default=None, help='read psi / trunc layers / F block / directions / weights from this pack')
     p.add_argument('--data', default='data/faces-64')
@@ -183,7 +183,7 @@ def load_attributes(args, directions_doc):
         if src and os.path.exists(src):
             with open(src) as f:
                 d = json.load(f)
-            return d.get('attributes', d)
+            return d.get('manifestAttributes', d.get('attributes')) if isinstance(d, dict) else d
     if isinstance(directions_doc, dict):
         for k in ('attributes', 'classifierAttributes'):
             if k in directions_doc:

@@ -89,7 +89,7 @@ def load_faces(data_dir, split='heldout', n=None, start=0):
     """uint8 [N, R, R, 3] -> float [N, 3, R, R] in [-1, 1]."""
     arr = np.load(os.path.join(data_dir, f'{split}_images.npy'), mmap_mode='r')
     sl = arr[start:(start + n) if n else None]
-    x = torch.from_numpy(np.ascontiguousarray(sl)).permute(0, 3, 1, 2).float()
+    x = torch.from_numpy(np.array(sl)).permute(0, 3, 1, 2).float()
     return x / 127.5 - 1.0
 
 
