@@ -29,6 +29,7 @@ type WorkerResult = {
   photos: { n: number; faces: { box: number[]; eyes: number[][]; mouth: number[]; angle: number }[]; ms: number; outsideChanged: number; insideChanged: number }[];
   noFace: number;
   R: number;
+  variants: Record<string, { centreErr: number; sizeRatio: number; dAngle: number; wantAngle: number } | null>;
 };
 
 test('detect, align and paste back on real photos, in a worker', async ({ page }) => {
@@ -71,6 +72,38 @@ test('detect, align and paste back on real photos, in a worker', async ({ page }
             }
             photos.push({ n, faces: out, ms, insideChanged, outsideChanged });
           }
+          // Derived variants of sample1 (issue 6.5): downscaled 0.5x, offset by (300, 200) on a grey canvas, and
+          // rotated 20° about the centre. The largest face's alignment must follow each transform.
+          const base = await decodeImage(await (await fetch(ORIGIN + '/node_modules/@vladmandic/face-api/demo/sample1.jpg')).blob());
+          const ref = (await det.detect(base.image))[0];
+          const refAl = alignmentFromLandmarks(ref.landmarks, R);
+          const warp = (img, W2, H2, inv) => {
+            const out = new Uint8ClampedArray(W2 * H2 * 4);
+            for (let y = 0; y < H2; y++) for (let x = 0; x < W2; x++) {
+              const [sx, sy] = inv(x + 0.5, y + 0.5);
+              const ix = Math.floor(sx), iy = Math.floor(sy), o = (y * W2 + x) * 4;
+              if (ix < 0 || iy < 0 || ix >= img.width || iy >= img.height) { out.set([128, 128, 128, 255], o); continue; }
+              out.set(img.data.subarray((iy * img.width + ix) * 4, (iy * img.width + ix) * 4 + 4), o);
+            }
+            return { width: W2, height: H2, data: out };
+          };
+          const { resizeRGBA } = await import('/src/image/tensor.ts');
+          const th = -20 * Math.PI / 180, cx = base.width / 2, cy = base.height / 2;
+          const variants = {
+            half: { img: resizeRGBA(base.image, base.width / 2, base.height / 2), map: (p) => [p[0] / 2, p[1] / 2], dAngle: 0 },
+            offset: { img: warp(base.image, base.width + 300, base.height + 200, (x, y) => [x - 300, y - 200]), map: (p) => [p[0] + 300, p[1] + 200], dAngle: 0 },
+            rotated: { img: warp(base.image, base.width, base.height, (x, y) => [cx + Math.cos(th) * (x - cx) + Math.sin(th) * (y - cy), cy - Math.sin(th) * (x - cx) + Math.cos(th) * (y - cy)]),
+                       map: (p) => [cx + Math.cos(th) * (p[0] - cx) - Math.sin(th) * (p[1] - cy), cy + Math.sin(th) * (p[0] - cx) + Math.cos(th) * (p[1] - cy)], dAngle: -20 },
+          };
+          const varOut = {};
+          for (const [k, v] of Object.entries(variants)) {
+            const fs = await det.detect(v.img);
+            const want = v.map(apply(refAl.toPhoto, [R / 2, R / 2]));
+            let best = null, bestD = Infinity;
+            for (const f of fs) { const al = alignmentFromLandmarks(f.landmarks, R); const c = apply(al.toPhoto, [R / 2, R / 2]); const dd = Math.hypot(c[0] - want[0], c[1] - want[1]); if (dd < bestD) { bestD = dd; best = al; } }
+            const scale = k === 'half' ? 0.5 : 1;
+            varOut[k] = best ? { centreErr: bestD / (refAl.qsize * scale), sizeRatio: best.qsize / (refAl.qsize * scale), dAngle: best.angleDeg - refAl.angleDeg, wantAngle: v.dAngle } : null;
+          }
           // A landscape without a face (procedural sky, hills and sun).
           const W = 640, H = 400, px = new Uint8ClampedArray(W * H * 4);
           for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
@@ -79,14 +112,14 @@ test('detect, align and paste back on real photos, in a worker', async ({ page }
             px.set(sun ? [255, 220, 120, 255] : hill ? [60, 130 + (y % 7), 50, 255] : [120, 170, 230 - y / 4, 255], (y * W + x) * 4);
           }
           const none = await det.detect({ width: W, height: H, data: px });
-          postMessage({ photos, noFace: none.length, R });
+          postMessage({ photos, noFace: none.length, R, variants: varOut });
         } catch (err) { postMessage({ error: String((err && err.stack) || err) }); }
       };`;
     const abs = 'const ORIGIN=' + JSON.stringify(location.origin) + ';' + code.replaceAll("'/src/", "'" + location.origin + '/src/');
     const w = new Worker(URL.createObjectURL(new Blob([abs], { type: 'text/javascript' })), { type: 'module' });
     return await new Promise((res) => {
       w.onmessage = (e) => res(e.data);
-      w.onerror = (e) => res({ error: 'worker error: ' + e.message, photos: [], noFace: -1, R: 0 });
+      w.onerror = (e) => res({ error: 'worker error: ' + e.message, photos: [], noFace: -1, R: 0, variants: {} });
       w.postMessage(0);
     });
   });
@@ -112,4 +145,12 @@ test('detect, align and paste back on real photos, in a worker', async ({ page }
     expect(p.outsideChanged).toBe(0);
   }
   expect(r.noFace).toBe(0);
+  for (const [k, v] of Object.entries(r.variants)) {
+    console.log(`variant ${k}: ${JSON.stringify(v)}`);
+    expect(v, k).not.toBeNull();
+    // Same face found; its crop follows the transform (centre within 5% of the crop, size within 10%, angle within 4°).
+    expect(v!.centreErr).toBeLessThan(0.05);
+    expect(Math.abs(v!.sizeRatio - 1)).toBeLessThan(0.1);
+    expect(Math.abs(v!.dAngle - v!.wantAngle)).toBeLessThan(4);
+  }
 });
