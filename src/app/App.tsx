@@ -1,13 +1,14 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore, set, get } from '../state/store';
 import {
-  cancelInversion, commitSlider, downloadPng, invert, openImage, openSample, redo, resetSliders, setSlider, undo,
+  cancelInversion, commitSlider, downloadPng, invert, openImage, openSample, pickAnotherFace, redo, resetSliders, setSlider, undo,
 } from '../state/actions';
 import { FrameCanvas } from './FrameCanvas';
 import { LossCurve } from './LossCurve';
 import { Banners } from './Banners';
 import { BackendBadge } from './BackendBadge';
 import { PwaControls } from '../pwa/PwaControls';
+import { FacePicker } from './FacePicker';
 import type { Space } from '../worker/protocol';
 
 export function App() {
@@ -145,7 +146,17 @@ function Stage() {
   const bootMessage = useStore((s) => s.bootMessage);
   const [compare, setCompare] = useState(false);
   const rendering = useStore((s) => s.rendering);
+  const picking = useStore((s) => !!s.facePick);
+  const crop = useStore((s) => s.crop);
 
+  if (picking) return <FacePicker />;
+  if (phase === 'detecting') {
+    return (
+      <div className="dropzone" data-testid="detecting">
+        <p className="muted">Looking for faces…</p>
+      </div>
+    );
+  }
   if (!photo) {
     return (
       <div className="dropzone" data-testid="dropzone">
@@ -170,7 +181,7 @@ function Stage() {
         <FrameCanvas frame={photo.frame} testId="photo-canvas" label="your photo" />
         <figcaption>
           <span className="caption-title">
-            Photo <span className="muted">· {photo.name}</span>
+            {crop ? (crop.landmarks ? 'Aligned face' : 'Whole image') : 'Photo'} <span className="muted">· {photo.name}</span>
           </span>
         </figcaption>
       </figure>
@@ -274,6 +285,7 @@ function ProgressCard() {
 
 function InputCard() {
   const photo = useStore((s) => s.photo);
+  const crop = useStore((s) => s.crop);
   if (!photo) return null;
   return (
     <div className="card">
@@ -282,8 +294,16 @@ function InputCard() {
         {photo.sourceSize[0]}×{photo.sourceSize[1]} · drop, paste or pick another
         {photo.notes.length ? ` · ${photo.notes.join('; ')}` : ''}
       </p>
-      <div className="row">
+      {crop && (
+        <p className="muted small" data-testid="paste-note">
+          Download gives the full {photo.sourceSize[0]}×{photo.sourceSize[1]} photo with the edited {crop.landmarks ? 'face' : 'square'} blended back in.
+        </p>
+      )}
+      <div className="row wrap">
         <FilePicker label="Open another…" />
+        {crop && crop.faceCount > 1 && (
+          <button onClick={pickAnotherFace} data-testid="pick-another">Pick another face</button>
+        )}
       </div>
       <Samples />
     </div>
@@ -298,6 +318,7 @@ function SlidersCard() {
   const undoN = useStore((s) => s.undo.length);
   const redoN = useStore((s) => s.redo.length);
   const frameMs = useStore((s) => s.frameMs);
+  const crop = useStore((s) => s.crop);
   const before = useRef(sliders);
   const onStart = useCallback(() => {
     before.current = get().sliders;
@@ -352,7 +373,7 @@ function SlidersCard() {
         <button onClick={undo} disabled={!undoN || disabled} data-testid="undo" title="Undo (Ctrl+Z)">Undo</button>
         <button onClick={redo} disabled={!redoN || disabled} data-testid="redo" title="Redo (Ctrl+Shift+Z)">Redo</button>
         <button onClick={resetSliders} disabled={disabled} data-testid="reset">Reset</button>
-        <button className="primary" onClick={() => void downloadPng()} disabled={!hasRecon} data-testid="download">Download PNG</button>
+        <button className="primary" onClick={() => void downloadPng()} disabled={!hasRecon} data-testid="download">{crop ? 'Download full photo' : 'Download PNG'}</button>
       </div>
       {frameMs !== null && <p className="muted small">last frame {frameMs.toFixed(0)} ms</p>}
     </div>

@@ -1,10 +1,12 @@
 /** Side effects: UI intents -> worker client -> store. */
 import { decodeImage } from '../image/decode';
 import { centerSquare, resizeRGBA } from '../image/tensor';
+import { alignFace, alignmentForWholeImage, alignmentFromLandmarks, apply, faceRegion, pasteBack, type Point } from '../image/align';
+import { pickDefaultFace } from '../image/faces-core';
 import type { RGBAImage } from '../image/types';
 import { errorInfo, getEngine, onWorkerCrash, ortWasmPaths, proxy } from '../worker/client';
-import type { BackendKind, InvertProgress, LoadProgress, SliderValues } from '../worker/protocol';
-import { commitSliders, get, pushBanner, redoSliders, set, undoSliders, zeroSliders, type RgbaFrame } from './store';
+import type { BackendKind, DetectedFace, InvertProgress, LoadProgress, SliderValues } from '../worker/protocol';
+import { commitSliders, get, pushBanner, redoSliders, set, undoSliders, zeroSliders, type CropInfo, type Phase, type RgbaFrame } from './store';
 
 export interface UrlOptions {
   backend: 'auto' | BackendKind;
@@ -127,8 +129,28 @@ function toModelFrame(img: RGBAImage, R: number): RgbaFrame {
 
 let pendingOpen: { blob: Blob; name: string } | null = null;
 
-/** A dropped / pasted / picked / sample file. On any failure the current photo and edits stay. */
-export async function openImage(blob: Blob, name: string) {
+/** The full-resolution photo being edited (landmark-aligned packs paste the edit back into it). */
+export interface SourcePhoto {
+  blob: Blob;
+  name: string;
+  image: RGBAImage;
+  notes: string[];
+  size: [number, number];
+  faces: DetectedFace[];
+}
+let source: SourcePhoto | null = null;
+/** A decoded photo waiting for a face choice; becomes `source` once editing starts. */
+let pending: SourcePhoto | null = null;
+export const currentSource = () => source;
+
+/** Longest side of the photo shown in the face picker. */
+const PICK_VIEW = 720;
+
+/**
+ * A dropped / pasted / picked / sample file. On any failure (and while a face is being chosen) the current photo
+ * and edits stay. `aligned`: the image is already a model-aligned face (the pack's own samples).
+ */
+export async function openImage(blob: Blob, name: string, opts: { aligned?: boolean } = {}) {
   const s = get();
   if (!s.pack) {
     // still booting: open it as soon as the model is ready
@@ -139,45 +161,132 @@ export async function openImage(blob: Blob, name: string) {
   if (s.phase === 'inverting') {
     await cancelInversion();
   }
-  const before = get().phase;
+  const before = restPhase(get().phase);
   set({ phase: 'decoding' });
   try {
     const res = await decodeImage(blob, { name });
     if (!res.ok) {
       pushBanner('error', `Cannot open “${name}”`, res.message);
-      set({ phase: before === 'decoding' ? 'ready' : before });
+      set({ phase: before });
       return;
     }
-    const R = s.pack.resolution;
-    const frame = toModelFrame(res.image, R);
-    const engine = getEngine();
-    await engine.setTarget({ width: R, height: R, data: new Uint8ClampedArray(frame.data) });
+    const photo: SourcePhoto = { blob, name, image: res.image, notes: res.notes, size: [res.sourceWidth, res.sourceHeight], faces: [] };
+    if (s.pack.alignment !== 'ffhq-landmarks' || opts.aligned) {
+      // alignment 'none': centre square, as the pack expects
+      source = photo;
+      await beginEditing(toModelFrame(res.image, s.pack.resolution), photo, null);
+      return;
+    }
+    set({ phase: 'detecting' });
+    let error: string | undefined;
+    try {
+      photo.faces = await getEngine().detectFaces({ width: res.image.width, height: res.image.height, data: res.image.data });
+    } catch (e) {
+      error = errorInfo(e).message;
+    }
+    pending = photo;
+    if (photo.faces.length === 1 && !error) {
+      await chooseFace(0);
+      return;
+    }
+    const k = Math.min(1, PICK_VIEW / Math.max(res.image.width, res.image.height));
+    const view = k < 1 ? resizeRGBA(res.image, Math.max(1, Math.round(res.image.width * k)), Math.max(1, Math.round(res.image.height * k))) : res.image;
     set({
-      photo: { frame, name, notes: res.notes, sourceSize: [res.sourceWidth, res.sourceHeight] },
-      reconstruction: null,
-      edited: null,
-      progress: null,
-      curve: [],
-      finalPsnr: null,
-      canResume: false,
-      cancelled: false,
-      sliders: zeroSliders(s.pack),
-      undo: [],
-      redo: [],
-      phase: 'ready',
+      facePick: { name, size: [res.image.width, res.image.height], view, faces: photo.faces, selected: pickDefaultFace(photo.faces), error },
+      phase: 'picking-face',
     });
-    void invert(false);
   } catch (e) {
-    set({ phase: before === 'decoding' ? 'ready' : before });
+    set({ phase: before });
     reportError(e);
   }
+}
+
+/** The phase to return to when a new photo is abandoned. */
+function restPhase(p: Phase): Phase {
+  if (p === 'decoding' || p === 'detecting' || p === 'picking-face' || p === 'inverting') return get().reconstruction ? 'inverted' : 'ready';
+  return p;
+}
+
+export function selectFace(i: number) {
+  const fp = get().facePick;
+  if (fp && i >= 0 && i < fp.faces.length) set({ facePick: { ...fp, selected: i } });
+}
+
+/** Leave the face picker without changing the current photo. */
+export function cancelFacePick() {
+  pending = null;
+  set({ facePick: null, phase: get().reconstruction ? 'inverted' : 'ready' });
+}
+
+/** Back to the face picker for the current photo (several faces). */
+export function pickAnotherFace() {
+  const s = get();
+  if (!source || source.faces.length < 2 || s.phase === 'inverting') return;
+  const img = source.image;
+  const k = Math.min(1, PICK_VIEW / Math.max(img.width, img.height));
+  const view = k < 1 ? resizeRGBA(img, Math.max(1, Math.round(img.width * k)), Math.max(1, Math.round(img.height * k))) : img;
+  pending = source;
+  set({ facePick: { name: source.name, size: [img.width, img.height], view, faces: source.faces, selected: s.crop?.faceIndex ?? pickDefaultFace(source.faces) }, phase: 'picking-face' });
+}
+
+/** Align face `i` of the pending photo (or the whole image when i is null) to the pack resolution and invert it. */
+export async function chooseFace(i: number | null) {
+  const s = get();
+  const p = pending;
+  if (!p || !s.pack) return;
+  const R = s.pack.resolution;
+  try {
+    const face = i === null ? null : p.faces[i];
+    const alignment = face ? alignmentFromLandmarks(face.landmarks, R) : alignmentForWholeImage(p.image.width, p.image.height, R);
+    const frame = alignFace(p.image, alignment);
+    pending = null;
+    source = p;
+    await beginEditing(frame, p, { alignment, landmarks: face ? face.landmarks : null, faceIndex: face ? i : null, faceCount: p.faces.length });
+  } catch (e) {
+    set({ facePick: null, phase: restPhase(get().phase) });
+    reportError(e);
+  }
+}
+
+/** Hands the model-sized frame to the engine and starts a fresh inversion. */
+async function beginEditing(frame: RgbaFrame, p: SourcePhoto, crop: CropInfo | null, opts: { invert?: boolean; sliders?: SliderValues } = {}) {
+  const s = get();
+  if (!s.pack) return;
+  const R = s.pack.resolution;
+  await getEngine().setTarget({ width: R, height: R, data: new Uint8ClampedArray(frame.data) });
+  set({
+    photo: { frame, name: p.name, notes: p.notes, sourceSize: p.size },
+    facePick: null,
+    crop,
+    reconstruction: null,
+    edited: null,
+    progress: null,
+    curve: [],
+    finalPsnr: null,
+    canResume: false,
+    cancelled: false,
+    sliders: { ...zeroSliders(s.pack), ...(opts.sliders ?? {}) },
+    undo: [],
+    redo: [],
+    phase: 'ready',
+  });
+  if (opts.invert !== false) void invert(false);
+}
+
+/** The edited face pasted back into the full-resolution photo (landmark-aligned packs), else null. */
+export function compositeFullPhoto(): RGBAImage | null {
+  const s = get();
+  const f = s.edited ?? s.reconstruction;
+  if (!f || !s.crop || !source) return null;
+  return pasteBack(source.image, f, s.crop.alignment, s.crop.landmarks ? { landmarks: s.crop.landmarks } : {});
 }
 
 export async function openSample(url: string) {
   try {
     const r = await fetch(url);
     if (!r.ok) throw new Error(`HTTP ${r.status} for ${url}`);
-    await openImage(await r.blob(), url.split('/').pop() ?? 'sample');
+    // the pack's own samples are already aligned faces
+    await openImage(await r.blob(), url.split('/').pop() ?? 'sample', { aligned: true });
   } catch (e) {
     reportError(e);
   }
@@ -273,7 +382,7 @@ export function redo() {
 
 export async function downloadPng() {
   const s = get();
-  const f = s.edited ?? s.reconstruction;
+  const f = compositeFullPhoto() ?? s.edited ?? s.reconstruction;
   if (!f) return;
   const c = new OffscreenCanvas(f.width, f.height);
   c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(f.data), f.width, f.height), 0, 0);
@@ -293,5 +402,15 @@ export function installDebugHooks() {
   (globalThis as unknown as { __fzplus?: unknown }).__fzplus = {
     loseDevice: () => getEngine().simulateDeviceLoss(),
     state: () => get(),
+    /** Full-resolution original and the pasted-back result, plus the face polygon in photo pixels. */
+    composite: () => {
+      const s = get();
+      const out = compositeFullPhoto();
+      if (!out || !source || !s.crop) return null;
+      const al = s.crop.alignment;
+      const R = al.size;
+      const polyCrop: Point[] = s.crop.landmarks ? faceRegion(s.crop.landmarks, al) : [[0, 0], [0, R], [R, R], [R, 0]];
+      return { original: source.image, result: out, poly: polyCrop.map((q) => apply(al.toPhoto, q)) };
+    },
   };
 }

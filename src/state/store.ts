@@ -1,6 +1,7 @@
 /** App state (zustand). Pure data + small reducers; side effects live in ./actions.ts. */
 import { create } from 'zustand';
-import type { BackendInfo, InvertProgress, PackSummary, SliderValues, Space } from '../worker/protocol';
+import type { BackendInfo, DetectedFace, InvertProgress, PackSummary, SliderValues, Space } from '../worker/protocol';
+import type { Alignment, Point } from '../image/align';
 
 export interface Banner {
   id: number;
@@ -15,7 +16,29 @@ export interface RgbaFrame {
   data: Uint8ClampedArray;
 }
 
-export type Phase = 'booting' | 'loading-pack' | 'ready' | 'decoding' | 'inverting' | 'inverted' | 'failed';
+export type Phase = 'booting' | 'loading-pack' | 'ready' | 'decoding' | 'detecting' | 'picking-face' | 'inverting' | 'inverted' | 'failed';
+
+/** A photo waiting for the user to pick a face (or, with no face, to accept the whole image). */
+export interface FacePick {
+  name: string;
+  /** Full photo size in pixels. */
+  size: [number, number];
+  /** The photo downscaled for display (the boxes are drawn over it in photo-relative units). */
+  view: RgbaFrame;
+  faces: DetectedFace[];
+  selected: number;
+  /** Detection itself failed (the message), as opposed to finding no face. */
+  error?: string;
+}
+
+/** Where the model's R x R input came from in the full photo (landmark alignment): kept for paste-back. */
+export interface CropInfo {
+  alignment: Alignment;
+  /** 68 landmarks in photo pixels; null = the whole crop square is pasted back ("use the whole image"). */
+  landmarks: Point[] | null;
+  faceIndex: number | null;
+  faceCount: number;
+}
 
 export interface Settings {
   space: Space;
@@ -39,6 +62,10 @@ export interface AppState {
   packUrl: string | null;
   /** The photo as the model sees it (R x R), and where it came from. */
   photo: { frame: RgbaFrame; name: string; notes: string[]; sourceSize: [number, number] } | null;
+  /** Face choice in progress (phase 'picking-face'). */
+  facePick: FacePick | null;
+  /** Set when the photo was aligned from the full-resolution original (download pastes the edit back). */
+  crop: CropInfo | null;
   /** Reconstruction without edits (end of inversion, or latest preview). */
   reconstruction: RgbaFrame | null;
   /** Latest edited frame. */
@@ -72,6 +99,8 @@ export const useStore = create<AppState>(() => ({
   pack: null,
   packUrl: null,
   photo: null,
+  facePick: null,
+  crop: null,
   reconstruction: null,
   edited: null,
   progress: null,

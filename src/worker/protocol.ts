@@ -6,8 +6,9 @@ import type { BackendInfo, BackendKind } from '../engine/runtime';
 import type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space } from '../engine/engine';
 import type { LoadProgress } from '../engine/pack';
 import type { Superseded } from '../engine/latest';
+import type { DetectedFace } from '../image/faces-core';
 
-export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded };
+export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace };
 
 export interface InitOptions {
   /** 'auto' = WebGPU when an adapter exists, else WASM. */
@@ -45,6 +46,8 @@ export interface EngineApi {
   render(values: SliderValues): Promise<RenderResult | Superseded>;
   backend(): Promise<BackendInfo | null>;
   onBackendChange(cb: (b: BackendInfo) => void): Promise<void>;
+  /** Faces (largest first) with 68 landmarks in photo pixels; face-api is loaded on first use. `img` is copied, not kept. */
+  detectFaces(img: ImagePayload): Promise<DetectedFace[]>;
   /** Test hook: destroy the WebGPU device as a real device loss would. */
   simulateDeviceLoss(): Promise<boolean>;
 }
