@@ -238,6 +238,7 @@ def main(argv=None):
         # for every classifier output: mean shift in units of that output's spread over samples
         spread = scores.std(0) + 1e-6
         shift = np.abs(delta).mean(0) / spread
+        mshift = np.abs(delta.mean(0)) / spread
         if dobj['kind'] == 'interfacegan':
             j = attrs.index(dobj['attribute'])
             others = [i for i in range(len(attrs)) if i != j]
@@ -251,6 +252,10 @@ def main(argv=None):
                 'maxOtherShiftSigma': round(float(shift[others].max()), 4),
                 'maxOtherAttribute': attrs[others[int(np.argmax(shift[others]))]],
                 'maxOtherOverTarget': round(float(shift[others].max() / max(abs(delta[:, j].mean() / spread[j]), 1e-6)), 4),
+                # systematic (signed mean) shifts, without the per-face jitter that any z change causes
+                'maxOtherMeanShiftSigma': round(float(mshift[others].max()), 4),
+                'maxOtherMeanAttribute': attrs[others[int(np.argmax(mshift[others]))]],
+                'maxOtherMeanOverTarget': round(float(mshift[others].max() / max(mshift[j], 1e-6)), 4),
             }
         else:
             top = np.argsort(-shift)[:3]
