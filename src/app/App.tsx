@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore, set, get } from '../state/store';
 import {
-  cancelInversion, commitSlider, downloadPng, invert, openImage, openSample, pickAnotherFace, redo, resetSliders, setSlider, undo,
+  cancelInversion, commitSlider, discardSession, dismissSessionOffer, downloadPng, restoreSession, saveSession, invert, openImage, openSample, pickAnotherFace, redo, resetSliders, setSlider, undo,
 } from '../state/actions';
 import { FrameCanvas } from './FrameCanvas';
 import { LossCurve } from './LossCurve';
@@ -69,6 +69,7 @@ export function App() {
     <div className={`app ${dragging ? 'dragging' : ''}`} data-testid="app" data-phase={phase}>
       <Header />
       <Banners />
+      <SessionOffer />
       <main className="layout">
         <section className="stage" aria-label="editor">
           <Stage />
@@ -104,6 +105,23 @@ function Header() {
         <PwaControls />
       </div>
     </header>
+  );
+}
+
+function SessionOffer() {
+  const saved = useStore((s) => s.saved);
+  if (!saved?.offered) return null;
+  return (
+    <div className="card session-offer" role="status" data-testid="session-offer">
+      <span>
+        <strong>Saved session</strong> · “{saved.photoName}” with {saved.packTitle}, saved {new Date(saved.savedAt).toLocaleString()}
+      </span>
+      <span className="row">
+        <button className="primary" onClick={() => void restoreSession()} data-testid="restore-session">Restore</button>
+        <button onClick={() => void discardSession()} data-testid="offer-delete-session">Delete</button>
+        <button onClick={dismissSessionOffer} data-testid="offer-dismiss">Not now</button>
+      </span>
+    </div>
   );
 }
 
@@ -286,6 +304,8 @@ function ProgressCard() {
 function InputCard() {
   const photo = useStore((s) => s.photo);
   const crop = useStore((s) => s.crop);
+  const saved = useStore((s) => s.saved);
+  const inverting = useStore((s) => s.phase === 'inverting');
   if (!photo) return null;
   return (
     <div className="card">
@@ -305,6 +325,20 @@ function InputCard() {
           <button onClick={pickAnotherFace} data-testid="pick-another">Pick another face</button>
         )}
       </div>
+      <div className="row wrap session-row">
+        <button onClick={() => void saveSession()} disabled={inverting} data-testid="save-session"
+          title="Store this photo, its codes and slider values in this browser, so a reload does not lose them">
+          Save session
+        </button>
+        {saved && (
+          <button onClick={() => void discardSession()} data-testid="delete-session" title="Remove the saved session from this browser">
+            Delete saved session
+          </button>
+        )}
+      </div>
+      {saved && saved.savedAt > 0 && (
+        <p className="muted small" data-testid="saved-note">Saved in this browser {new Date(saved.savedAt).toLocaleTimeString()} (“{saved.photoName}”).</p>
+      )}
       <Samples />
     </div>
   );

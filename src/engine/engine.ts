@@ -6,7 +6,7 @@ import { EngineError } from './errors';
 import type { GraphKey, ModelPackManifest } from './manifest';
 import { loadModelPack, type LoadProgress, type ModelPack } from './pack';
 import { Runtime, selectBackend, type BackendInfo, type BackendKind, type Ort, type OrtTensor, type SessionFactory } from './runtime';
-import { adamInit, adamStep, type AdamState } from './math/adam';
+import { adamInit, adamStep, cloneAdamState, type AdamState } from './math/adam';
 import { normaliseRows, sphereWalk, type WalkDirection } from './math/sphere';
 import { truncateInPlace } from './math/truncation';
 import { psnr } from './math/psnr';
@@ -94,6 +94,17 @@ export interface EngineOptions {
   sessionFactory?: SessionFactory;
   fetch?: typeof fetch;
   onBackendChange?: (b: BackendInfo) => void;
+}
+
+/** The inversion state as data (codes F/Z+ etc. plus the optimizer state, so a restored session can resume). */
+export interface SavedCodes {
+  space: Space;
+  step: number;
+  f: Float32Array | null;
+  fInit: Float32Array | null;
+  code: Float32Array;
+  adamF: AdamState | null;
+  adamCode: AdamState;
 }
 
 interface InversionState {
@@ -394,6 +405,64 @@ export class Engine {
     } finally {
       this.inverting = false;
     }
+  }
+
+  /** A copy of the current codes and optimizer state (null before the first inversion). */
+  exportCodes(): SavedCodes | null {
+    const st = this.inv;
+    if (!st) return null;
+    return {
+      space: st.space,
+      step: st.step,
+      f: st.f?.slice() ?? null,
+      fInit: st.fInit?.slice() ?? null,
+      code: st.code.slice(),
+      adamF: st.adamF ? cloneAdamState(st.adamF) : null,
+      adamCode: cloneAdamState(st.adamCode),
+    };
+  }
+
+  /**
+   * Installs saved codes for the current target (as if they had just been inverted here) and returns their
+   * reconstruction. Sizes are checked against the pack, so codes from another pack are refused.
+   */
+  async importCodes(c: SavedCodes): Promise<InvertResult> {
+    if (!this.target) throw new EngineError('StateError', 'no photo to attach the saved codes to');
+    if (this.inverting) throw new EngineError('StateError', 'an inversion is running');
+    const m = this.manifest;
+    const fLen = m.fBlock.shape.reduce((a, b) => a * b, 1);
+    const codeLen = m.numWs * (isZ(c.space) ? m.zDim : m.wDim);
+    const bad = (what: string) => new EngineError('InputError', `saved session does not fit this model pack (${what})`);
+    if (!SPACES.includes(c.space)) throw bad(`unknown space ${String(c.space)}`);
+    if (!(c.code instanceof Float32Array) || c.code.length !== codeLen) throw bad('code size');
+    if (c.adamCode.m.length !== codeLen || c.adamCode.v.length !== codeLen) throw bad('optimizer state size');
+    if (hasF(c.space)) {
+      if (!c.f || c.f.length !== fLen || !c.fInit || c.fInit.length !== fLen) throw bad('F size');
+      if (!c.adamF || c.adamF.m.length !== fLen || c.adamF.v.length !== fLen) throw bad('F optimizer state size');
+    }
+    const f = hasF(c.space) ? c.f!.slice() : null;
+    const fInit = hasF(c.space) ? c.fInit!.slice() : null;
+    this.inv = {
+      space: c.space,
+      step: c.step,
+      f,
+      fInit,
+      code: c.code.slice(),
+      adamF: f ? cloneAdamState(c.adamF!) : null,
+      adamCode: cloneAdamState(c.adamCode),
+      targetVersion: this.targetVersion,
+      id: ++this.invCounter,
+    };
+    if (fInit) this.setConst('f_init', fInit, m.fBlock.shape);
+    const img = await this.reconstructTensor();
+    return {
+      space: c.space,
+      steps: c.step,
+      cancelled: false,
+      psnr: psnr(img, this.target, m.imageRange),
+      image: tensorToRgba(img, m.resolution, m.resolution, m.imageRange),
+      backend: this.backend!,
+    };
   }
 
   /** The paper's method: F/Z+ inversion (encoder start when the pack has one). */

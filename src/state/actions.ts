@@ -3,6 +3,7 @@ import { decodeImage } from '../image/decode';
 import { centerSquare, resizeRGBA } from '../image/tensor';
 import { alignFace, alignmentForWholeImage, alignmentFromLandmarks, apply, faceRegion, pasteBack, type Point } from '../image/align';
 import { pickDefaultFace } from '../image/faces-core';
+import { deleteSession, loadSession, SessionFormatError, storeSession, type SessionData } from './sessions';
 import type { RGBAImage } from '../image/types';
 import { errorInfo, getEngine, onWorkerCrash, ortWasmPaths, proxy } from '../worker/client';
 import type { BackendKind, DetectedFace, InvertProgress, LoadProgress, SliderValues } from '../worker/protocol';
@@ -83,6 +84,7 @@ export async function boot() {
     await loadPack(packUrl(name));
     const s = get().settings;
     set({ settings: { ...s, steps: opts.steps ?? s.steps, space: (get().pack?.spaces.find((x) => x === opts.space) ?? s.space) } });
+    void checkSavedSession();
   } catch (e) {
     set({ phase: 'failed' });
     reportError(e);
@@ -395,6 +397,115 @@ export async function downloadPng() {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+// ------------------------------------------------------------------------------------------ sessions
+
+/** After boot: look for a saved session and offer to restore it. */
+export async function checkSavedSession() {
+  try {
+    const d = await loadSession();
+    if (d) set({ saved: { savedAt: d.savedAt, pack: d.pack, packTitle: d.packTitle, photoName: d.photo.name, offered: !get().photo } });
+  } catch (e) {
+    if (e instanceof SessionFormatError) pushBanner('warning', 'Saved session cannot be restored', `${e.message}. You can delete it.`);
+    set({ saved: { savedAt: 0, pack: '?', packTitle: '?', photoName: '?', offered: false } });
+  }
+}
+
+/** Saves the photo, face choice, settings, sliders and codes in this browser (IndexedDB). */
+export async function saveSession() {
+  const s = get();
+  if (!s.pack || !s.photo || !source || s.phase === 'inverting') return;
+  try {
+    const codes = s.reconstruction ? await getEngine().exportCodes() : null;
+    const bytes = await source.blob.arrayBuffer();
+    await storeSession({
+      savedAt: Date.now(),
+      pack: s.pack.name,
+      packTitle: s.pack.title,
+      photo: { name: source.name, type: source.blob.type, bytes },
+      crop: s.crop ? { faceIndex: s.crop.faceIndex, landmarks: s.crop.landmarks } : null,
+      faces: source.faces,
+      settings: s.settings,
+      sliders: s.sliders,
+      codes,
+    });
+    set({ saved: { savedAt: Date.now(), pack: s.pack.name, packTitle: s.pack.title, photoName: source.name, offered: false } });
+    pushBanner('info', 'Session saved', `“${source.name}”, its codes and slider values are stored in this browser only. Delete them from the Photo card.`);
+  } catch (e) {
+    pushBanner('error', 'Could not save the session', errorInfo(e).message);
+  }
+}
+
+export async function discardSession() {
+  try {
+    await deleteSession();
+    set({ saved: null });
+  } catch (e) {
+    pushBanner('error', 'Could not delete the saved session', errorInfo(e).message);
+  }
+}
+
+export function dismissSessionOffer() {
+  const sv = get().saved;
+  if (sv) set({ saved: { ...sv, offered: false } });
+}
+
+/** Restores the saved session: its pack (loaded if another one is active), photo, face, settings, codes and sliders. */
+export async function restoreSession() {
+  let d: SessionData | null;
+  try {
+    d = await loadSession();
+  } catch (e) {
+    reportError(e);
+    return;
+  }
+  if (!d) {
+    set({ saved: null });
+    return;
+  }
+  dismissSessionOffer();
+  try {
+    if (get().phase === 'inverting') await cancelInversion();
+    if (get().pack?.name !== d.pack) await loadPack(packUrl(d.pack));
+    const pack = get().pack!;
+    const blob = new Blob([d.photo.bytes], { type: d.photo.type });
+    const res = await decodeImage(blob, { name: d.photo.name });
+    if (!res.ok) throw Object.assign(new Error(res.message), { name: 'InputError' });
+    const photo: SourcePhoto = { blob, name: d.photo.name, image: res.image, notes: res.notes, size: [res.sourceWidth, res.sourceHeight], faces: d.faces };
+    const R = pack.resolution;
+    let frame: RgbaFrame;
+    let crop: CropInfo | null = null;
+    if (d.crop && pack.alignment === 'ffhq-landmarks') {
+      const lm = d.crop.landmarks;
+      const alignment = lm ? alignmentFromLandmarks(lm, R) : alignmentForWholeImage(res.image.width, res.image.height, R);
+      frame = alignFace(res.image, alignment);
+      crop = { alignment, landmarks: lm, faceIndex: d.crop.faceIndex, faceCount: d.faces.length };
+    } else {
+      frame = toModelFrame(res.image, R);
+    }
+    source = photo;
+    pending = null;
+    set({ settings: { ...d.settings, space: pack.spaces.includes(d.settings.space) ? d.settings.space : pack.spaces[0] } });
+    await beginEditing(frame, photo, crop, { invert: !d.codes, sliders: d.sliders });
+    if (!d.codes) return;
+    const r = await getEngine().importCodes(d.codes);
+    set({
+      phase: 'inverted',
+      reconstruction: frameOf(r.image, R),
+      edited: frameOf(r.image, R),
+      finalPsnr: r.psnr,
+      progress: { step: r.steps, totalSteps: Math.max(r.steps, get().settings.steps), loss: [NaN, NaN, NaN], total: NaN, psnr: r.psnr, msPerStep: NaN },
+      canResume: true,
+      lastSpace: r.space,
+      settings: { ...get().settings, space: r.space },
+    });
+    const v = get().sliders;
+    if (Object.values(v).some((x) => x !== 0)) await renderSliders(v);
+  } catch (e) {
+    set({ phase: restPhase(get().phase) });
+    reportError(e);
+  }
 }
 
 /** Test hooks (used by e2e): simulate a GPU device loss. Harmless in production. */

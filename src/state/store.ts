@@ -66,6 +66,8 @@ export interface AppState {
   facePick: FacePick | null;
   /** Set when the photo was aligned from the full-resolution original (download pastes the edit back). */
   crop: CropInfo | null;
+  /** The session saved in this browser (summary), if any; `offered` while the restore prompt is shown. */
+  saved: { savedAt: number; pack: string; packTitle: string; photoName: string; offered: boolean } | null;
   /** Reconstruction without edits (end of inversion, or latest preview). */
   reconstruction: RgbaFrame | null;
   /** Latest edited frame. */
@@ -101,6 +103,7 @@ export const useStore = create<AppState>(() => ({
   photo: null,
   facePick: null,
   crop: null,
+  saved: null,
   reconstruction: null,
   edited: null,
   progress: null,

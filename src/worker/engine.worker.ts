@@ -63,6 +63,13 @@ const api: EngineApi = {
     const det = await detector;
     return det.detect({ width: img.width, height: img.height, data: img.data });
   },
+  async exportCodes() {
+    return engine?.exportCodes() ?? null;
+  },
+  async importCodes(codes) {
+    const res = await need().importCodes(codes);
+    return Comlink.transfer(res, [res.image.buffer]);
+  },
   simulateDeviceLoss: () => need().simulateDeviceLoss(),
 };
 

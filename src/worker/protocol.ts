@@ -3,12 +3,12 @@
  * it never imports onnxruntime or the engine's implementation.
  */
 import type { BackendInfo, BackendKind } from '../engine/runtime';
-import type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space } from '../engine/engine';
+import type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, Space } from '../engine/engine';
 import type { LoadProgress } from '../engine/pack';
 import type { Superseded } from '../engine/latest';
 import type { DetectedFace } from '../image/faces-core';
 
-export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace };
+export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes };
 
 export interface InitOptions {
   /** 'auto' = WebGPU when an adapter exists, else WASM. */
@@ -48,6 +48,10 @@ export interface EngineApi {
   onBackendChange(cb: (b: BackendInfo) => void): Promise<void>;
   /** Faces (largest first) with 68 landmarks in photo pixels; face-api is loaded on first use. `img` is copied, not kept. */
   detectFaces(img: ImagePayload): Promise<DetectedFace[]>;
+  /** Current codes + optimizer state (for a saved session), null before the first inversion. */
+  exportCodes(): Promise<SavedCodes | null>;
+  /** Installs saved codes for the current target; returns their reconstruction. */
+  importCodes(codes: SavedCodes): Promise<InvertResult>;
   /** Test hook: destroy the WebGPU device as a real device loss would. */
   simulateDeviceLoss(): Promise<boolean>;
 }
