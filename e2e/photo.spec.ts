@@ -96,6 +96,20 @@ test('group photo: pick a face, invert the aligned crop, download the full photo
   expect(r.sameAsComposite).toBe(true);
   expect(r.inside).toBeGreaterThan(500);
   expect(r.outside).toBe(0);
+
+  // a saved session keeps the face choice: reload, restore, same full-size result without inverting again
+  await page.getByTestId('save-session').click();
+  await expect(page.getByTestId('saved-note')).toContainText('sample1.jpg');
+  await page.reload();
+  await expect(page.getByTestId('session-offer')).toBeVisible({ timeout: 120_000 });
+  await page.getByTestId('restore-session').click();
+  await expect(page.getByTestId('progress')).toHaveAttribute('data-phase', 'inverted', { timeout: 60_000 });
+  expect(await page.evaluate(() => (globalThis as unknown as { __fzplus: { state(): { crop: { faceIndex: number } } } }).__fzplus.state().crop.faceIndex)).toBe(1);
+  const r2 = await downloadAndCompare(page);
+  console.log(`after restore: ${r2.w}x${r2.h}, ${r2.inside} px changed inside, ${r2.outside} outside`);
+  expect([r2.w, r2.h, r2.inside, r2.outside]).toEqual([r.w, r.h, r.inside, 0]);
+  await page.getByTestId('delete-session').click();
+  await expect(page.getByTestId('delete-session')).toHaveCount(0);
   expect(errors).toEqual([]);
 });
 
