@@ -11,7 +11,7 @@
 2. **Edits**: each labelled direction applied at +2 sigma (sphere walk of the engine: v = 2 d, n = ceil(|v| / 0.1)
    steps z <- normalise(z + v / n) on the direction's layers, default every layer >= fBlock.firstWs; F fixed) to
    every inverted face. Classifier scores (logits for binary attributes, values for regression ones) are put in
-   sigma units (divided by each attribute's std over the inverted faces). Success: the direction's own attribute
+   sigma units (divided by each attribute's std over --fid-n held-out faces). Success: the direction's own attribute
    moves the intended way for >= 90 % of faces and every other attribute's mean |change| is < 1/3 of the own
    attribute's mean |change|.
 3. **Domain FID** on the classifier's penultimate features (Inception is not available here): generated samples
@@ -225,11 +225,11 @@ def sphere_walk(z, d, alpha, layers):
 
 
 @torch.no_grad()
-def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print):
+def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref_sd=None):
     attrs = [a['id'] for a in clf.attributes]
     base_img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus(z), f_res).clamp(-1, 1)
     base = clf(base_img)
-    sd = base.std(0).clamp_min(1e-6)
+    sd = (ref_sd if ref_sd is not None else base.std(0)).clamp_min(1e-6)
     first = bundle.first_ws(f_res)
     rows = []
     for d in directions:
@@ -349,6 +349,7 @@ def main(argv=None):
             log(f'  (no classifier at {args.classifier}: edits and FID skipped)')
     target = load_faces(args.data, 'heldout', n=args.n, start=args.offset)
     codes = torch.load(args.codes) if args.codes and os.path.exists(args.codes) else {}
+    ref_sd = None
     for r in f_list:
         log(f'F block {r}x{r} (firstWs {bundle.first_ws(r)}), {args.n} faces, {args.steps} steps')
         t0 = time.time()
@@ -372,7 +373,9 @@ def main(argv=None):
         log(f'  F{r}: PSNR encoder {row["psnr_encoder"]:.2f} -> {row["psnr"]:.2f} dB after {args.steps} steps '
             f'(min {row["psnr_min"]:.2f}, >=30 dB: {row["frac_ge_30"] * 100:.0f}%), {row["seconds"]:.0f} s')
         if clf is not None and not args.no_edits and directions:
-            rows = edit_success(bundle, clf, f, z, r, directions, args.alpha, log=log)
+            if ref_sd is None:  # population scale of every score: std over the held-out faces
+                ref_sd = clf(load_faces(args.data, 'heldout', n=args.fid_n)).std(0)
+            rows = edit_success(bundle, clf, f, z, r, directions, args.alpha, log=log, ref_sd=ref_sd)
             row['edits'] = rows
             row['edit_success_rate'] = round(sum(x['success'] for x in rows) / max(1, len(rows)), 3)
             row['edit_mean_intended'] = round(float(np.mean([x['frac_intended'] for x in rows])) if rows else 0, 3)
@@ -406,7 +409,7 @@ def markdown(report):
                  f"{b['frac_ge_30'] * 100:.0f}% | {passing} | {inten} | {b['seconds']:.0f} |")
     for r, b in report['blocks'].items():
         if b.get('edits'):
-            L += ['', f'Edits with F at {r}x{r} (sigma units of each attribute score over the inverted faces):', '',
+            L += ['', f'Edits with F at {r}x{r} (sigma units: each score std over the held-out faces):', '',
                   '| direction | intended move | own mean change (sd) | worst other attribute | its ratio | pass | strict worst (incl. linked) |',
                   '|---|---|---|---|---|---|---|']
             for e in b['edits']:

@@ -18,7 +18,7 @@ CLF=${CLF:-model/checkpoints/classifier64.onnx}
 CLF_META=${CLF_META:-model/checkpoints/classifier64.json}
 DIRS=${DIRS:-model/checkpoints/directions64.json}
 OUT=${OUT:-public/models/demo64}
-F_RES=${F_RES:-16}
+F_RES=${F_RES:-16}   # measured: docs/DEMO_MODEL.md (F32 38 dB but edits invisible; F8 22 dB)
 PSI=${PSI:-1.0}
 TL=${TL:-8}
 WEIGHTS=${WEIGHTS:-1,10,10}
@@ -46,4 +46,5 @@ extras=(--encoder "$ENC" --samples-data data/faces-64 --samples 8 --samples-offs
 if [ -f "$DIRS" ]; then extras+=(--directions "$DIRS"); else echo "(no directions at $DIRS)"; fi
 if [ -f "$CLF" ]; then extras+=(--classifier "$CLF" --classifier-meta "$CLF_META"); else echo "(no classifier at $CLF)"; fi
 $NICE $PY -m model.pack_extras "$OUT" "${extras[@]}"
+chmod 755 "$OUT" "$OUT/samples"
 du -sh "$OUT"
