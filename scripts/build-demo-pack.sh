@@ -43,6 +43,10 @@ $NICE $PY -m model.export "$CK" "$OUT" --name demo64 --title "Demo faces 64 px (
 extras=(--encoder "$ENC" --samples-data data/faces-64 --samples 8 --samples-offset 0 --facesjs-credit
         --licence "$LICENCE" --weights-source "$SOURCE" --max-mb 30 --verify
         --description "Our own StyleGAN2 trained on procedurally drawn faces (facesjs), with an inversion encoder, an attribute classifier and labelled edit directions. Not a photo model: it inverts and edits facesjs-style drawings.")
+GEN_INFO=$($PY -c "import torch,sys; c=torch.load(sys.argv[1],map_location='cpu'); print(f\"step {c.get('step','?')}, {c.get('images_seen','?')} images seen (model/train_demo.py)\")" "$CK")
+extras+=(--doc-extra "Generator training=$GEN_INFO"
+         --doc-extra "Encoder=model/train_encoder.py (self-supervised on generator samples + real-face reconstruction), head for F block $F_RES"
+         --doc-extra "Fidelity=measured by model/fidelity.py, numbers in docs/DEMO_MODEL.md")
 if [ -f "$DIRS" ]; then extras+=(--directions "$DIRS"); else echo "(no directions at $DIRS)"; fi
 if [ -f "$CLF" ]; then extras+=(--classifier "$CLF" --classifier-meta "$CLF_META"); else echo "(no classifier at $CLF)"; fi
 $NICE $PY -m model.pack_extras "$OUT" "${extras[@]}"
