@@ -89,6 +89,10 @@ test('group photo: pick a face, invert the aligned crop, download the full photo
   await expect(page.getByTestId('pick-another')).toBeVisible();
   const st = await page.evaluate(() => (globalThis as unknown as { __fzplus: { state(): { crop: { faceIndex: number } } } }).__fzplus.state().crop.faceIndex);
   expect(st).toBe(1);
+  // "In the photo": the edit blended into a 720 px copy of the photo
+  await page.getByTestId('view-in-photo').click();
+  await expect.poll(() => page.evaluate(() => { const c = document.querySelector('[data-testid="result-canvas"]') as HTMLCanvasElement; return [c.width, c.height]; })).toEqual([720, 480]);
+  await page.getByTestId('view-in-photo').click();
   const r = await downloadAndCompare(page);
   console.log(`download ${r.w}x${r.h}: ${r.inside} px changed inside the face region, ${r.outside} outside`);
   expect([r.w, r.h]).toEqual([r.ow, r.oh]);

@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useStore, set, get } from '../state/store';
 import {
-  cancelInversion, commitSlider, discardSession, dismissSessionOffer, downloadPng, restoreSession, saveSession, invert, openImage, openSample, pickAnotherFace, redo, resetSliders, setSlider, undo,
+  cancelInversion, commitSlider, compositePreview, discardSession, dismissSessionOffer, downloadPng, restoreSession, saveSession, invert, openImage, openSample, pickAnotherFace, redo, resetSliders, setSlider, undo,
 } from '../state/actions';
 import { FrameCanvas } from './FrameCanvas';
 import { LossCurve } from './LossCurve';
@@ -166,6 +166,9 @@ function Stage() {
   const rendering = useStore((s) => s.rendering);
   const picking = useStore((s) => !!s.facePick);
   const crop = useStore((s) => s.crop);
+  const [inPhoto, setInPhoto] = useState(false);
+  const rightFrame = compare ? reconstruction : edited ?? reconstruction;
+  const composite = useMemo(() => (inPhoto && crop ? compositePreview(rightFrame) : null), [inPhoto, crop, rightFrame]);
 
   if (picking) return <FacePicker />;
   if (phase === 'detecting') {
@@ -192,7 +195,7 @@ function Stage() {
       </div>
     );
   }
-  const right = compare ? reconstruction : edited ?? reconstruction;
+  const right = composite ?? rightFrame;
   return (
     <div className="frames">
       <figure>
@@ -204,11 +207,23 @@ function Stage() {
         </figcaption>
       </figure>
       <figure className="result">
-        <FrameCanvas frame={right} testId="result-canvas" label="reconstruction and edit" />
+        {composite ? (
+          <div className="in-photo" style={{ aspectRatio: `${composite.width} / ${composite.height}` }}>
+            <FrameCanvas frame={composite} testId="result-canvas" label="edit pasted back into the photo" />
+          </div>
+        ) : (
+          <FrameCanvas frame={right} testId="result-canvas" label="reconstruction and edit" />
+        )}
         {!right && <div className="frame-placeholder">{phase === 'inverting' ? 'Inverting…' : ''}</div>}
         {rendering && <div className="spinner" aria-label="rendering" data-testid="rendering" />}
         <figcaption>
           {compare ? 'Before edits' : 'Edited'}
+          {crop && (
+            <button className="small" data-testid="view-in-photo" aria-pressed={inPhoto} disabled={!reconstruction}
+              onClick={() => setInPhoto((v) => !v)} title="Show the edit blended back into the whole photo (as downloaded)">
+              {inPhoto ? 'Face only' : 'In the photo'}
+            </button>
+          )}
           <button
             className="small"
             data-testid="compare"

@@ -1,7 +1,7 @@
 /** Side effects: UI intents -> worker client -> store. */
 import { decodeImage } from '../image/decode';
 import { centerSquare, resizeRGBA } from '../image/tensor';
-import { alignFace, alignmentForWholeImage, alignmentFromLandmarks, apply, faceRegion, pasteBack, type Point } from '../image/align';
+import { alignFace, alignmentForWholeImage, alignmentFromLandmarks, alignmentFromQuad, apply, faceRegion, pasteBack, type Point } from '../image/align';
 import { pickDefaultFace } from '../image/faces-core';
 import { deleteSession, loadSession, SessionFormatError, storeSession, type SessionData } from './sessions';
 import type { RGBAImage } from '../image/types';
@@ -273,6 +273,27 @@ async function beginEditing(frame: RgbaFrame, p: SourcePhoto, crop: CropInfo | n
     phase: 'ready',
   });
   if (opts.invert !== false) void invert(false);
+}
+
+let previewCache: { image: RGBAImage; src: RGBAImage } | null = null;
+/**
+ * The same paste-back on a copy of the photo downscaled to ≤ `maxSide` (for the "in the photo" view): the quad and
+ * landmarks are scaled with it, so this costs a few ms per slider frame instead of a full-resolution pass.
+ */
+export function compositePreview(f: RgbaFrame | null, maxSide = PICK_VIEW): RGBAImage | null {
+  const s = get();
+  if (!f || !s.crop || !source) return null;
+  const img = source.image;
+  const k = Math.min(1, maxSide / Math.max(img.width, img.height));
+  if (previewCache?.src !== img) {
+    previewCache = { src: img, image: k < 1 ? resizeRGBA(img, Math.max(1, Math.round(img.width * k)), Math.max(1, Math.round(img.height * k))) : img };
+  }
+  const view = previewCache.image;
+  const kx = view.width / img.width, ky = view.height / img.height;
+  const sc = (p: Point): Point => [p[0] * kx, p[1] * ky];
+  const q = s.crop.alignment.quad;
+  const al = alignmentFromQuad([sc(q[0]), sc(q[1]), sc(q[2]), sc(q[3])], s.crop.alignment.size);
+  return pasteBack(view, f, al, s.crop.landmarks ? { landmarks: s.crop.landmarks.map(sc) } : {});
 }
 
 /** The edited face pasted back into the full-resolution photo (landmark-aligned packs), else null. */
