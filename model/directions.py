@@ -104,7 +104,7 @@ def fit_logistic(x, y, weight, l2=1e-3, iters=200):
     return w.detach().numpy(), float(b)
 
 
-def boundary(z, score, kind, reg_frac, seed=0):
+def boundary(z, score, kind, reg_frac, seed=0, min_class=20):
     """InterFaceGAN-style boundary in Z: returns (unit normal, stats)."""
     n = len(z)
     if kind == 'binary':
@@ -121,6 +121,8 @@ def boundary(z, score, kind, reg_frac, seed=0):
     n_val = max(1, len(idx) // 5)
     val, tr = idx[:n_val], idx[n_val:]
     pos = y[tr].mean()
+    if min(y[tr].sum(), (1 - y[tr]).sum()) < min_class:
+        return None, {'error': f'fewer than {min_class} samples in a class', 'positiveRate': float(y[idx].mean())}
     if pos == 0 or pos == 1:
         return None, {'error': f'no {"positive" if pos == 0 else "negative"} samples', 'positiveRate': float(pos)}
     wts = np.where(y[tr] > 0.5, 0.5 / pos, 0.5 / (1 - pos))
