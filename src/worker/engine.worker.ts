@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-web';
 import { Engine } from '../engine/engine';
 import { selectBackend, type BackendInfo, type Ort } from '../engine/runtime';
 import type { EngineApi, ImagePayload, InitOptions } from './protocol';
+import { defaultPackStorage, makePackFetch } from '../engine/packStore';
 
 let engine: Engine | null = null;
 let detector: Promise<import('../image/faces').FaceDetector> | null = null;
@@ -24,6 +25,7 @@ const api: EngineApi = {
         backend: opts.backend,
         threads: opts.threads,
         keepOnGpu: opts.keepOnGpu ?? true,
+        fetch: makePackFetch(defaultPackStorage), // imported packs (opfs:/packs/<id>/) come from OPFS
         onBackendChange: (b) => backendListener?.(b),
       });
     }
