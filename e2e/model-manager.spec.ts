@@ -72,6 +72,10 @@ test('import a zip, list, switch, reload, delete; broken packs are refused', asy
   await expect(page.getByTestId('pack-name')).toContainText('Tiny imported');
   await page.getByTestId('mm-open').click();
   await expect(row(page, 'tiny-imported', 'imported')).toHaveAttribute('data-active', 'true');
+  // its sample faces are read from OPFS (blob: URLs)
+  const sample = page.getByTestId('sample').first().locator('img');
+  await expect(sample).toHaveAttribute('src', /^blob:/);
+  await expect.poll(() => sample.evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBe(32);
   // the imported pack edits: drop a face and invert
   await dropFile(page, 'e2e/fixtures/tiny-heldout.png', 'heldout.png');
   await waitInverted(page);
@@ -115,5 +119,45 @@ test('import a zip, list, switch, reload, delete; broken packs are refused', asy
   await dropFile(page, 'e2e/fixtures/tiny-heldout.png', 'heldout.png');
   await waitInverted(page);
   expect(firstTitle).toBeTruthy();
+  expect(errors).toEqual([]);
+});
+
+test('import from a same-origin URL (download progress) and from a folder', async ({ page }) => {
+  const errors = collectErrors(page);
+  page.on('dialog', (d) => void d.accept());
+  await page.goto('/?backend=wasm&pack=tiny-test');
+  await waitReady(page);
+  await page.getByTestId('mm-open').click();
+  const seen = new Set<string>();
+  const status = page.getByTestId('mm-status');
+  const watch = setInterval(() => void status.textContent({ timeout: 50 }).then((t) => t && seen.add(t)).catch(() => undefined), 20);
+
+  await page.getByTestId('mm-url').fill('/models/tiny-test/');
+  await page.getByTestId('mm-url-go').click();
+  await expect(page.getByTestId('mm-message')).toContainText('Imported Tiny test pack');
+  clearInterval(watch);
+  console.log('status lines seen:', [...seen].join(' | '));
+  await expect(row(page, 'tiny-test', 'imported')).toHaveAttribute('data-active', 'true');
+  if (process.env.MM_SCREENSHOT) await page.screenshot({ path: process.env.MM_SCREENSHOT });
+
+  // a URL that is not a pack
+  await page.getByTestId('mm-url').fill('/models/no-such-pack/');
+  await page.getByTestId('mm-url-go').click();
+  await expect(page.getByTestId('mm-message')).toContainText(/was refused: .*manifest\.json/);
+
+  // another site: refused before any request (the CSP allows only this origin)
+  await page.getByTestId('mm-url').fill('https://example.com/pack.zip');
+  await page.getByTestId('mm-url-go').click();
+  await expect(page.getByTestId('mm-message')).toContainText('is on another site');
+
+  // folder (webkitdirectory): replaces the stored copy
+  await row(page, 'tiny-test', 'bundled').getByTestId('mm-use').click();
+  await expect(row(page, 'tiny-test', 'bundled')).toHaveAttribute('data-active', 'true');
+  await page.getByTestId('mm-dir-input').setInputFiles(DIR);
+  await expect(page.getByTestId('mm-message')).toContainText('Imported Tiny test pack');
+  await expect(row(page, 'tiny-test', 'imported')).toHaveAttribute('data-active', 'true');
+  await row(page, 'tiny-test', 'bundled').getByTestId('mm-use').click();
+  await row(page, 'tiny-test', 'imported').getByTestId('mm-delete').click();
+  await expect(row(page, 'tiny-test', 'imported')).toHaveCount(0);
   expect(errors).toEqual([]);
 });

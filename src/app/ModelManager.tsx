@@ -9,7 +9,7 @@ import { useStore } from '../state/store';
 import { loadPack, readUrlOptions, DEFAULT_PACKS } from '../state/actions';
 import { errorInfo } from '../worker/client';
 import { filesFromFileList, filesFromUrl, filesFromZip, importPackFiles } from '../engine/packImport';
-import { defaultPackStorage, storedPackId, storedPackUrl, type PackFiles } from '../engine/packStore';
+import { defaultPackStorage, STORED_PREFIX, storedPackId, storedPackUrl, type PackFiles } from '../engine/packStore';
 import type { LoadProgress } from '../engine/pack';
 import './ModelManager.css';
 
@@ -100,6 +100,46 @@ function useRememberedPack(setMsg: (m: Msg) => void) {
   }, [phase, setMsg]);
 }
 
+/**
+ * Sample faces of an imported pack arrive as opfs:/ URLs, which <img> and fetch cannot read: swap them for blob:
+ * URLs of the stored files (the CSP allows blob: for img-src and connect-src).
+ */
+function useStoredSamples() {
+  const pack = useStore((s) => s.pack);
+  useEffect(() => {
+    if (!pack?.samples.some((u) => u.startsWith(STORED_PREFIX))) return;
+    let cancelled = false;
+    const made: string[] = [];
+    void (async () => {
+      const samples: string[] = [];
+      for (const u of pack.samples) {
+        const id = storedPackId(u);
+        if (id === null) {
+          samples.push(u);
+          continue;
+        }
+        try {
+          const data = await defaultPackStorage().read(id, decodeURIComponent(u.slice(storedPackUrl(id).length)));
+          const type = /\.jpe?g$/i.test(u) ? 'image/jpeg' : /\.webp$/i.test(u) ? 'image/webp' : 'image/png';
+          const b = URL.createObjectURL(new Blob([data as Uint8Array<ArrayBuffer>], { type }));
+          made.push(b);
+          samples.push(b.toString() + '#' + (u.split('/').pop() ?? 'sample'));
+        } catch {
+          /* a sample the pack does not have: leave it out */
+        }
+      }
+      if (!cancelled) useStore.setState((s) => (s.pack === pack ? { pack: { ...pack, samples } } : {}));
+    })();
+    return () => {
+      cancelled = true;
+      // revoke once a different pack is shown (the swapped summary re-runs this effect with blob: URLs only)
+      setTimeout(() => {
+        if (!useStore.getState().pack?.samples.some((x) => made.some((m) => x.startsWith(m)))) made.forEach((m) => URL.revokeObjectURL(m));
+      }, 0);
+    };
+  }, [pack]);
+}
+
 export function ModelManager() {
   const [open, setOpen] = useState(false);
   const [rows, setRows] = useState<PackRow[] | null>(null);
@@ -112,6 +152,7 @@ export function ModelManager() {
   const zipInput = useRef<HTMLInputElement>(null);
   const dirInput = useRef<HTMLInputElement>(null);
   useRememberedPack(setMsg);
+  useStoredSamples();
 
   const refresh = useCallback(async () => {
     setRows(await listPacks());
@@ -209,6 +250,11 @@ export function ModelManager() {
       setMsg({ kind: 'error', text: `"${u}" is not a URL` });
       return;
     }
+    if (new URL(abs).origin !== location.origin) {
+      // the app's Content-Security-Policy (connect-src 'self') keeps every request on this site
+      setMsg({ kind: 'error', text: `${abs} is on another site; this app only downloads from its own origin (privacy policy). Download the pack there and import the zip or folder instead.` });
+      return;
+    }
     void runImport(abs, () => filesFromUrl(abs, (p) => setBusy(progressText(p))));
   }
 
@@ -270,8 +316,8 @@ export function ModelManager() {
             <input ref={zipInput} type="file" accept=".zip,application/zip" hidden onChange={onZip} data-testid="mm-zip-input" />
             <input ref={dirInput} type="file" hidden multiple onChange={onDir} data-testid="mm-dir-input" {...{ webkitdirectory: '', directory: '' }} />
             <form className="mm-url" onSubmit={onUrl}>
-              <input type="url" placeholder="https://…/pack/ or …/pack.zip" value={url} onChange={(e) => setUrl(e.target.value)} aria-label="Pack URL" data-testid="mm-url" />
-              <button type="submit" disabled={!idle || !url.trim()}>
+              <input type="text" inputMode="url" placeholder="/models/pack/ or https://…/pack.zip" value={url} onChange={(e) => setUrl(e.target.value)} aria-label="Pack URL" data-testid="mm-url" />
+              <button type="submit" disabled={!idle || !url.trim()} data-testid="mm-url-go">
                 Download
               </button>
             </form>

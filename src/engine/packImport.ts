@@ -95,8 +95,9 @@ export async function importPackFiles(storage: PackStorage, files: PackFiles): P
 }
 
 /** Reads a response body with progress (total from content-length, 0 when unknown). */
-export async function readWithProgress(res: Response, label: string, onProgress?: (p: LoadProgress) => void): Promise<Uint8Array> {
-  const total = Number(res.headers.get('content-length') ?? 0);
+export async function readWithProgress(res: Response, label: string, onProgress?: (p: LoadProgress) => void, expectBytes?: number): Promise<Uint8Array> {
+  // content-length is the compressed size when the server gzips: the manifest's byte count wins
+  const total = expectBytes ?? Number(res.headers.get('content-length') ?? 0);
   if (!res.body) return new Uint8Array(await res.arrayBuffer());
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -117,7 +118,7 @@ export async function readWithProgress(res: Response, label: string, onProgress?
   return out;
 }
 
-async function get(url: string, label: string, f: typeof fetch, onProgress?: (p: LoadProgress) => void): Promise<Uint8Array> {
+async function get(url: string, label: string, f: typeof fetch, onProgress?: (p: LoadProgress) => void, expectBytes?: number): Promise<Uint8Array> {
   let res: Response;
   try {
     res = await f(url);
@@ -125,7 +126,7 @@ async function get(url: string, label: string, f: typeof fetch, onProgress?: (p:
     throw new EngineError('PackFetchError', `could not download ${label} (${url}): ${(e as Error).message}`);
   }
   if (!res.ok) throw new EngineError('PackFetchError', `could not download ${label}: HTTP ${res.status} for ${url}`);
-  return readWithProgress(res, label, onProgress);
+  return readWithProgress(res, label, onProgress, expectBytes);
 }
 
 /**
@@ -139,20 +140,24 @@ export async function filesFromUrl(url: string, onProgress?: (p: LoadProgress) =
   const files: PackFiles = new Map();
   const raw = await get(base + 'manifest.json', 'manifest.json', f, onProgress);
   files.set('manifest.json', raw);
-  let json: { graphs?: Record<string, { file?: string }>; weights?: { file?: string }; samples?: unknown[] };
+  let json: { graphs?: Record<string, { file?: string; bytes?: number }>; weights?: { file?: string; bytes?: number }; samples?: unknown[] };
   try {
     json = JSON.parse(new TextDecoder().decode(raw));
   } catch (e) {
     throw new EngineError('PackManifestError', `manifest.json is not valid JSON: ${(e as Error).message}`);
   }
   const wanted = new Set<string>();
-  if (typeof json?.weights?.file === 'string') wanted.add(json.weights.file);
-  for (const g of Object.values(json?.graphs ?? {})) if (typeof g?.file === 'string') wanted.add(g.file);
+  const sizes = new Map<string, number>();
+  for (const e of [json?.weights, ...Object.values(json?.graphs ?? {})]) {
+    if (typeof e?.file !== 'string') continue;
+    wanted.add(e.file);
+    if (typeof e.bytes === 'number' && e.bytes > 0) sizes.set(e.file, e.bytes);
+  }
   for (const s of json?.samples ?? []) if (typeof s === 'string') wanted.add(s);
   for (const p of wanted) {
     if (p.split('/').some((s) => s === '..')) throw new EngineError('PackManifestError', `bad file path in the manifest: '${p}'`);
     try {
-      files.set(p, await get(base + p, p, f, onProgress));
+      files.set(p, await get(base + p, p, f, onProgress, sizes.get(p)));
     } catch (e) {
       // a missing graph is reported by checkPackFiles, naming the graph
       if ((e as Error).name !== 'PackFetchError' || !/HTTP 404/.test((e as Error).message)) throw e;
