@@ -19,8 +19,12 @@ test('save, reload, restore, delete', async ({ page }) => {
   await expect(page.getByTestId('rendering')).toHaveCount(0);
   const edited = await canvasPixels(page, 'result-canvas');
   const tone = await page.getByTestId('slider-tone').inputValue();
+  // privacy: nothing is stored before "Save session"
+  const dbs = () => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+  expect(await dbs()).not.toContain('fzplus-studio');
   await page.getByTestId('save-session').click();
   await expect(page.getByTestId('saved-note')).toContainText('heldout.png');
+  expect(await dbs()).toContain('fzplus-studio');
 
   await page.reload();
   await waitReady(page);

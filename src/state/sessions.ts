@@ -147,6 +147,8 @@ export async function storeSession(d: SessionData): Promise<void> {
 
 /** The saved session, null when there is none; throws SessionFormatError when it cannot be used. */
 export async function loadSession(): Promise<SessionData | null> {
+  // Don't create the database just by looking (nothing is stored before the user saves).
+  if (typeof indexedDB.databases === 'function' && !(await indexedDB.databases()).some((d) => d.name === DB)) return null;
   const raw = await tx('readonly', (s) => s.get(KEY));
   return raw === undefined ? null : parseSession(raw);
 }
