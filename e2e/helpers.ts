@@ -45,6 +45,8 @@ export async function waitInverted(page: Page, timeout = 120_000) {
 
 /** Drags a range input's thumb from its centre to `fraction` of its width with the mouse. */
 export async function dragSlider(page: Page, testId: string, fraction: number) {
+  // a long slider list scrolls: bring the slider into the viewport, or the mouse misses it
+  await page.getByTestId(testId).scrollIntoViewIfNeeded();
   const box = (await page.getByTestId(testId).boundingBox())!;
   const y = box.y + box.height / 2;
   await page.mouse.move(box.x + box.width / 2, y);
