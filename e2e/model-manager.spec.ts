@@ -150,14 +150,17 @@ test('import from a same-origin URL (download progress) and from a folder', asyn
   await page.getByTestId('mm-url-go').click();
   await expect(page.getByTestId('mm-message')).toContainText('is on another site');
 
-  // folder (webkitdirectory): replaces the stored copy
+  // folder (webkitdirectory): stored beside the first copy (an import never overwrites)
   await row(page, 'tiny-test', 'bundled').getByTestId('mm-use').click();
   await expect(row(page, 'tiny-test', 'bundled')).toHaveAttribute('data-active', 'true');
   await page.getByTestId('mm-dir-input').setInputFiles(DIR);
   await expect(page.getByTestId('mm-message')).toContainText('Imported Tiny test pack');
-  await expect(row(page, 'tiny-test', 'imported')).toHaveAttribute('data-active', 'true');
+  await expect(row(page, 'tiny-test-2', 'imported')).toHaveAttribute('data-active', 'true');
   await row(page, 'tiny-test', 'bundled').getByTestId('mm-use').click();
-  await row(page, 'tiny-test', 'imported').getByTestId('mm-delete').click();
-  await expect(row(page, 'tiny-test', 'imported')).toHaveCount(0);
+  await expect(row(page, 'tiny-test', 'bundled')).toHaveAttribute('data-active', 'true');
+  for (const id of ['tiny-test', 'tiny-test-2']) {
+    await row(page, id, 'imported').getByTestId('mm-delete').click();
+    await expect(row(page, id, 'imported')).toHaveCount(0);
+  }
   expect(errors).toEqual([]);
 });

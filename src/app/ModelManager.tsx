@@ -283,6 +283,7 @@ export function ModelManager() {
                       <span className="mm-title">{r.title}</span>
                       <span className="muted">
                         {r.source}
+                        {r.source === 'imported' ? ` · ${r.id}` : ''}
                         {r.resolution ? ` · ${r.resolution} px` : ''}
                         {r.bytes ? ` · ${fmtBytes(r.bytes)}` : ''}
                         {active ? ' · in use' : ''}

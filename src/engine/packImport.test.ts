@@ -38,7 +38,11 @@ describe('pack import', () => {
     const pack = await loadModelPack(storedPackUrl('tiny-test'), { fetch: f });
     expect(pack.manifest.name).toBe('tiny-test');
     expect(pack.graphs.mapping?.length).toBeGreaterThan(0);
+    // a second import never overwrites the first
+    expect((await importPackFiles(store, files)).id).toBe('tiny-test-2');
+    expect(await store.list()).toEqual(['tiny-test', 'tiny-test-2']);
     await store.remove('tiny-test');
+    await store.remove('tiny-test-2');
     expect(await store.list()).toEqual([]);
   });
 

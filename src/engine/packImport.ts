@@ -87,11 +87,17 @@ export async function checkPackFiles(files: PackFiles): Promise<CheckedPack> {
   return { id: packIdFromName(pack.manifest.name), manifest: pack.manifest, files, bytes };
 }
 
-/** Checks and stores a pack; returns its id. */
+/**
+ * Checks and stores a pack under a new id (the manifest name, `-2`, `-3`… when taken: an import never overwrites a
+ * stored pack, so a re-import that later fails to load loses nothing); returns its id.
+ */
 export async function importPackFiles(storage: PackStorage, files: PackFiles): Promise<CheckedPack> {
   const checked = await checkPackFiles(files);
-  await storage.write(checked.id, checked.files);
-  return checked;
+  const taken = new Set(await storage.list());
+  let id = checked.id;
+  for (let n = 2; taken.has(id); n++) id = `${checked.id}-${n}`;
+  await storage.write(id, checked.files);
+  return { ...checked, id };
 }
 
 /** Reads a response body with progress (total from content-length, 0 when unknown). */
