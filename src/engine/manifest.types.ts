@@ -154,7 +154,7 @@ export interface Direction {
    */
   vector: number[];
   /**
-   * Slider range in units of the sphere walk (radians of geodesic step along the direction, or sigma units for GANSpace).
+   * Slider range in sigma units of z (each z has radius sqrt(zDim)): the sphere walk of docs/CONTRACTS.md moves z by alpha times the unit direction, in small re-normalised steps.
    *
    * @minItems 2
    * @maxItems 2
