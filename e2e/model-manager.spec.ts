@@ -164,3 +164,23 @@ test('import from a same-origin URL (download progress) and from a folder', asyn
   }
   expect(errors).toEqual([]);
 });
+
+test('an imported pack works offline after a reload', async ({ page, context }) => {
+  const errors = collectErrors(page);
+  await page.goto('/?backend=wasm&steps=20');
+  await waitReady(page);
+  await page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state);
+  await page.getByTestId('mm-open').click();
+  await importZip(page, 'offline.zip', tinyZip('tiny-offline', 'Tiny offline'));
+  await expect(page.getByTestId('mm-message')).toContainText('Imported Tiny offline');
+
+  await context.setOffline(true);
+  await page.reload();
+  expect(await page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+  await expect(page.getByTestId('pack-name')).toContainText('Tiny offline');
+  await waitReady(page);
+  await dropFile(page, 'e2e/fixtures/tiny-heldout.png', 'heldout.png');
+  await waitInverted(page);
+  await context.setOffline(false);
+  expect(errors).toEqual([]);
+});
