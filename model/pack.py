@@ -15,6 +15,8 @@ import onnx
 import torch
 from onnx import numpy_helper
 
+from .loaders import sha256_file
+
 OPSET = 17
 MIN_BYTES = 1024
 ALIGN = 64
@@ -116,14 +118,6 @@ def io_specs(model):
         t = v.type.tensor_type
         return {'name': v.name, 'shape': [d.dim_value for d in t.shape.dim], 'dtype': DTYPES[t.elem_type]}
     return [spec(v) for v in model.graph.input], [spec(v) for v in model.graph.output]
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_graph(model, out_dir, key, weights, precision='fp32'):

@@ -15,7 +15,6 @@ schema/manifest.schema.json and written atomically. Graphs added here are self-c
         --samples-data data/faces-64 --licence MIT --credit "..."
 """
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -23,6 +22,8 @@ import shutil
 import sys
 
 import numpy as np
+
+from .loaders import sha256_file
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'schema', 'manifest.schema.json')
 FACESJS_CREDIT = 'Training faces drawn with facesjs 5.0.3 (Apache-2.0, https://github.com/zengm-games/facesjs)'
@@ -33,14 +34,6 @@ DIRECTION_KEYS = ('id', 'label', 'kind', 'vector', 'range', 'layers', 'attribute
 
 class PackError(ValueError):
     pass
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def validate_manifest(manifest):
