@@ -76,20 +76,6 @@ def diff_augment(x, translation=0.125, colour=True):
 
 
 # ---- helpers --------------------------------------------------------------------------------------------------
-def d_forward(d, x):
-    """Discriminator.forward with reshape instead of view (works on channels_last activations)."""
-    out = d.convs(x)
-    b, c, h, w = out.shape
-    group = min(b, d.stddev_group)
-    while b % group:
-        group -= 1
-    std = out.reshape(group, -1, d.stddev_feat, c // d.stddev_feat, h, w)
-    std = torch.sqrt(std.var(0, unbiased=False) + 1e-8).mean([2, 3, 4], keepdim=True).squeeze(2)
-    out = torch.cat([out, std.repeat(group, 1, h, w)], 1)
-    out = d.final_conv(out)
-    return d.final_linear(out.permute(0, 1, 2, 3).reshape(b, -1))
-
-
 def requires_grad(m, flag):
     for p in m.parameters():
         p.requires_grad_(flag)
@@ -274,8 +260,8 @@ def main(argv=None):
         requires_grad(g, False); requires_grad(d, True)
         with autocast():
             fake, _ = g(make_noise_z(args.batch, cfg['style_dim'], args.mixing))
-            fake_pred = d_forward(d, augment(fake.detach()))
-            real_pred = d_forward(d, augment(real))
+            fake_pred = d(augment(fake.detach()))
+            real_pred = d(augment(real))
             d_loss = F.softplus(fake_pred.float()).mean() + F.softplus(-real_pred.float()).mean()
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -287,7 +273,7 @@ def main(argv=None):
         if step % args.d_reg_every == 0 and args.r1 > 0:
             real_r = real.detach().requires_grad_(True)
             with autocast():
-                rp = d_forward(d, augment(real_r))
+                rp = d(augment(real_r))
             grad, = torch.autograd.grad(rp.float().sum(), real_r, create_graph=True)
             r1 = grad.float().pow(2).reshape(grad.shape[0], -1).sum(1).mean()
             d_opt.zero_grad(set_to_none=True)
@@ -299,7 +285,7 @@ def main(argv=None):
         requires_grad(g, True); requires_grad(d, False)
         with autocast():
             fake, _ = g(make_noise_z(args.batch, cfg['style_dim'], args.mixing))
-            g_loss = F.softplus(-d_forward(d, augment(fake)).float()).mean()
+            g_loss = F.softplus(-d(augment(fake)).float()).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()
