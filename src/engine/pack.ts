@@ -46,10 +46,14 @@ async function fetchBytes(url: string, label: string, f: typeof fetch, expectByt
     throw new EngineError('PackFetchError', `could not fetch ${label} (${url}): ${(e as Error).message}`);
   }
   if (!res.ok) throw new EngineError('PackFetchError', `could not fetch ${label}: HTTP ${res.status} for ${url}`);
+  return readWithProgress(res, label, onProgress, expectBytes);
+}
+
+/** Reads a response body, reporting progress when asked (total: the manifest's byte count, else content-length, else 0). */
+export async function readWithProgress(res: Response, label: string, onProgress?: (p: LoadProgress) => void, expectBytes?: number): Promise<Uint8Array> {
+  // content-length is the compressed size when the server gzips: the manifest's byte count wins
   const total = expectBytes ?? Number(res.headers.get('content-length') ?? 0);
-  if (!res.body || !onProgress) {
-    return new Uint8Array(await res.arrayBuffer());
-  }
+  if (!res.body || !onProgress) return new Uint8Array(await res.arrayBuffer());
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let loaded = 0;

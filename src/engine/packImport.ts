@@ -6,7 +6,7 @@
 import { unzipSync } from 'fflate';
 import { EngineError } from './errors';
 import type { GraphKey, ModelPackManifest } from './manifest';
-import { loadModelPack, type LoadProgress } from './pack';
+import { loadModelPack, readWithProgress, type LoadProgress } from './pack';
 import { packIdFromName, type PackFiles, type PackStorage } from './packStore';
 
 /** Drops the common top folder (a zip of `tiny-test/` or a picked folder) so `manifest.json` is at the root. */
@@ -98,30 +98,6 @@ export async function importPackFiles(storage: PackStorage, files: PackFiles): P
   for (let n = 2; taken.has(id); n++) id = `${checked.id}-${n}`;
   await storage.write(id, checked.files);
   return { ...checked, id };
-}
-
-/** Reads a response body with progress (total from content-length, 0 when unknown). */
-export async function readWithProgress(res: Response, label: string, onProgress?: (p: LoadProgress) => void, expectBytes?: number): Promise<Uint8Array> {
-  // content-length is the compressed size when the server gzips: the manifest's byte count wins
-  const total = expectBytes ?? Number(res.headers.get('content-length') ?? 0);
-  if (!res.body) return new Uint8Array(await res.arrayBuffer());
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.length;
-    onProgress?.({ file: label, loaded, total });
-  }
-  const out = new Uint8Array(loaded);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 async function get(url: string, label: string, f: typeof fetch, onProgress?: (p: LoadProgress) => void, expectBytes?: number): Promise<Uint8Array> {
