@@ -7,7 +7,7 @@
 import { expect, test } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canvasPixels, dragSlider, dropFile, meanAbsDiff, waitInverted, waitReady } from './helpers';
+import { canvasPixels, collectErrors, dragSlider, dropFile, meanAbsDiff, openEditedTinyFace, waitInverted } from './helpers';
 // @ts-expect-error plain JS module without types
 import { makeCorpus } from './fixtures/make-corpus.mjs';
 
@@ -35,19 +35,9 @@ async function frameLatency(page: import('@playwright/test').Page) {
 test('every corpus file gets a specific message; refusals keep the photo and edits', async ({ page }) => {
   test.setTimeout(300_000);
   const corpus: Entry[] = makeCorpus(DIR);
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
+  const errors = collectErrors(page);
 
-  await page.goto('/?backend=wasm&pack=tiny-test&steps=30');
-  await waitReady(page);
-  await dropFile(page, 'e2e/fixtures/tiny-heldout.png', 'heldout.png');
-  await waitInverted(page);
-  await dragSlider(page, 'slider-texture', 0.8);
-  await expect.poll(async () => Number(await page.getByTestId('slider-texture').inputValue())).toBeGreaterThan(0.5);
-  await page.waitForTimeout(300);
-  const photo = await canvasPixels(page, 'photo-canvas');
-  const edited = await canvasPixels(page, 'result-canvas');
-  const slider = await page.getByTestId('slider-texture').inputValue();
+  const { photo, edited, slider } = await openEditedTinyFace(page, 30);
 
   // 1. Everything that must be refused, while a photo with edits is open.
   let banners = await page.getByTestId('banner-error').count();

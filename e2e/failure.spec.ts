@@ -1,19 +1,10 @@
 /** A corrupt file shows a clear error and the current photo and edits stay. */
 import { expect, test } from '@playwright/test';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { waitReady, canvasPixels, dragSlider, dropFile, meanAbsDiff, waitInverted } from './helpers';
+import { canvasPixels, dragSlider, dropFile, meanAbsDiff, openEditedTinyFace } from './helpers';
 
 test('corrupt file: error banner, previous photo and edits kept', async ({ page }) => {
-  await page.goto('/?backend=wasm&pack=tiny-test&steps=40');
-  await waitReady(page);
-  await dropFile(page, 'e2e/fixtures/tiny-heldout.png', 'heldout.png');
-  await waitInverted(page);
-  await dragSlider(page, 'slider-texture', 0.8);
-  await expect.poll(async () => Number(await page.getByTestId('slider-texture').inputValue())).toBeGreaterThan(0.5);
-  await page.waitForTimeout(300);
-  const photo = await canvasPixels(page, 'photo-canvas');
-  const edited = await canvasPixels(page, 'result-canvas');
-  const slider = await page.getByTestId('slider-texture').inputValue();
+  const { photo, edited, slider } = await openEditedTinyFace(page, 40);
 
   // a truncated PNG via the file picker (made here, independent of the bad-input corpus), then a text file that
   // pretends to be a JPEG via drop

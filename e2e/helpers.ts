@@ -65,3 +65,22 @@ export function collectErrors(page: Page): string[] {
 export async function waitReady(page: Page, timeout = 90_000) {
   await expect(page.getByTestId('app')).toHaveAttribute('data-phase', /^(ready|inverted)$/, { timeout });
 }
+
+/**
+ * The common starting point of the error tests: the tiny pack, a held-out face inverted, the texture slider moved.
+ * Returns what must survive a refused input: the photo and edited pixels and the slider value.
+ */
+export async function openEditedTinyFace(page: Page, steps: number) {
+  await page.goto(`/?backend=wasm&pack=tiny-test&steps=${steps}`);
+  await waitReady(page);
+  await dropFile(page, 'e2e/fixtures/tiny-heldout.png', 'heldout.png');
+  await waitInverted(page);
+  await dragSlider(page, 'slider-texture', 0.8);
+  await expect.poll(async () => Number(await page.getByTestId('slider-texture').inputValue())).toBeGreaterThan(0.5);
+  await page.waitForTimeout(300);
+  return {
+    photo: await canvasPixels(page, 'photo-canvas'),
+    edited: await canvasPixels(page, 'result-canvas'),
+    slider: await page.getByTestId('slider-texture').inputValue(),
+  };
+}
