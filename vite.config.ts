@@ -17,13 +17,16 @@ export const isolationHeaders = {
 };
 
 /**
- * ORT runtime files served from our own origin under /ort/ (ort.env.wasm.wasmPaths points here). The app imports
- * the JSEP build (WebGPU + WASM in one), so the plain wasm-only files are not needed.
+ * ORT runtime files served from our own origin under /ort/ (ort.env.wasm.wasmPaths points here). The worker imports
+ * the JSEP build (WebGPU + WASM) when it will run on WebGPU, and the plain WASM build otherwise: the plain build
+ * runs the same CPU kernels 2-3x faster per gradient step (docs/WASM_SPEED.md).
  */
 export const ORT_BASE = 'ort/';
 export const ORT_FILES = [
   'ort-wasm-simd-threaded.jsep.mjs',
   'ort-wasm-simd-threaded.jsep.wasm',
+  'ort-wasm-simd-threaded.mjs',
+  'ort-wasm-simd-threaded.wasm',
 ];
 const ROOT = fileURLToPath(new URL('.', import.meta.url));
 const ORT_DIST = resolve(ROOT, 'node_modules/onnxruntime-web/dist');
@@ -69,9 +72,12 @@ export const plugins: PluginOption[] = [react(), ortRuntimeFiles(), ...pwaPlugin
 export default defineConfig({
   plugins,
   resolve: {
-    // The non-bundled ORT build loads ort-wasm-simd-threaded.jsep.mjs from ort.env.wasm.wasmPaths (our /ort/), so
+    // The non-bundled ORT builds load ort-wasm-simd-threaded[.jsep].mjs from ort.env.wasm.wasmPaths (our /ort/), so
     // WASM pthread workers start from that file and never re-run our worker bundle.
-    alias: [{ find: /^onnxruntime-web$/, replacement: resolve(ORT_DIST, 'ort.min.mjs') }],
+    alias: [
+      { find: /^onnxruntime-web$/, replacement: resolve(ORT_DIST, 'ort.min.mjs') },
+      { find: /^onnxruntime-web\/wasm$/, replacement: resolve(ORT_DIST, 'ort.wasm.min.mjs') },
+    ],
   },
   server: { host: '127.0.0.1', headers: isolationHeaders },
   preview: { host: '127.0.0.1', headers: isolationHeaders },

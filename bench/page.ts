@@ -1,6 +1,6 @@
 /**
  * Bench page (served by bench/run.mjs through Vite's dev server): one engine worker, one configuration from the URL
- * (?pack=&backend=&threads=&steps=&frames=&keepOnGpu=0|1). Writes window.__bench.
+ * (?pack=&backend=&threads=&steps=&frames=&keepOnGpu=0|1&ortBuild=jsep|wasm). Writes window.__bench.
  */
 import { getEngine, ortWasmPaths, proxy } from '../src/worker/client';
 import type { InvertProgress } from '../src/worker/protocol';
@@ -12,11 +12,14 @@ const threads = Number(q.get('threads') ?? 0) || undefined;
 const steps = Number(q.get('steps') ?? 10);
 const frames = Number(q.get('frames') ?? 10);
 const keepOnGpu = q.get('keepOnGpu') !== '0';
+// which onnxruntime-web build the worker loads (default: plain WASM build on WASM, JSEP on WebGPU)
+const ortBuild = (q.get('ortBuild') ?? undefined) as 'jsep' | 'wasm' | undefined;
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 
 async function main() {
   const e = getEngine();
-  const info = await e.init({ backend, threads, keepOnGpu, wasmPaths: ortWasmPaths() });
+  const initOpts = { backend, threads, keepOnGpu, wasmPaths: ortWasmPaths(), ortBuild };
+  const info = await e.init(initOpts);
   const t0 = performance.now();
   const summary = await e.loadPack(new URL(`/models/${pack}/`, location.href).href);
   const loadMs = performance.now() - t0;

@@ -1,13 +1,13 @@
 /// <reference lib="webworker" />
 /** Module worker: hosts the engine and exposes it with comlink. */
 import * as Comlink from 'comlink';
-import * as ort from 'onnxruntime-web';
 import { Engine } from '../engine/engine';
 import { selectBackend, type BackendInfo, type Ort } from '../engine/runtime';
 import type { EngineApi, ImagePayload, InitOptions } from './protocol';
 import { defaultPackStorage, makePackFetch } from '../engine/packStore';
 
 let engine: Engine | null = null;
+let ort: Ort | null = null;
 let detector: Promise<import('../image/faces').FaceDetector> | null = null;
 let backendListener: ((b: BackendInfo) => void) | null = null;
 
@@ -16,12 +16,37 @@ function need(): Engine {
   return engine;
 }
 
+/**
+ * Which onnxruntime-web build the engine gets. WebGPU needs the JSEP build (`onnxruntime-web`, WebGPU + WASM);
+ * on WASM the plain build (`onnxruntime-web/wasm`) runs the same CPU kernels with far less overhead per graph run
+ * (demo64 gradient step, 1 thread: 2-3x faster; docs/WASM_SPEED.md), so it is used whenever the backend will be
+ * WASM: requested, or no WebGPU adapter. (A later WebGPU -> WASM fallback keeps the JSEP build: it works, slower.)
+ * `ortBuild` (bench only) forces one build.
+ */
+async function loadOrt(opts: InitOptions & { ortBuild?: 'jsep' | 'wasm' }): Promise<Ort> {
+  let build = opts.ortBuild;
+  if (!build) {
+    build = 'wasm';
+    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+    if (opts.backend !== 'wasm' && gpu) {
+      try {
+        if (await gpu.requestAdapter()) build = 'jsep';
+      } catch {
+        /* no adapter: WASM */
+      }
+    }
+  }
+  const mod = build === 'jsep' ? await import('onnxruntime-web') : await import('onnxruntime-web/wasm');
+  return mod as unknown as Ort;
+}
+
 const api: EngineApi = {
   async init(opts: InitOptions) {
     if (!engine) {
+      ort = await loadOrt(opts);
       ort.env.wasm.wasmPaths = opts.wasmPaths;
       ort.env.logLevel = 'error';
-      engine = new Engine(ort as unknown as Ort, {
+      engine = new Engine(ort, {
         backend: opts.backend,
         threads: opts.threads,
         keepOnGpu: opts.keepOnGpu ?? true,
@@ -29,7 +54,7 @@ const api: EngineApi = {
         onBackendChange: (b) => backendListener?.(b),
       });
     }
-    if (!engine.backend) engine.backend = await selectBackend(ort as unknown as Ort, opts.backend, opts.threads);
+    if (!engine.backend) engine.backend = await selectBackend(ort!, opts.backend, opts.threads);
     return engine.backend;
   },
   loadPack: (url, onProgress) => need().loadPack(url, onProgress),
