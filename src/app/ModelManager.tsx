@@ -7,10 +7,10 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore } from '../state/store';
 import { loadPack, readUrlOptions, DEFAULT_PACKS } from '../state/actions';
-import { errorInfo } from '../worker/client';
-import { filesFromFileList, filesFromUrl, filesFromZip, importPackFiles } from '../engine/packImport';
-import { defaultPackStorage, STORED_PREFIX, storedPackId, storedPackUrl, type PackFiles } from '../engine/packStore';
-import type { LoadProgress } from '../engine/pack';
+import { errorInfo, proxy } from '../worker/client';
+import { getImporter } from '../worker/importClient';
+import type { ImportProgress, ImportSource } from '../worker/protocol';
+import { defaultPackStorage, STORED_PREFIX, storedPackId, storedPackUrl } from '../engine/packStore';
 import './ModelManager.css';
 
 const ACTIVE_KEY = 'fzplus.activePack';
@@ -71,8 +71,11 @@ async function listPacks(): Promise<PackRow[]> {
   return rows;
 }
 
-function progressText(p: LoadProgress): string {
-  return p.total ? `Downloading ${p.file}: ${Math.round((100 * p.loaded) / p.total)}%` : `Downloading ${p.file}: ${fmtBytes(p.loaded)}`;
+function progressText(p: ImportProgress): string {
+  if (p.phase === 'checking') return 'Checking sizes and sha256…';
+  if (p.phase === 'storing') return `Storing ${p.file}…`;
+  const file = p.total ? `${p.file}: ${Math.round((100 * p.loaded) / p.total)}%` : `${p.file}: ${fmtBytes(p.loaded)}`;
+  return `Reading ${file}` + (p.allBytes ? ` (${fmtBytes(p.doneBytes)} of ${fmtBytes(p.allBytes)})` : '');
 }
 
 /** Switches to the pack the user chose last time (unless ?pack= names one), once the first pack is loaded. */
@@ -200,14 +203,16 @@ export function ModelManager() {
     }
   }
 
-  async function runImport(label: string, getFiles: () => Promise<PackFiles>) {
+  async function runImport(label: string, source: ImportSource) {
     setBusy(`Reading ${label}…`);
     setMsg(null);
     const storage = defaultPackStorage();
+    let reading = true; // progress messages come on their own port and may land after the result
     try {
-      const files = await getFiles();
-      setBusy(`Checking ${files.size} files (sizes and sha256)…`);
-      const checked = await importPackFiles(storage, files);
+      // unzip, sha256 and OPFS writes stream in the import worker (issue 5.3): the page never holds the pack
+      const checked = await getImporter()
+        .importPack(source, proxy((p: ImportProgress) => void (reading && setBusy(progressText(p)))))
+        .finally(() => (reading = false));
       setBusy(`Loading ${checked.manifest.title}…`);
       const target = storedPackUrl(checked.id);
       try {
@@ -230,13 +235,14 @@ export function ModelManager() {
   function onZip(e: React.ChangeEvent<HTMLInputElement>) {
     const f = e.target.files?.[0];
     e.target.value = '';
-    if (f) void runImport(f.name, async () => filesFromZip(new Uint8Array(await f.arrayBuffer())));
+    if (f) void runImport(f.name, { kind: 'zip', name: f.name, blob: f });
   }
 
   function onDir(e: React.ChangeEvent<HTMLInputElement>) {
     const list = e.target.files ? [...e.target.files] : [];
     e.target.value = '';
-    if (list.length) void runImport(`The folder ${list[0].webkitRelativePath.split('/')[0] || ''}`.trim(), () => filesFromFileList(list));
+    const files = list.map((f) => ({ path: f.webkitRelativePath || f.name, blob: f }));
+    if (list.length) void runImport(`The folder ${list[0].webkitRelativePath.split('/')[0] || ''}`.trim(), { kind: 'files', files });
   }
 
   function onUrl(e: React.FormEvent) {
@@ -255,7 +261,7 @@ export function ModelManager() {
       setMsg({ kind: 'error', text: `${abs} is on another site; this app only downloads from its own origin (privacy policy). Download the pack there and import the zip or folder instead.` });
       return;
     }
-    void runImport(abs, () => filesFromUrl(abs, (p) => setBusy(progressText(p))));
+    void runImport(abs, { kind: 'url', url: abs });
   }
 
   return (

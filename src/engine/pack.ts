@@ -6,6 +6,8 @@ export interface ModelPack {
   manifest: ModelPackManifest;
   /** Serialized ONNX graphs by key (only the fp32 graphs the engine uses). */
   graphs: Partial<Record<GraphKey, Uint8Array>>;
+  /** `<key>@fp16` copies, when asked for (LoadPackOptions.fp16) and the pack has them. */
+  graphs16?: Partial<Record<GraphKey, Uint8Array>>;
   /** Shared external-data file (manifest.weights), if the pack has one. */
   weights?: { path: string; data: Uint8Array };
 }
@@ -23,6 +25,8 @@ export interface LoadPackOptions {
   skipHashes?: boolean;
   /** Graph keys to load; default: every fp32 graph the engine knows. */
   keys?: GraphKey[];
+  /** Also load the `<key>@fp16` copies of those keys (WebGPU with shader-f16). */
+  fp16?: boolean;
 }
 
 const ENGINE_GRAPHS: GraphKey[] = [
@@ -53,17 +57,29 @@ async function fetchBytes(url: string, label: string, f: typeof fetch, expectByt
 export async function readWithProgress(res: Response, label: string, onProgress?: (p: LoadProgress) => void, expectBytes?: number): Promise<Uint8Array> {
   // content-length is the compressed size when the server gzips: the manifest's byte count wins
   const total = expectBytes ?? Number(res.headers.get('content-length') ?? 0);
-  if (!res.body || !onProgress) return new Uint8Array(await res.arrayBuffer());
+  if (!res.body || (!onProgress && !(total > 0))) return new Uint8Array(await res.arrayBuffer());
   const reader = res.body.getReader();
+  // known size (a large weights file): fill one buffer as chunks arrive, so the file is never held twice
+  let buf: Uint8Array | null = total > 0 ? new Uint8Array(total) : null;
   const chunks: Uint8Array[] = [];
   let loaded = 0;
+  let lastReport = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    chunks.push(value);
+    if (buf && loaded + value.length <= buf.length) buf.set(value, loaded);
+    else {
+      if (buf) chunks.push(buf.subarray(0, loaded)), (buf = null);
+      chunks.push(value);
+    }
     loaded += value.length;
-    onProgress({ file: label, loaded, total });
+    const now = Date.now();
+    if (onProgress && (now - lastReport > 50 || loaded === total)) {
+      lastReport = now;
+      onProgress({ file: label, loaded, total });
+    }
   }
+  if (buf) return loaded === buf.length ? buf : buf.slice(0, loaded);
   const out = new Uint8Array(loaded);
   let off = 0;
   for (const c of chunks) {
@@ -116,6 +132,16 @@ export async function loadModelPack(baseUrl: string, opts: LoadPackOptions = {})
         pack.graphs[k] = data;
       }),
     );
+    const g16 = opts.fp16 ? (manifest.graphs as Record<string, typeof g>)[`${k}@fp16`] : undefined;
+    if (g16) {
+      const label = `graph '${k}@fp16' (${g16.file})`;
+      jobs.push(
+        fetchBytes(joinUrl(baseUrl, g16.file), label, f, g16.bytes, opts.onProgress).then(async (data) => {
+          await checkFile(label, data, g16.bytes, g16.sha256, skip);
+          (pack.graphs16 ??= {})[k] = data;
+        }),
+      );
+    }
   }
   await Promise.all(jobs);
   return pack;

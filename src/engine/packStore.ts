@@ -19,6 +19,24 @@ export interface PackStorage {
   remove(id: string): Promise<void>;
   /** Total bytes of a stored pack. */
   size(id: string): Promise<number>;
+  /** One file as a Blob (OPFS: backed by the disk, so a 140 MB weights file is streamed, not copied into memory). */
+  blob?(id: string, path: string): Promise<Blob>;
+  /** Starts a streamed import (issue 5.3): files are written as they arrive into a hidden staging folder. */
+  stage?(): Promise<PackStage>;
+}
+
+/** One file being written chunk by chunk. */
+export interface FileSink {
+  write(chunk: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A streamed import in progress: staged files become pack `id` on commit (manifest.json written last). */
+export interface PackStage {
+  open(stagedPath: string): Promise<FileSink>;
+  /** Moves `[stagedPath, packPath]` pairs into `packs/<id>/`, then writes manifest.json; removes the staging folder. */
+  commit(id: string, files: [string, string][], manifest: Uint8Array): Promise<void>;
+  discard(): Promise<void>;
 }
 
 export const STORED_PREFIX = 'opfs:/packs/';
@@ -66,9 +84,41 @@ export class MemoryPackStorage implements PackStorage {
     for (const d of this.packs.get(id)?.values() ?? []) n += d.length;
     return n;
   }
+  async blob(id: string, path: string) {
+    return new Blob([(await this.read(id, path)) as Uint8Array<ArrayBuffer>]);
+  }
+  async stage(): Promise<PackStage> {
+    const staged = new Map<string, Uint8Array[]>();
+    return {
+      open: async (p: string) => {
+        const chunks: Uint8Array[] = [];
+        staged.set(p, chunks);
+        return { write: async (c: Uint8Array) => void chunks.push(c.slice()), close: async () => undefined };
+      },
+      commit: async (id: string, files: [string, string][], manifest: Uint8Array) => {
+        const out: PackFiles = new Map();
+        for (const [from, to] of files) {
+          const parts = staged.get(from) ?? [];
+          const d = new Uint8Array(parts.reduce((n, c) => n + c.length, 0));
+          let o = 0;
+          for (const c of parts) (d.set(c, o), (o += c.length));
+          out.set(to, d);
+        }
+        out.set('manifest.json', manifest);
+        await this.write(id, out);
+        staged.clear();
+      },
+      discard: async () => void staged.clear(),
+    };
+  }
 }
 
 type Dir = FileSystemDirectoryHandle;
+interface SyncHandle {
+  write(buf: Uint8Array, opts: { at: number }): number;
+  flush(): void;
+  close(): void;
+}
 
 export class OpfsPackStorage implements PackStorage {
   private async root(create = true): Promise<Dir> {
@@ -127,6 +177,92 @@ export class OpfsPackStorage implements PackStorage {
     await (await this.root()).removeEntry(id, { recursive: true });
   }
 
+  async blob(id: string, path: string): Promise<Blob> {
+    try {
+      let dir = await (await this.root()).getDirectoryHandle(id);
+      const parts = checkPath(path);
+      for (const p of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(p);
+      return await (await dir.getFileHandle(parts[parts.length - 1])).getFile();
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
+      throw new EngineError('PackFetchError', `stored pack '${id}' has no file ${path} (${(e as Error).message})`);
+    }
+  }
+
+  /**
+   * Staging folder `packs/.staging-<random>/` (never listed: no manifest.json, and pack ids never start with '.').
+   * Files are written with a sync access handle in a worker (no copy, no swap file), else a writable stream.
+   * Stale staging folders of an interrupted import are removed here.
+   */
+  async stage(): Promise<PackStage> {
+    const root = await this.root();
+    for await (const [name] of (root as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+      if (name.startsWith('.staging-')) await root.removeEntry(name, { recursive: true }).catch(() => undefined);
+    }
+    const stageName = `.staging-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const stageDir = await root.getDirectoryHandle(stageName, { create: true });
+    const names = new Map<string, string>(); // staged path -> flat file name in the staging folder
+    const discard = async () => void (await root.removeEntry(stageName, { recursive: true }).catch(() => undefined));
+    return {
+      open: async (p: string): Promise<FileSink> => {
+        const flat = `f${names.size}`;
+        names.set(p, flat);
+        const fh = await stageDir.getFileHandle(flat, { create: true });
+        const sync = (fh as unknown as { createSyncAccessHandle?: () => Promise<SyncHandle> }).createSyncAccessHandle;
+        if (typeof sync === 'function') {
+          try {
+            const h = await sync.call(fh);
+            let at = 0;
+            return {
+              write: async (c: Uint8Array) => {
+                let off = 0;
+                while (off < c.length) {
+                  const n = h.write(off ? c.subarray(off) : c, { at });
+                  if (n <= 0) throw new EngineError('PackFetchError', `could not write ${p} to storage (disk full?)`);
+                  off += n;
+                  at += n;
+                }
+              },
+              close: async () => {
+                h.flush();
+                h.close();
+              },
+            };
+          } catch (e) {
+            if (e instanceof EngineError) throw e;
+            /* not in a worker: fall back to a writable stream */
+          }
+        }
+        const w = await fh.createWritable();
+        return { write: (c: Uint8Array) => w.write(c as Uint8Array<ArrayBuffer>), close: () => w.close() };
+      },
+      commit: async (id: string, files: [string, string][], manifest: Uint8Array) => {
+        await root.removeEntry(id, { recursive: true }).catch(() => undefined);
+        const top = await root.getDirectoryHandle(id, { create: true });
+        for (const [from, to] of files) {
+          const flat = names.get(from);
+          if (!flat) throw new EngineError('PackFetchError', `staged file ${from} is missing`);
+          const parts = checkPath(to);
+          let dir = top;
+          for (const q of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(q, { create: true });
+          const src = await stageDir.getFileHandle(flat);
+          const move = (src as unknown as { move?: (d: Dir, n: string) => Promise<void> }).move;
+          if (typeof move === 'function') await move.call(src, dir, parts[parts.length - 1]);
+          else {
+            const w = await (await dir.getFileHandle(parts[parts.length - 1], { create: true })).createWritable();
+            await (await src.getFile()).stream().pipeTo(w);
+          }
+        }
+        // manifest.json last: list() only shows packs whose manifest exists
+        const w = await (await top.getFileHandle('manifest.json', { create: true })).createWritable();
+        await w.write(manifest as Uint8Array<ArrayBuffer>);
+        await w.close();
+        await discard();
+      },
+      discard,
+    };
+  }
+
   async size(id: string): Promise<number> {
     const walk = async (dir: Dir): Promise<number> => {
       let n = 0;
@@ -146,13 +282,18 @@ export function makePackFetch(storage: () => PackStorage, base: typeof fetch = (
     const id = storedPackId(url);
     if (id === null) return base(input, init);
     const path = decodeURIComponent(url.slice(storedPackUrl(id).length));
-    let data: Uint8Array;
+    const st = storage();
     try {
-      data = await storage().read(id, path);
+      // a Blob from OPFS streams from disk: a large weights file is never held twice while it is read
+      if (st.blob) {
+        const b = await st.blob(id, path);
+        return new Response(b, { status: 200, headers: { 'content-length': String(b.size) } });
+      }
+      const data = await st.read(id, path);
+      return new Response(data as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-length': String(data.length) } });
     } catch {
       return new Response(null, { status: 404, statusText: 'not in the stored pack' });
     }
-    return new Response(data as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-length': String(data.length) } });
   }) as typeof fetch;
 }
 

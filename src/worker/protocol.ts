@@ -7,7 +7,9 @@ import type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderRe
 import type { LoadProgress } from '../engine/pack';
 import type { Superseded } from '../engine/latest';
 import type { DetectedFace } from '../image/faces-core';
+import type { ImportedPack, ImportProgress, ImportSource, SourceFile } from '../engine/packStream';
 
+export type { ImportedPack, ImportProgress, ImportSource, SourceFile };
 export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes };
 
 export interface InitOptions {
@@ -54,4 +56,12 @@ export interface EngineApi {
   importCodes(codes: SavedCodes): Promise<InvertResult>;
   /** Test hook: destroy the WebGPU device as a real device loss would. */
   simulateDeviceLoss(): Promise<boolean>;
+}
+
+/**
+ * The pack import worker (src/worker/import.worker.ts). `source` holds File/Blob objects (structured-cloned as
+ * references to the same disk data, not copied) or a same-origin URL; progress arrives at most every 100 ms per file.
+ */
+export interface ImportApi {
+  importPack(source: ImportSource, onProgress?: (p: ImportProgress) => void): Promise<ImportedPack>;
 }
