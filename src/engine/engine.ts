@@ -145,8 +145,10 @@ export class Engine {
 
   /** Loads (or replaces) the model pack; on failure the previous pack stays usable. */
   async loadPack(url: string, onProgress?: (p: LoadProgress) => void): Promise<PackSummary> {
-    const pack = await loadModelPack(url, { fetch: this.opts.fetch, onProgress });
     if (!this.backend) this.backend = await selectBackend(this.ort, this.opts.backend ?? 'auto', this.opts.threads);
+    // fp16 copies only where they run natively: WebGPU with shader-f16
+    const fp16 = this.backend.kind === 'webgpu' && !!this.backend.f16;
+    const pack = await loadModelPack(url, { fetch: this.opts.fetch, onProgress, fp16 });
     const runtime = this.makeRuntime(pack, this.backend.kind);
     // Create the sessions the editor needs up front, so a broken graph is reported now, not mid-edit.
     try {
@@ -194,7 +196,8 @@ export class Engine {
   }
 
   private makeRuntime(pack: ModelPack, kind: BackendKind): Runtime {
-    const rt = new Runtime(this.ort, pack, kind, { keepOnGpu: this.opts.keepOnGpu ?? true, sessionFactory: this.opts.sessionFactory });
+    const fp16 = kind === 'webgpu' && !!this.backend?.f16;
+    const rt = new Runtime(this.ort, pack, kind, { keepOnGpu: this.opts.keepOnGpu ?? true, sessionFactory: this.opts.sessionFactory, fp16 });
     rt.onDeviceLost = () => {
       /* handled on the next run: DeviceLostError triggers the WASM fallback */
     };

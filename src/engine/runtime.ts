@@ -21,12 +21,14 @@ export interface BackendInfo {
   adapter?: string;
   /** Why WebGPU was not used, or why we fell back. */
   note?: string;
+  /** WebGPU adapter with the `shader-f16` feature: a pack's `<key>@fp16` graphs are used (issue 5.3). */
+  f16?: boolean;
 }
 
 export type SessionFactory = (key: GraphKey, bytes: Uint8Array, options: OrtWeb.InferenceSession.SessionOptions) => Promise<OrtSession>;
 
 interface GpuLike {
-  requestAdapter(opts?: unknown): Promise<{ info?: { vendor?: string; architecture?: string }; isFallbackAdapter?: boolean } | null>;
+  requestAdapter(opts?: unknown): Promise<{ info?: { vendor?: string; architecture?: string }; isFallbackAdapter?: boolean; features?: { has(f: string): boolean } } | null>;
 }
 
 /** Picks WebGPU when navigator.gpu gives an adapter (unless forced to WASM); configures ORT's WASM threads. */
@@ -46,7 +48,9 @@ export async function selectBackend(ort: Ort, preference: 'auto' | BackendKind =
         if (adapter) {
           const info = adapter.info ?? {};
           const name = [info.vendor, info.architecture].filter(Boolean).join(' ') || 'WebGPU adapter';
-          return { kind: 'webgpu', threads: 0, crossOriginIsolated: isolated, adapter: name + (adapter.isFallbackAdapter ? ' (software fallback)' : '') };
+          // onnxruntime-web asks for 'shader-f16' itself when the adapter has it
+          const f16 = !!adapter.features?.has('shader-f16');
+          return { kind: 'webgpu', threads: 0, crossOriginIsolated: isolated, adapter: name + (adapter.isFallbackAdapter ? ' (software fallback)' : ''), f16 };
         }
         note = 'no WebGPU adapter';
       } catch (e) {
@@ -71,6 +75,19 @@ export interface RuntimeOptions {
   /** Keep constant inputs (target, F_init, edit F) as GPU-buffer tensors between runs (WebGPU only). */
   keepOnGpu?: boolean;
   sessionFactory?: SessionFactory;
+  /** Use the pack's `<key>@fp16` copies where it has them (WebGPU with shader-f16; loaded into pack.graphs16). */
+  fp16?: boolean;
+}
+
+/** Out-of-memory failures as onnxruntime-web reports them (WASM heap growth, allocation, emscripten abort). */
+export function isOutOfMemory(message: string): boolean {
+  return /out of memory|\bOOM\b|memory access out of bounds|WebAssembly\.Memory|Array buffer allocation failed|could not allocate|failed to allocate|bad_alloc|Aborted\(\)/i.test(message);
+}
+
+/** The error for a graph that does not fit: says why and what to do, instead of a dead page. */
+export function memoryError(key: string, backend: BackendKind, message: string): EngineError {
+  const where = backend === 'wasm' ? 'WebAssembly memory (at most 4 GB per page in this browser)' : 'GPU memory';
+  return new EngineError('PackGraphError', `graph '${key}' does not fit in ${where}: ${message}. Close other tabs, use a smaller pack, or a device with WebGPU; reload the page if editing stops working`);
 }
 
 type Feed = Float32Array | OrtTensor;
@@ -95,10 +112,15 @@ export class Runtime {
     return !!this.pack.graphs[key];
   }
 
+  /** Whether `key` runs its fp16 copy. */
+  usesFp16(key: GraphKey): boolean {
+    return !!(this.options.fp16 && this.pack.graphs16?.[key]);
+  }
+
   session(key: GraphKey): Promise<OrtSession> {
     let s = this.sessions.get(key);
     if (!s) {
-      const bytes = this.pack.graphs[key];
+      const bytes = this.usesFp16(key) ? this.pack.graphs16![key] : this.pack.graphs[key];
       if (!bytes) return Promise.reject(new EngineError('PackGraphError', `the model pack has no '${key}' graph`));
       const options: OrtWeb.InferenceSession.SessionOptions = {
         executionProviders: [this.backend],
@@ -112,7 +134,8 @@ export class Runtime {
         },
         (e: Error) => {
           this.sessions.delete(key);
-          throw new EngineError('PackGraphError', `graph '${key}' failed to load on ${this.backend}: ${e.message}`);
+          if (isOutOfMemory(String(e?.message ?? e))) throw memoryError(key, this.backend, String(e?.message ?? e));
+          throw new EngineError('PackGraphError', `graph '${key}'${this.usesFp16(key) ? ' (fp16)' : ''} failed to load on ${this.backend}: ${e.message}`);
         },
       );
       this.sessions.set(key, s);
@@ -187,7 +210,9 @@ export class Runtime {
         this.lost = true;
         throw new EngineError('DeviceLostError', `the GPU device was lost while running '${key}'`);
       }
-      throw new EngineError('PackGraphError', `graph '${key}' failed on ${this.backend}: ${(e as Error).message}`);
+      const msg = String((e as Error)?.message ?? e);
+      if (isOutOfMemory(msg)) throw memoryError(key, this.backend, msg);
+      throw new EngineError('PackGraphError', `graph '${key}' failed on ${this.backend}: ${msg}`);
     }
     const res: Record<string, Float32Array> = {};
     for (const [name, t] of Object.entries(out)) {

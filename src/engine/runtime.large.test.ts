@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { isOutOfMemory, Runtime, selectBackend, type Ort } from './runtime';
+import type { ModelPack } from './pack';
+
+const pack = (): ModelPack => ({
+  baseUrl: 'mem:/',
+  manifest: { graphs: { mapping: { inputs: [], outputs: [] } } } as unknown as ModelPack['manifest'],
+  graphs: { mapping: new Uint8Array([1]) },
+  graphs16: { mapping: new Uint8Array([2]) },
+});
+
+describe('large packs: fp16 graphs and memory errors (issue 5.3)', () => {
+  it('uses the @fp16 copy only when asked (WebGPU with shader-f16)', async () => {
+    const seen: number[] = [];
+    const factory = async (_k: string, bytes: Uint8Array) => (seen.push(bytes[0]), {} as never);
+    await new Runtime({} as Ort, pack(), 'webgpu', { sessionFactory: factory, fp16: true }).session('mapping');
+    await new Runtime({} as Ort, pack(), 'wasm', { sessionFactory: factory }).session('mapping');
+    expect(seen).toEqual([2, 1]);
+  });
+
+  it('an allocation failure becomes a message about memory, not a dead page', async () => {
+    const factory = async () => {
+      throw new Error('Aborted(). Build with -sASSERTIONS for more info.');
+    };
+    const rt = new Runtime({} as Ort, pack(), 'wasm', { sessionFactory: factory });
+    await expect(rt.session('mapping')).rejects.toThrow(/does not fit in WebAssembly memory \(at most 4 GB/);
+    expect(isOutOfMemory('RangeError: WebAssembly.Memory.grow(): Maximum memory size exceeded')).toBe(true);
+    expect(isOutOfMemory("graph input 'z' has the wrong shape")).toBe(false);
+  });
+
+  it('selectBackend reports shader-f16', async () => {
+    const g = globalThis as unknown as { navigator?: unknown };
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+    Object.defineProperty(globalThis, 'navigator', {
+      configurable: true,
+      value: { hardwareConcurrency: 2, gpu: { requestAdapter: async () => ({ info: { vendor: 'x' }, features: new Set(['shader-f16']) }) } },
+    });
+    try {
+      const ort = { env: { wasm: {} } } as unknown as Ort;
+      const b = await selectBackend(ort, 'auto');
+      expect(b.kind).toBe('webgpu');
+      expect(b.f16).toBe(true);
+    } finally {
+      if (saved) Object.defineProperty(globalThis, 'navigator', saved);
+      else delete g.navigator;
+    }
+  });
+});
