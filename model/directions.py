@@ -12,6 +12,17 @@ What it does
 3. GANSpace: PCA of w = mapping(z) over the samples. Each of the top `--pca` W components u_k is expressed as a
    Z direction by least squares: the Z vector d_k that best predicts the coordinate (w - mean) . u_k from z
    (then normalised). `explainedVariance` is the component's share of W's total variance.
+In-context fit (`--f-res`, default 16: the demo pack's F block): the app edits with F fixed, so only the style
+layers >= firstWs can move an attribute. The samples are therefore rendered as the app renders an edit: F from one
+z (z_F) and the style layers from another (z_S), `synthesis_from_f(F(z_F), W(z_S))`, and the boundaries are fitted
+on z_S. For each attribute two candidates are built, the plain normal and InterFaceGAN's conditional one (the
+normal with the normals of strongly correlated other attributes, |cos| >= `--condition-cos`, projected out; pairs
+that are one property by definition (fidelity.LINKED) are not conditioned on each other), and every candidate is
+tried on every contiguous range of style layers (as GANSpace gives each edit a layer range). On `--n-select` fresh
+samples the choice is the candidate that passes the issue-3 test (>= 90 % of faces move the intended way at
++`--eval-alpha` sigma, other attributes' mean |change| < 1/3 of the own one), else the best own/other ratio.
+The chosen directions are then re-checked on `--n-eval` further samples never used for fitting or choosing.
+`--f-res 0` fits on whole-generator samples as before (all layers, no search).
 4. Checks every direction as the engine applies it (CONTRACTS.md: sphere walk with steps of 0.1, on the layers
    >= `--first-ws`): on `--n-eval` fresh samples, +`--eval-alpha` sigma must raise the target attribute's score
    for most faces while the other attributes move less. Numbers go to `stats`.
@@ -170,6 +181,152 @@ def edit_effect(g, clf, z, d, alpha, num_ws, first_ws):
     return before, after
 
 
+@torch.no_grad()
+def render_from_f(g, f, zplus, f_res, batch=64):
+    """The app's render: synthesis_from_f(F, W(z+)) with the stored noise. f [B, C, r, r], zplus [B, numWs, D]."""
+    out = []
+    for i in range(0, len(f), batch):
+        zb = zplus[i:i + batch]
+        w = g.mapping(zb.reshape(-1, zb.shape[-1])).reshape(zb.shape)
+        out.append(g.synthesis_from_f(f[i:i + batch], w, f_res).clamp(-1, 1))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def context_samples(g, n, f_res, gen):
+    """F from z_F, style codes z_S drawn independently: what an edit sees (F fixed, z_S walked)."""
+    dim, num_ws = g.style_dim, g.n_latent
+    zf = normalise(torch.randn(n, dim, generator=gen))
+    zs = normalise(torch.randn(n, dim, generator=gen))
+    feats = []
+    for i in range(0, n, 64):
+        w = g.mapping(zf[i:i + 64])[:, None].repeat(1, num_ws, 1)
+        feats.append(g.features(w, f_res))
+    return torch.cat(feats), zs
+
+
+def _ratio_test(delta, j, attrs, linked):
+    own = delta[:, j]
+    others = np.abs(delta).mean(0)
+    others[j] = 0
+    for lk in linked.get(attrs[j], ()):
+        if lk in attrs:
+            others[attrs.index(lk)] = 0
+    k = int(others.argmax())
+    return float((own > 0).mean()), float(own.mean()), attrs[k], float(others[k]) / max(float(np.abs(own).mean()), 1e-9)
+
+
+def edit_scores(before, after, spread, j, attrs, binary, linked):
+    """Issue 3's test as model/fidelity.py scores it: on scores in sigma units (logits for binary attributes) and on
+    probabilities (a saturated rare attribute's logit jitters by whole units with no visible change)."""
+    frac, own, worst, ratio = _ratio_test((after - before) / spread[0], j, attrs, linked)
+    prob = lambda x: np.where(binary, 1 / (1 + np.exp(-x)), x)
+    frac_p, _, worst_p, ratio_p = _ratio_test((prob(after) - prob(before)) / spread[1], j, attrs, linked)
+    return {'fracIntended': round(frac, 4), 'ownShiftSigma': round(own, 4), 'worstOther': worst,
+            'worstOtherRatio': round(ratio, 4), 'pass': bool(frac >= 0.9 and ratio < 1 / 3),
+            'probWorstOther': worst_p, 'probWorstOtherRatio': round(ratio_p, 4),
+            'probPass': bool(frac_p >= 0.9 and ratio_p < 1 / 3)}
+
+
+def _key(sc):
+    """Choice order: passes, passes on probabilities, then closeness to the bar on both."""
+    close = lambda r: min(1 / 3 / max(r, 1e-9), 1.0)
+    return (sc['pass'], sc['probPass'],
+            min(sc['fracIntended'], 0.9) / 0.9 + 0.5 * close(sc['worstOtherRatio']) + 0.5 * close(sc['probWorstOtherRatio']))
+
+
+def conditional(normals, j, attrs, linked, min_cos):
+    """InterFaceGAN conditional manipulation: project out the normals of correlated other attributes."""
+    nj = normals[j]
+    cond = [k for k, nk in enumerate(normals) if k != j and nk is not None and attrs[k] not in linked.get(attrs[j], ())
+            and abs(float(nj @ nk)) >= min_cos]
+    if not cond:
+        return None, []
+    q, _ = np.linalg.qr(np.stack([normals[k] for k in cond], 1))
+    d = nj - q @ (q.T @ nj)
+    return d / np.linalg.norm(d), [attrs[k] for k in cond]
+
+
+def layer_ranges(first, num_ws, min_len=2):
+    return [list(range(a, b)) for a in range(first, num_ws) for b in range(a + min_len, num_ws + 1)]
+
+
+def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, log=print):
+    """The in-context fit + conditional candidates + layer-range choice (module docstring)."""
+    from model.fidelity import LINKED
+    num_ws, f_res = g.n_latent, args.f_res
+    first = g.first_ws(f_res)
+    t0 = time.time()
+    f, zs = context_samples(g, args.n, f_res, gen)
+    scores = clf(render_from_f(g, f, zs[:, None].repeat(1, num_ws, 1), f_res)).numpy()
+    binary = np.array([k == 'binary' for k in kinds])
+    spread = (scores.std(0) + 1e-6, np.where(binary, 1 / (1 + np.exp(-scores)), scores).std(0) + 1e-6)
+    log(f'rendered + labelled {args.n} in-context samples (F at {f_res}x{f_res}, firstWs {first}) in {time.time() - t0:.0f} s')
+    zn = zs.numpy().astype(np.float64)
+    normals, bstats = [], {}
+    for j, a in enumerate(attrs):
+        d, st = boundary(zn, scores[:, j], kinds[j], args.reg_frac, args.seed)
+        normals.append(d)
+        bstats[a] = st
+    # the whole-generator fit (F not fixed) as a further candidate: attributes that F decides (glasses, hat) have
+    # too few in-context positives to fit, yet their whole-generator normal may still move them
+    zw = normalise(torch.randn(args.n, g.style_dim, generator=gen))
+    sw = clf(render(g, zw[:, None].repeat(1, num_ws, 1))).numpy()
+    whole = [boundary(zw.numpy().astype(np.float64), sw[:, j], kinds[j], args.reg_frac, args.seed)[0] for j in range(len(attrs))]
+    log(f'whole-generator boundaries on {args.n} more samples ({time.time() - t0:.0f} s)')
+
+    def check(n):
+        fc, zc = context_samples(g, n, f_res, gen)
+        zplus = zc[:, None].repeat(1, num_ws, 1)
+        return fc, zc, zplus, clf(render_from_f(g, fc, zplus, f_res)).numpy()
+
+    fs, zsel, zplus_sel, base_sel = check(args.n_select)
+    fe, zev, zplus_ev, base_ev = check(args.n_eval)
+    ranges = layer_ranges(first, num_ws) if args.layer_search else [list(range(first, num_ws))]
+    directions, stats = [], {}
+    for a, label in DIRECTION_ATTRIBUTES:
+        if a not in attrs:
+            continue
+        j = attrs.index(a)
+        st = dict(bstats[a])
+        stats[a] = st
+        cands = [] if normals[j] is None else [('plain', normals[j], [])]
+        if normals[j] is not None:
+            dc, cond_on = conditional(normals, j, attrs, LINKED, args.condition_cos)
+            if dc is not None:
+                cands.append(('conditional', dc, cond_on))
+        if whole[j] is not None:
+            cands.append(('whole-generator', whole[j], []))
+        if not cands:
+            log(f'{a}: skipped ({st.get("error")})')
+            continue
+        best = None
+        for name, d, cond_on in cands:
+            walked = sphere_walk(zsel, torch.as_tensor(args.eval_alpha * d, dtype=torch.float32))
+            for layers in ranges:
+                ze = zplus_sel.clone()
+                ze[:, layers] = walked[:, None]
+                sc = edit_scores(base_sel, clf(render_from_f(g, fs, ze, f_res)).numpy(), spread, j, attrs, binary, LINKED)
+                key = _key(sc)
+                if best is None or key > best[0]:
+                    best = (key, name, d, cond_on, layers, sc)
+        _, name, d, cond_on, layers, sc_sel = best
+        # fresh samples for the reported numbers (never used to fit or choose)
+        walked = sphere_walk(zev, torch.as_tensor(args.eval_alpha * d, dtype=torch.float32))
+        ze = zplus_ev.clone()
+        ze[:, layers] = walked[:, None]
+        sc_ev = edit_scores(base_ev, clf(render_from_f(g, fe, ze, f_res)).numpy(), spread, j, attrs, binary, LINKED)
+        st.update({'variant': name, 'conditionedOn': cond_on, 'layers': layers,
+                   'edit': {'alpha': args.eval_alpha, 'fRes': f_res, 'selection': sc_sel, 'check': sc_ev}})
+        obj = {'id': a, 'label': label, 'kind': 'interfacegan', 'vector': [round(float(v), 6) for v in d],
+               'range': [-args.range, args.range], 'attribute': a, 'classifierAccuracy': round(float(cacc[a]), 4)}
+        if layers != list(range(first, num_ws)):
+            obj['layers'] = layers
+        directions.append(obj)
+        log(f'{a}: {name} layers {layers[0]}..{layers[-1]} | choose {sc_sel} | check {sc_ev} ({time.time() - t0:.0f} s)')
+    return directions, stats, scores
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--generator', default='model/checkpoints/demo64-g_ema.pt')
@@ -181,7 +338,11 @@ def main(argv=None):
     ap.add_argument('--reg-frac', type=float, default=0.3)
     ap.add_argument('--range', type=float, default=3.0)
     ap.add_argument('--eval-alpha', type=float, default=2.0)
-    ap.add_argument('--first-ws', type=int, default=0, help='edit layers >= this W+ index in the check')
+    ap.add_argument('--first-ws', type=int, default=0, help='(--f-res 0 only) edit layers >= this W+ index in the check')
+    ap.add_argument('--f-res', type=int, default=16, help="the pack's F block; 0 = fit on whole-generator samples")
+    ap.add_argument('--n-select', type=int, default=96, help='samples for choosing variant + layer range')
+    ap.add_argument('--condition-cos', type=float, default=0.15, help='condition on other attributes with |cos| >= this')
+    ap.add_argument('--layer-search', type=int, default=1, help='1: choose a contiguous style-layer range per direction')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
     args = ap.parse_args(argv)
@@ -195,33 +356,41 @@ def main(argv=None):
     attrs, kinds = cck['attributes'], cck['kinds']
     num_ws, dim = g.n_latent, g.style_dim
 
+    @torch.no_grad()
     def clf(x):
         return torch.cat([clf_net(x[i:i + 256]) for i in range(0, len(x), 256)])
 
     gen = torch.Generator().manual_seed(args.seed)
-    z = normalise(torch.randn(args.n, dim, generator=gen))
-    imgs = render(g, z[:, None].repeat(1, num_ws, 1))
-    with torch.no_grad():
-        scores = clf(imgs).numpy()
-    print(f'rendered + labelled {args.n} samples in {time.time() - t0:.0f} s', flush=True)
-    zn = z.numpy().astype(np.float64)
+    if args.f_res > 0:
+        directions, stats, scores = fit_in_context(g, clf, attrs, kinds, cacc, args, gen,
+                                                   log=lambda m: print(m, flush=True))
+        zn = normalise(torch.randn(args.n, dim, generator=gen)).numpy().astype(np.float64)  # for GANSpace
+        check_first = g.first_ws(args.f_res)
+    else:
+        check_first = args.first_ws
+        z = normalise(torch.randn(args.n, dim, generator=gen))
+        imgs = render(g, z[:, None].repeat(1, num_ws, 1))
+        with torch.no_grad():
+            scores = clf(imgs).numpy()
+        print(f'rendered + labelled {args.n} samples in {time.time() - t0:.0f} s', flush=True)
+        zn = z.numpy().astype(np.float64)
+        directions, stats = [], {}
+        for a, label in DIRECTION_ATTRIBUTES:
+            if a not in attrs:
+                continue
+            j = attrs.index(a)
+            d, st = boundary(zn, scores[:, j], kinds[j], args.reg_frac, args.seed)
+            stats[a] = st
+            if d is None:
+                print(f'{a}: skipped ({st["error"]})', flush=True)
+                continue
+            directions.append({'id': a, 'label': label, 'kind': 'interfacegan', 'vector': [round(float(v), 6) for v in d],
+                               'range': [-args.range, args.range], 'attribute': a,
+                               'classifierAccuracy': round(float(cacc[a]), 4)})
+            print(f'{a}: {st}', flush=True)
     sample_stats = {a: (float((scores[:, j] > 0).mean()) if kinds[j] == 'binary' else float(scores[:, j].std()))
                     for j, a in enumerate(attrs)}
 
-    directions, stats = [], {}
-    for a, label in DIRECTION_ATTRIBUTES:
-        if a not in attrs:
-            continue
-        j = attrs.index(a)
-        d, st = boundary(zn, scores[:, j], kinds[j], args.reg_frac, args.seed)
-        stats[a] = st
-        if d is None:
-            print(f'{a}: skipped ({st["error"]})', flush=True)
-            continue
-        directions.append({'id': a, 'label': label, 'kind': 'interfacegan', 'vector': [round(float(v), 6) for v in d],
-                           'range': [-args.range, args.range], 'attribute': a,
-                           'classifierAccuracy': round(float(cacc[a]), 4)})
-        print(f'{a}: {st}', flush=True)
     for k, (d, ev, r2, sd) in enumerate(ganspace(g, zn, args.pca)):
         pid = f'pc{k}'
         directions.append({'id': pid, 'label': f'GANSpace PC{k + 1}', 'kind': 'ganspace',
@@ -233,8 +402,10 @@ def main(argv=None):
     # edit check, the engine's way
     ze = normalise(torch.randn(args.n_eval, dim, generator=gen)).numpy()
     for dobj in directions:
+        if args.f_res > 0 and dobj['kind'] == 'interfacegan':
+            continue  # checked in context by fit_in_context
         d = np.array(dobj['vector'])
-        before, after = edit_effect(g, clf, ze, d, args.eval_alpha, num_ws, args.first_ws)
+        before, after = edit_effect(g, clf, ze, d, args.eval_alpha, num_ws, check_first)
         delta = after - before
         st = stats[dobj['id']]
         # for every classifier output: mean shift in units of that output's spread over samples
@@ -245,7 +416,7 @@ def main(argv=None):
             j = attrs.index(dobj['attribute'])
             others = [i for i in range(len(attrs)) if i != j]
             st['edit'] = {
-                'alpha': args.eval_alpha, 'firstWs': args.first_ws,
+                'alpha': args.eval_alpha, 'firstWs': check_first,
                 'fracTargetUp': round(float((delta[:, j] > 0).mean()), 4),
                 'fracFlippedToPositive': (round(float(((before[:, j] <= 0) & (after[:, j] > 0)).sum()
                                                       / max((before[:, j] <= 0).sum(), 1)), 4)
@@ -261,7 +432,7 @@ def main(argv=None):
             }
         else:
             top = np.argsort(-shift)[:3]
-            st['edit'] = {'alpha': args.eval_alpha, 'firstWs': args.first_ws,
+            st['edit'] = {'alpha': args.eval_alpha, 'firstWs': check_first,
                           'topAttributes': {attrs[i]: round(float(shift[i]), 4) for i in top}}
         print(f"{dobj['id']}: {st['edit']}", flush=True)
 
@@ -275,7 +446,7 @@ def main(argv=None):
         'stats': stats,
         'meta': {
             'generator': args.generator, 'generatorStep': gck.get('step'), 'imagesSeen': gck.get('images_seen'),
-            'classifier': args.classifier, 'nSamples': args.n, 'nEval': args.n_eval, 'zDim': dim, 'numWs': num_ws,
+            'classifier': args.classifier, 'fRes': args.f_res, 'nSelect': args.n_select, 'nSamples': args.n, 'nEval': args.n_eval, 'zDim': dim, 'numWs': num_ws,
             'sampleStats': {'binaryPositiveRate/regressionStd': sample_stats},
             'cosines': {'ids': ids, 'matrix': np.round(cos, 3).tolist()},
             'units': 'alpha in sigma units of z (v = alpha * d, sphere walk as CONTRACTS.md); range [-r, r]',

@@ -224,12 +224,32 @@ def sphere_walk(z, d, alpha, layers):
     return z
 
 
+def _test(delta, j, attrs):
+    """Issue 3's test on per-face changes [N, A]: (pass, worst other ratio, worst other id, fraction intended)."""
+    own = delta[:, j]
+    frac = float((own > 0).float().mean())
+    others = delta.abs().mean(0)
+    others[j] = 0
+    for lk in LINKED.get(attrs[j], ()):
+        if lk in attrs:
+            others[attrs.index(lk)] = 0
+    k = int(others.argmax())
+    ratio = float(others[k]) / max(float(own.abs().mean()), 1e-9)
+    return frac >= 0.9 and ratio < 1 / 3, ratio, attrs[k], frac
+
+
 @torch.no_grad()
 def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref_sd=None):
     attrs = [a['id'] for a in clf.attributes]
+    binary = torch.tensor([a.get('kind', 'binary') == 'binary' for a in clf.attributes])
     base_img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus(z), f_res).clamp(-1, 1)
     base = clf(base_img)
-    sd = (ref_sd if ref_sd is not None else base.std(0)).clamp_min(1e-6)
+    sd = (ref_sd[0] if ref_sd is not None else base.std(0)).clamp_min(1e-6)
+    # the same test on probabilities for binary attributes: a saturated logit of a rare attribute (headband at
+    # -8) jitters by whole units with no visible change, which the logit-sigma test counts as a move
+    prob = lambda x: torch.where(binary, torch.sigmoid(x), x)
+    base_p = prob(base)
+    sd_p = (ref_sd[1] if ref_sd is not None else base_p.std(0)).clamp_min(1e-6)
     first = bundle.first_ws(f_res)
     rows = []
     for d in directions:
@@ -240,8 +260,10 @@ def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref
         layers = [i for i in (d.get('layers') or range(first, bundle.num_ws)) if i >= first] or list(range(first, bundle.num_ws))
         ze = sphere_walk(z, vec, alpha, layers)
         img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus(ze), f_res).clamp(-1, 1)
-        delta = (clf(img) - base) / sd  # sigma units
+        scores = clf(img)
+        delta = (scores - base) / sd  # sigma units
         j = attrs.index(d['attribute'])
+        ok_p, ratio_p, worst_p, frac_p = _test(((prob(scores) - base_p) / sd_p), j, attrs)
         own = delta[:, j]
         frac = float((own > 0).float().mean())
         own_mag = float(own.abs().mean())
@@ -258,9 +280,12 @@ def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref
                          own_mean_delta_sigma=round(float(own.mean()), 3), worst_other=attrs[k],
                          worst_other_ratio=round(ratio, 3), success=ok,
                          worst_any=attrs[k_any], worst_any_ratio=round(float(delta.abs().mean(0)[k_any]) / max(own_mag, 1e-9), 3),
-                         pixel_change=round(float((img - base_img).abs().mean()), 4)))
+                         pixel_change=round(float((img - base_img).abs().mean()), 4),
+                         prob_frac_intended=round(frac_p, 3), prob_worst_other=worst_p,
+                         prob_worst_other_ratio=round(ratio_p, 3), prob_success=ok_p))
         log(f'    {d["id"]:>16s}: intended {frac * 100:5.1f}%  own {float(own.mean()):+.2f} sd  '
-            f'worst other {attrs[k]} {ratio:.2f}x  {"OK" if ok else "--"}')
+            f'worst other {attrs[k]} {ratio:.2f}x  {"OK" if ok else "--"} | prob.: worst other {worst_p} '
+            f'{ratio_p:.2f}x {"OK" if ok_p else "--"}')
     return rows
 
 
@@ -374,10 +399,13 @@ def main(argv=None):
             f'(min {row["psnr_min"]:.2f}, >=30 dB: {row["frac_ge_30"] * 100:.0f}%), {row["seconds"]:.0f} s')
         if clf is not None and not args.no_edits and directions:
             if ref_sd is None:  # population scale of every score: std over the held-out faces
-                ref_sd = clf(load_faces(args.data, 'heldout', n=args.fid_n)).std(0)
+                ref = clf(load_faces(args.data, 'heldout', n=args.fid_n))
+                binary = torch.tensor([a.get('kind', 'binary') == 'binary' for a in clf.attributes])
+                ref_sd = (ref.std(0), torch.where(binary, torch.sigmoid(ref), ref).std(0))
             rows = edit_success(bundle, clf, f, z, r, directions, args.alpha, log=log, ref_sd=ref_sd)
             row['edits'] = rows
             row['edit_success_rate'] = round(sum(x['success'] for x in rows) / max(1, len(rows)), 3)
+            row['edit_success_rate_prob'] = round(sum(x['prob_success'] for x in rows) / max(1, len(rows)), 3)
             row['edit_mean_intended'] = round(float(np.mean([x['frac_intended'] for x in rows])) if rows else 0, 3)
             log(f'  F{r}: {sum(x["success"] for x in rows)}/{len(rows)} directions pass, mean intended '
                 f'{row["edit_mean_intended"] * 100:.1f}%')
@@ -410,12 +438,14 @@ def markdown(report):
     for r, b in report['blocks'].items():
         if b.get('edits'):
             L += ['', f'Edits with F at {r}x{r} (sigma units: each score std over the held-out faces):', '',
-                  '| direction | intended move | own mean change (sd) | worst other attribute | its ratio | pass | strict worst (incl. linked) |',
-                  '|---|---|---|---|---|---|---|']
+                  '| direction | intended move | own mean change (sd) | worst other attribute | its ratio | pass | strict worst (incl. linked) | worst other on probabilities | pass (prob.) |',
+                  '|---|---|---|---|---|---|---|---|---|']
             for e in b['edits']:
                 L.append(f"| {e['id']} | {e['frac_intended'] * 100:.0f}% | {e['own_mean_delta_sigma']:+.2f} | "
                          f"{e['worst_other']} | {e['worst_other_ratio']:.2f} | {'yes' if e['success'] else 'no'} | "
-                         f"{e.get('worst_any', '')} {e.get('worst_any_ratio', 0):.2f} |")
+                         f"{e.get('worst_any', '')} {e.get('worst_any_ratio', 0):.2f} | "
+                         f"{e.get('prob_worst_other', '')} {e.get('prob_worst_other_ratio', 0):.2f} | "
+                         f"{'yes' if e.get('prob_success') else 'no'} |")
     if report.get('fid'):
         f = report['fid']
         L += ['', f"Domain FID on the classifier's penultimate features ({f['features']}-d, n = {f['n']}): generated "

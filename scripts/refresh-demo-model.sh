@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Refresh the demo model from a (newer) EMA snapshot of the demo GAN, in the order the parts depend on each other:
+#   1. edit directions fitted in context (model/directions.py --f-res: F fixed, as the app edits)   } in parallel,
+#   2. the inversion-start encoder fine-tuned on this generator (model/train_encoder.py --init)      } 1 thread each
+#   3. the pack (scripts/build-demo-pack.sh), 4. the fidelity bench (model/fidelity.py, 32 held-out faces).
+# Settings (environment): CK (generator, default model/checkpoints/demo64-g_ema.pt), ENC_INIT (encoder to fine-tune,
+# default model/checkpoints/encoder64.pt when present), ENC_MINUTES (7), F_RES (16), N_DIR (3000 fitting samples).
+# Takes ~15 min on 2 idle cores. Stop the GAN trainer first (or snapshot CK): the directions, encoder and pack must
+# all come from the same generator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+CK=${CK:-model/checkpoints/demo64-g_ema.pt}
+F_RES=${F_RES:-16}
+ENC_MINUTES=${ENC_MINUTES:-7}
+N_DIR=${N_DIR:-3000}
+ENC_INIT=${ENC_INIT:-model/checkpoints/encoder64.pt}
+mkdir -p runs/refresh
+init=()
+[ -f "$ENC_INIT" ] && init=(--init "$ENC_INIT")
+
+echo "== directions (F at $F_RES) and encoder fine-tune ($ENC_MINUTES min) on $CK"
+$PY -m model.directions --generator "$CK" --f-res "$F_RES" --n "$N_DIR" --threads 1 \
+  --out model/checkpoints/directions64.json > runs/refresh/directions.log 2>&1 &
+dir_pid=$!
+$PY -m model.train_encoder --checkpoint "$CK" --psi 1.0 --minutes "$ENC_MINUTES" --threads 1 "${init[@]}" \
+  --out runs/refresh/encoder64.pt > runs/refresh/encoder.log 2>&1
+cp runs/refresh/encoder64.pt model/checkpoints/encoder64.pt
+wait "$dir_pid" || { tail -20 runs/refresh/directions.log; exit 1; }
+tail -3 runs/refresh/encoder.log
+grep -E '^[a-z_]+: ' runs/refresh/directions.log | cut -c1-160 || true
+
+echo "== pack"
+CK="$CK" F_RES="$F_RES" ENC=model/checkpoints/encoder64.pt bash scripts/build-demo-pack.sh
+
+echo "== fidelity"
+$PY -m model.fidelity --pack public/models/demo64 --checkpoint "$CK" --encoder public/models/demo64/encoder.onnx \
+  --n 32 --threads 2 --out runs/refresh/fidelity.json
+cat runs/refresh/fidelity.md

@@ -1,0 +1,57 @@
+"""The direction fitting's own pieces (model/directions.py): conditional projection, layer ranges, the edit test."""
+import numpy as np
+
+from model.directions import conditional, edit_scores, layer_ranges
+
+
+def unit(v):
+    return v / np.linalg.norm(v)
+
+
+def test_conditional_is_orthogonal_to_correlated_normals_only():
+    rng = np.random.default_rng(0)
+    base = unit(rng.normal(size=32))
+    normals = [base, unit(base + 0.5 * unit(rng.normal(size=32))), unit(rng.normal(size=32)), None]
+    attrs = ['smile', 'mouth_open', 'hat', 'glasses']
+    d, cond_on = conditional(normals, 0, attrs, {}, min_cos=0.5)
+    assert cond_on == ['mouth_open']                      # the uncorrelated 'hat' and the missing 'glasses' are not used
+    assert abs(float(d @ normals[1])) < 1e-9
+    assert abs(np.linalg.norm(d) - 1) < 1e-9 and float(d @ base) > 0
+
+
+def test_conditional_skips_linked_attributes():
+    rng = np.random.default_rng(1)
+    n0 = unit(rng.normal(size=16))
+    normals = [n0, unit(n0 + 0.1 * rng.normal(size=16))]
+    d, cond_on = conditional(normals, 0, ['dark_skin', 'skin_lum'], {'dark_skin': {'skin_lum'}}, min_cos=0.1)
+    assert d is None and cond_on == []
+
+
+def test_layer_ranges_are_contiguous_and_start_at_first_ws():
+    rs = layer_ranges(4, 10)
+    assert [4, 5, 6, 7, 8, 9] in rs and [8, 9] in rs
+    assert all(r[0] >= 4 and r[-1] <= 9 and len(r) >= 2 and r == list(range(r[0], r[-1] + 1)) for r in rs)
+    assert len(rs) == 15
+
+
+def test_edit_scores_pass_and_fail():
+    attrs = ['smile', 'hat', 'headband']
+    binary = np.array([True, True, True])
+    n = 50
+    before = np.zeros((n, 3))
+    spread = (np.ones(3), np.ones(3))
+    after = before.copy()
+    after[:, 0] = 1.0          # smile up everywhere
+    after[:, 1] = 0.1          # a little hat
+    sc = edit_scores(before, after, spread, 0, attrs, binary, {})
+    assert sc['pass'] and sc['fracIntended'] == 1.0 and sc['worstOther'] == 'hat'
+    after[:, 2] = -0.6         # headband moves more than a third as much: fails
+    sc = edit_scores(before, after, spread, 0, attrs, binary, {})
+    assert not sc['pass'] and sc['worstOther'] == 'headband'
+    # ... unless the pair is one property by definition
+    assert edit_scores(before, after, spread, 0, attrs, binary, {'smile': {'headband'}})['pass']
+    # a saturated logit's jitter (-8 -> -6) is a move in logits but not in probabilities
+    before2 = np.tile([0.0, 0.0, -8.0], (n, 1))
+    after2 = before2 + np.array([2.0, 0.0, 2.0])
+    sc = edit_scores(before2, after2, (np.ones(3), np.full(3, 0.2)), 0, attrs, binary, {})
+    assert not sc['pass'] and sc['probPass']
