@@ -1,6 +1,6 @@
 /**
  * Bench page (served by bench/run.mjs through Vite's dev server): one engine worker, one configuration from the URL
- * (?pack=&backend=&threads=&steps=&frames=&keepOnGpu=0|1&ortBuild=jsep|wasm). Writes window.__bench.
+ * (?pack=&backend=&threads=&steps=&frames=&keepOnGpu=0|1&ortBuild=jsep|wasm&sessionOptions=<JSON>). Writes window.__bench.
  */
 import { getEngine, ortWasmPaths, proxy } from '../src/worker/client';
 import type { InvertProgress } from '../src/worker/protocol';
@@ -18,7 +18,9 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); retu
 
 async function main() {
   const e = getEngine();
-  const initOpts = { backend, threads, keepOnGpu, wasmPaths: ortWasmPaths(), ortBuild };
+  // extra ORT session options merged into every session, e.g. {"extra":{"session":{"intra_op":{"allow_spinning":"0"}}}}
+  const sessionOptions = q.get('sessionOptions') ? JSON.parse(q.get('sessionOptions')!) : undefined;
+  const initOpts = { backend, threads, keepOnGpu, wasmPaths: ortWasmPaths(), ortBuild, sessionOptions };
   const info = await e.init(initOpts);
   const t0 = performance.now();
   const summary = await e.loadPack(new URL(`/models/${pack}/`, location.href).href);

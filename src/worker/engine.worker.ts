@@ -23,7 +23,10 @@ function need(): Engine {
  * WASM: requested, or no WebGPU adapter. (A later WebGPU -> WASM fallback keeps the JSEP build: it works, slower.)
  * `ortBuild` (bench only) forces one build.
  */
-async function loadOrt(opts: InitOptions & { ortBuild?: 'jsep' | 'wasm' }): Promise<Ort> {
+/** Bench-only init fields (not part of the UI protocol): the ORT build, and extra session options to A/B. */
+type BenchInit = InitOptions & { ortBuild?: 'jsep' | 'wasm'; sessionOptions?: Record<string, unknown> };
+
+async function loadOrt(opts: BenchInit): Promise<Ort> {
   let build = opts.ortBuild;
   if (!build) {
     build = 'wasm';
@@ -41,12 +44,14 @@ async function loadOrt(opts: InitOptions & { ortBuild?: 'jsep' | 'wasm' }): Prom
 }
 
 const api: EngineApi = {
-  async init(opts: InitOptions) {
+  async init(opts: BenchInit) {
     if (!engine) {
-      ort = await loadOrt(opts);
-      ort.env.wasm.wasmPaths = opts.wasmPaths;
-      ort.env.logLevel = 'error';
-      engine = new Engine(ort, {
+      const o = (ort = await loadOrt(opts));
+      o.env.wasm.wasmPaths = opts.wasmPaths;
+      o.env.logLevel = 'error';
+      const extra = opts.sessionOptions;
+      engine = new Engine(o, {
+        sessionFactory: extra ? (_key, bytes, options) => o.InferenceSession.create(bytes, { ...options, ...extra }) : undefined,
         backend: opts.backend,
         threads: opts.threads,
         keepOnGpu: opts.keepOnGpu ?? true,
