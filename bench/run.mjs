@@ -4,6 +4,7 @@
  * WASM 1 thread, WASM 2 threads, WebGPU (keepOnGpu on/off), against the same graphs in onnxruntime-node (native CPU),
  * printed with ratios. Options: --packs tiny-test,reference-64  --steps 8  --frames 10  --webgpu-steps 3  --no-webgpu
  * --jsep-too: WASM rows again with onnxruntime-web's JSEP build (the WebGPU build; the app uses the plain WASM build on WASM)
+ * --session-options '<JSON>': extra ORT session options for the WASM rows, e.g. '{"extra":{"session":{"intra_op":{"allow_spinning":"0"}}}}'
  * On this machine WebGPU is the SwiftShader software adapter (~100x slower than WASM): its numbers say nothing about a
  * real GPU.
  */
@@ -22,6 +23,7 @@ const frames = Number(arg('frames', 10));
 const gpuSteps = Number(arg('webgpu-steps', 3));
 const noWebgpu = process.argv.includes('--no-webgpu');
 const jsepToo = process.argv.includes('--jsep-too');
+const sessQ = arg('session-options', '') ? `&sessionOptions=${encodeURIComponent(arg('session-options', ''))}` : '';
 // --webgpu-only keep|cpu|both: skip WASM (one SwiftShader step of a 19 M-parameter pack takes minutes)
 const onlyWebgpu = (arg('webgpu-only', '') || '').split(',').filter(Boolean);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -63,10 +65,10 @@ async function main() {
   try {
     for (const pack of packs) {
       const configs = onlyWebgpu.length ? [] : [
-        { label: 'WASM 1 thread', q: `backend=wasm&threads=1&steps=${steps}&frames=${frames}` },
-        { label: 'WASM 2 threads', q: `backend=wasm&threads=2&steps=${steps}&frames=${frames}` },
+        { label: 'WASM 1 thread', q: `backend=wasm&threads=1&steps=${steps}&frames=${frames}${sessQ}` },
+        { label: 'WASM 2 threads', q: `backend=wasm&threads=2&steps=${steps}&frames=${frames}${sessQ}` },
       ];
-      if (jsepToo && !onlyWebgpu.length) for (const t of [1, 2]) configs.push({ label: `WASM ${t} thread${t > 1 ? 's' : ''} JSEP build`, q: `backend=wasm&threads=${t}&steps=${steps}&frames=${frames}&ortBuild=jsep` });
+      if (jsepToo && !onlyWebgpu.length) for (const t of [1, 2]) configs.push({ label: `WASM ${t} thread${t > 1 ? 's' : ''} JSEP build`, q: `backend=wasm&threads=${t}&steps=${steps}&frames=${frames}&ortBuild=jsep${sessQ}` });
       if (onlyWebgpu.includes('keep') || onlyWebgpu.includes('both')) configs.push({ label: 'WebGPU (keepOnGpu)', q: `backend=webgpu&keepOnGpu=1&steps=${gpuSteps}&frames=${Math.min(frames, 3)}` });
       if (onlyWebgpu.includes('cpu') || onlyWebgpu.includes('both')) configs.push({ label: 'WebGPU (CPU inputs)', q: `backend=webgpu&keepOnGpu=0&steps=${gpuSteps}&frames=${Math.min(frames, 3)}` });
       if (!noWebgpu && !onlyWebgpu.length) {
