@@ -82,7 +82,7 @@ class Importer {
   }
 
   /** A writer for one file: hashes and writes each chunk; small manifest.json files are also kept in memory. */
-  async open(path: string, total: number) {
+  async open(path: string, total: number, label = path) {
     const sink: FileSink = await this.stage.open(path);
     const hasher: IHasher = await createSHA256();
     hasher.init();
@@ -96,21 +96,21 @@ class Importer {
         await sink.write(c);
         loaded += c.length;
         this.doneBytes += c.length;
-        this.report('reading', path, loaded, total);
+        this.report('reading', label, loaded, total);
       },
       close: async () => {
         await sink.close();
         this.staged.set(path, { bytes: loaded, sha256: hasher.digest('hex') });
         if (isManifest) (this.manifests ??= new Map()).set(path, concat(keep, loaded));
-        this.report('reading', path, loaded, total, true);
+        this.report('reading', label, loaded, total, true);
       },
     };
   }
 
   manifests: Map<string, Uint8Array> | undefined;
 
-  async pipe(path: string, stream: ReadableStream<Uint8Array>, total: number) {
-    const w = await this.open(path, total);
+  async pipe(path: string, stream: ReadableStream<Uint8Array>, total: number, label = path) {
+    const w = await this.open(path, total, label);
     const reader = stream.getReader();
     for (;;) {
       const { done, value } = await reader.read();
@@ -269,7 +269,7 @@ export async function importPackStream(
       mine.sort((a, b) => Number(cleanPath(b.path) === root + 'manifest.json') - Number(cleanPath(a.path) === root + 'manifest.json'));
       for (const x of mine) {
         const p = cleanPath(x.path);
-        await imp.pipe(p, x.blob.stream() as ReadableStream<Uint8Array>, x.blob.size);
+        await imp.pipe(p, x.blob.stream() as ReadableStream<Uint8Array>, x.blob.size, p.slice(root.length));
         if (p === root + 'manifest.json') listedFiles(parseManifest(imp.manifests!.get(p)!));
       }
       layout = new Map([...imp.staged.keys()].map((p) => [p, p.slice(root.length)]));
