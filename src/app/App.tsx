@@ -9,6 +9,8 @@ import { Banners } from './Banners';
 import { BackendBadge } from './BackendBadge';
 import { PwaControls } from '../pwa/PwaControls';
 import { FacePicker } from './FacePicker';
+import { useSampleUrls } from './sampleUrls';
+import { ModelManager } from './ModelManager';
 import type { Space } from '../worker/protocol';
 
 export function App() {
@@ -88,7 +90,6 @@ export function App() {
 }
 
 function Header() {
-  const pack = useStore((s) => s.pack);
   return (
     <header className="topbar">
       <div className="brand">
@@ -96,11 +97,8 @@ function Header() {
         <span className="brand-name">Studio</span>
       </div>
       <div className="topbar-meta">
-        {pack && (
-          <span className="pack" title={pack.description} data-testid="pack-name">
-            {pack.title} · {pack.resolution} px
-          </span>
-        )}
+        {/* the current model; opens the model manager (a side sheet) */}
+        <ModelManager />
         <BackendBadge />
         <PwaControls />
       </div>
@@ -244,15 +242,15 @@ function Stage() {
 }
 
 function Samples() {
-  const pack = useStore((s) => s.pack);
-  if (!pack?.samples.length) return null;
+  const samples = useSampleUrls(useStore((s) => s.pack?.samples));
+  if (!samples.length) return null;
   return (
     <div className="samples">
       <span className="muted">Try an example:</span>
       <div className="sample-row">
-        {pack.samples.map((u, i) => (
-          <button key={u} className="sample" onClick={() => void openSample(u)} title={`example ${i + 1}`} data-testid="sample">
-            <img src={u} alt={`example face ${i + 1}`} />
+        {samples.map((u, i) => (
+          <button key={u.src} className="sample" onClick={() => void openSample(u.src, u.name)} title={`example ${i + 1}`} data-testid="sample">
+            <img src={u.src} alt={`example face ${i + 1}`} />
           </button>
         ))}
       </div>

@@ -6,14 +6,13 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore } from '../state/store';
-import { loadPack, readUrlOptions, DEFAULT_PACKS } from '../state/actions';
+import { loadPack, ACTIVE_PACK_KEY as ACTIVE_KEY, DEFAULT_PACKS } from '../state/actions';
 import { errorInfo, proxy } from '../worker/client';
 import { getImporter } from '../worker/importClient';
 import type { ImportProgress, ImportSource } from '../worker/protocol';
-import { defaultPackStorage, STORED_PREFIX, storedPackId, storedPackUrl } from '../engine/packStore';
+import { defaultPackStorage, storedPackUrl } from '../engine/packStore';
 import './ModelManager.css';
 
-const ACTIVE_KEY = 'fzplus.activePack';
 const bundledUrl = (name: string) => new URL(`${import.meta.env.BASE_URL}models/${name}/`, location.href).href;
 
 interface PackRow {
@@ -78,90 +77,55 @@ function progressText(p: ImportProgress): string {
   return `Reading ${file}` + (p.allBytes ? ` (${fmtBytes(p.doneBytes)} of ${fmtBytes(p.allBytes)})` : '');
 }
 
-/** Switches to the pack the user chose last time (unless ?pack= names one), once the first pack is loaded. */
-function useRememberedPack(setMsg: (m: Msg) => void) {
-  const phase = useStore((s) => s.phase);
-  const done = useRef(false);
-  useEffect(() => {
-    if (done.current || (phase !== 'ready' && phase !== 'failed')) return;
-    done.current = true;
-    const want = localStorage.getItem(ACTIVE_KEY);
-    if (!want || readUrlOptions().pack || want === useStore.getState().packUrl) return;
-    void (async () => {
-      const id = storedPackId(want);
-      if (id && !(await defaultPackStorage().list().catch(() => [] as string[])).includes(id)) {
-        localStorage.removeItem(ACTIVE_KEY);
-        return;
-      }
-      try {
-        await loadPack(want);
-      } catch (e) {
-        localStorage.removeItem(ACTIVE_KEY);
-        setMsg({ kind: 'error', text: `The pack used last time could not be loaded: ${errorInfo(e).message}` });
-      }
-    })();
-  }, [phase, setMsg]);
-}
-
-/**
- * Sample faces of an imported pack arrive as opfs:/ URLs, which <img> and fetch cannot read: swap them for blob:
- * URLs of the stored files (the CSP allows blob: for img-src and connect-src).
- */
-function useStoredSamples() {
-  const pack = useStore((s) => s.pack);
-  useEffect(() => {
-    if (!pack?.samples.some((u) => u.startsWith(STORED_PREFIX))) return;
-    let cancelled = false;
-    const made: string[] = [];
-    void (async () => {
-      const samples: string[] = [];
-      for (const u of pack.samples) {
-        const id = storedPackId(u);
-        if (id === null) {
-          samples.push(u);
-          continue;
-        }
-        try {
-          const data = await defaultPackStorage().read(id, decodeURIComponent(u.slice(storedPackUrl(id).length)));
-          const type = /\.jpe?g$/i.test(u) ? 'image/jpeg' : /\.webp$/i.test(u) ? 'image/webp' : 'image/png';
-          const b = URL.createObjectURL(new Blob([data as Uint8Array<ArrayBuffer>], { type }));
-          made.push(b);
-          samples.push(b.toString() + '#' + (u.split('/').pop() ?? 'sample'));
-        } catch {
-          /* a sample the pack does not have: leave it out */
-        }
-      }
-      if (!cancelled) useStore.setState((s) => (s.pack === pack ? { pack: { ...pack, samples } } : {}));
-    })();
-    return () => {
-      cancelled = true;
-      // revoke once a different pack is shown (the swapped summary re-runs this effect with blob: URLs only)
-      setTimeout(() => {
-        if (!useStore.getState().pack?.samples.some((x) => made.some((m) => x.startsWith(m)))) made.forEach((m) => URL.revokeObjectURL(m));
-      }, 0);
-    };
-  }, [pack]);
-}
-
 export function ModelManager() {
   const [open, setOpen] = useState(false);
   const [rows, setRows] = useState<PackRow[] | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [msg, setMsg] = useState<Msg | null>(null);
   const [quota, setQuota] = useState<string | null>(null);
+  const [usedFrac, setUsedFrac] = useState<number | null>(null);
   const [url, setUrl] = useState('');
   const packUrl = useStore((s) => s.packUrl);
+  const pack = useStore((s) => s.pack);
   const phase = useStore((s) => s.phase);
   const zipInput = useRef<HTMLInputElement>(null);
   const dirInput = useRef<HTMLInputElement>(null);
-  useRememberedPack(setMsg);
-  useStoredSamples();
+  const dialog = useRef<HTMLDialogElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
+  const closeButton = useRef<HTMLButtonElement>(null);
+
+  // a modal <dialog>: the page behind is inert, Tab stays inside, Escape closes (its 'close' event ends in onClosed)
+  useEffect(() => {
+    const d = dialog.current;
+    if (!d) return;
+    if (open && !d.open) {
+      d.showModal();
+      closeButton.current?.focus();
+    } else if (!open && d.open) {
+      d.close();
+    }
+  }, [open]);
+
+  function onClosed() {
+    setOpen(false);
+    opener.current?.focus();
+  }
+
+  /** A click on the backdrop (outside the sheet) closes it. */
+  function onDialogClick(e: React.MouseEvent<HTMLDialogElement>) {
+    if (e.target !== e.currentTarget) return;
+    const r = e.currentTarget.getBoundingClientRect();
+    if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) setOpen(false);
+  }
 
   const refresh = useCallback(async () => {
     setRows(await listPacks());
     try {
       const est = await navigator.storage?.estimate?.();
-      if (est?.quota) setQuota(`${fmtBytes(est.usage ?? 0)} used of ${fmtBytes(est.quota)} available to this site`);
+      if (est?.quota) {
+        setQuota(`${fmtBytes(est.usage ?? 0)} used of ${fmtBytes(est.quota)} available to this site`);
+        setUsedFrac(Math.min(1, (est.usage ?? 0) / est.quota));
+      }
     } catch {
       setQuota(null);
     }
@@ -266,86 +230,132 @@ export function ModelManager() {
 
   return (
     <>
-      <button className="mm-toggle" onClick={() => setOpen((o) => !o)} aria-expanded={open} data-testid="mm-open">
-        Models
+      <button
+        ref={opener}
+        className="model-chip"
+        onClick={() => setOpen(true)}
+        aria-haspopup="dialog"
+        aria-expanded={open}
+        title={pack ? `${pack.description ?? pack.title} (change the model)` : 'Model packs'}
+        data-testid="mm-open"
+      >
+        <LayersIcon />
+        {pack ? (
+          <span className="model-chip-name" data-testid="pack-name">
+            {pack.title} <span className="model-chip-res">· {pack.resolution} px</span>
+          </span>
+        ) : (
+          <span className="model-chip-name">Models</span>
+        )}
+        <span className="model-chip-caret" aria-hidden="true">▾</span>
       </button>
-      {open && (
-        <div className="mm-panel" role="dialog" aria-label="Model packs" data-testid="model-manager">
-          <div className="mm-head">
-            <strong>Model packs</strong>
-            <button className="mm-close" onClick={() => setOpen(false)} aria-label="Close">
-              ×
-            </button>
-          </div>
-          {rows === null ? (
-            <p className="muted">Looking for packs…</p>
-          ) : (
-            <ul className="mm-list">
-              {rows.map((r) => {
-                const active = r.url === packUrl;
-                return (
-                  <li key={r.url} className={active ? 'mm-row active' : 'mm-row'} data-testid="mm-pack" data-pack-id={r.id} data-source={r.source} data-active={active}>
-                    <div className="mm-info">
-                      <span className="mm-title">{r.title}</span>
-                      <span className="muted">
-                        {r.source}
-                        {r.source === 'imported' ? ` · ${r.id}` : ''}
-                        {r.resolution ? ` · ${r.resolution} px` : ''}
-                        {r.bytes ? ` · ${fmtBytes(r.bytes)}` : ''}
-                        {active ? ' · in use' : ''}
-                      </span>
-                    </div>
-                    <div className="mm-actions">
-                      <button disabled={active || !idle} onClick={() => void use(r)} data-testid="mm-use">
-                        Use
-                      </button>
-                      {r.source === 'imported' && (
-                        <button disabled={active || !idle} onClick={() => void remove(r)} data-testid="mm-delete" title={active ? 'Switch to another pack first' : 'Delete from this browser'}>
-                          Delete
-                        </button>
-                      )}
-                    </div>
-                  </li>
-                );
-              })}
-            </ul>
-          )}
-          <div className="mm-import">
-            <span className="muted">Import a pack (manifest.json, graphs, weights.bin):</span>
-            <div className="mm-buttons">
-              <button disabled={!idle} onClick={() => zipInput.current?.click()}>
-                From a zip…
+      <dialog ref={dialog} className="mm-sheet" aria-labelledby="mm-title" data-testid="model-manager" onClose={onClosed} onClick={onDialogClick}>
+        {open && (
+          <div className="mm-sheet-body">
+            <header className="mm-head">
+              <div>
+                <h2 id="mm-title">Models</h2>
+                <p className="muted small">The model the editor inverts and edits with. Imported packs stay in this browser.</p>
+              </div>
+              <button ref={closeButton} className="mm-close ghost" onClick={() => setOpen(false)} aria-label="Close" title="Close (Esc)">
+                ×
               </button>
-              <button disabled={!idle} onClick={() => dirInput.current?.click()}>
-                From a folder…
-              </button>
+            </header>
+            <div className="mm-content">
+              <section aria-labelledby="mm-available">
+                <h3 id="mm-available" className="mm-section">Available</h3>
+                {rows === null ? (
+                  <p className="muted small">Looking for packs…</p>
+                ) : (
+                  <ul className="mm-list">
+                    {rows.map((r) => {
+                      const active = r.url === packUrl;
+                      return (
+                        <li key={r.url} className={active ? 'mm-row active' : 'mm-row'} data-testid="mm-pack" data-pack-id={r.id} data-source={r.source} data-active={active}>
+                          <span className={`mm-dot ${active ? 'on' : ''}`} aria-hidden="true" />
+                          <div className="mm-info">
+                            <span className="mm-title">{r.title}</span>
+                            <span className="muted small">
+                              {r.source === 'imported' ? `imported · ${r.id}` : 'bundled'}
+                              {r.resolution ? ` · ${r.resolution} px` : ''}
+                              {r.bytes ? ` · ${fmtBytes(r.bytes)}` : ''}
+                            </span>
+                          </div>
+                          <div className="mm-actions">
+                            {active ? (
+                              <span className="mm-inuse">In use</span>
+                            ) : (
+                              <button className="small" disabled={!idle} onClick={() => void use(r)} data-testid="mm-use">
+                                Use
+                              </button>
+                            )}
+                            {r.source === 'imported' && (
+                              <button className="small ghost mm-delete" disabled={active || !idle} onClick={() => void remove(r)} data-testid="mm-delete" title={active ? 'Switch to another pack first' : 'Delete from this browser'} aria-label={`Delete ${r.title}`}>
+                                Delete
+                              </button>
+                            )}
+                          </div>
+                        </li>
+                      );
+                    })}
+                  </ul>
+                )}
+              </section>
+              <section className="mm-import" aria-labelledby="mm-import-title">
+                <h3 id="mm-import-title" className="mm-section">Import a pack</h3>
+                <p className="muted small">manifest.json, its ONNX graphs and weights.bin, e.g. from <code>python3 -m model.export</code>.</p>
+                <div className="mm-buttons">
+                  <button disabled={!idle} onClick={() => zipInput.current?.click()}>
+                    <span className="mm-btn-icon" aria-hidden="true">⇪</span> From a zip…
+                  </button>
+                  <button disabled={!idle} onClick={() => dirInput.current?.click()}>
+                    <span className="mm-btn-icon" aria-hidden="true">▤</span> From a folder…
+                  </button>
+                </div>
+                <input ref={zipInput} type="file" accept=".zip,application/zip" hidden onChange={onZip} data-testid="mm-zip-input" />
+                <input ref={dirInput} type="file" hidden multiple onChange={onDir} data-testid="mm-dir-input" {...{ webkitdirectory: '', directory: '' }} />
+                <form className="mm-url" onSubmit={onUrl}>
+                  <input type="text" inputMode="url" placeholder="/models/pack/ or /packs/pack.zip" value={url} onChange={(e) => setUrl(e.target.value)} aria-label="Pack URL" data-testid="mm-url" />
+                  <button type="submit" disabled={!idle || !url.trim()} data-testid="mm-url-go">
+                    Download
+                  </button>
+                </form>
+                {busy && (
+                  <p className="mm-status" role="status" data-testid="mm-status">
+                    {busy}
+                  </p>
+                )}
+                {msg && (
+                  <p className={`mm-msg ${msg.kind}`} role={msg.kind === 'error' ? 'alert' : 'status'} data-testid="mm-message">
+                    {msg.text}
+                  </p>
+                )}
+              </section>
             </div>
-            <input ref={zipInput} type="file" accept=".zip,application/zip" hidden onChange={onZip} data-testid="mm-zip-input" />
-            <input ref={dirInput} type="file" hidden multiple onChange={onDir} data-testid="mm-dir-input" {...{ webkitdirectory: '', directory: '' }} />
-            <form className="mm-url" onSubmit={onUrl}>
-              <input type="text" inputMode="url" placeholder="/models/pack/ or https://…/pack.zip" value={url} onChange={(e) => setUrl(e.target.value)} aria-label="Pack URL" data-testid="mm-url" />
-              <button type="submit" disabled={!idle || !url.trim()} data-testid="mm-url-go">
-                Download
-              </button>
-            </form>
+            {quota && (
+              <footer className="mm-foot">
+                {usedFrac !== null && (
+                  <div className="mm-meter" role="meter" aria-label="Storage used" aria-valuemin={0} aria-valuemax={1} aria-valuenow={usedFrac}>
+                    <div style={{ width: `${Math.max(1, 100 * usedFrac)}%` }} />
+                  </div>
+                )}
+                <p className="muted small mm-quota" data-testid="mm-quota">
+                  Storage: {quota}
+                </p>
+              </footer>
+            )}
           </div>
-          {busy && (
-            <p className="mm-status" role="status" data-testid="mm-status">
-              {busy}
-            </p>
-          )}
-          {msg && (
-            <p className={`mm-msg ${msg.kind}`} role={msg.kind === 'error' ? 'alert' : 'status'} data-testid="mm-message">
-              {msg.text}
-            </p>
-          )}
-          {quota && (
-            <p className="muted mm-quota" data-testid="mm-quota">
-              Storage: {quota}
-            </p>
-          )}
-        </div>
-      )}
+        )}
+      </dialog>
     </>
+  );
+}
+
+function LayersIcon() {
+  return (
+    <svg className="model-chip-icon" viewBox="0 0 20 20" width="16" height="16" aria-hidden="true" focusable="false">
+      <path d="M10 2.5 2.5 6.5 10 10.5l7.5-4z" fill="currentColor" opacity="0.9" />
+      <path d="m2.5 10 7.5 4 7.5-4M2.5 13.5l7.5 4 7.5-4" fill="none" stroke="currentColor" strokeWidth="1.6" strokeLinejoin="round" />
+    </svg>
   );
 }

@@ -6,6 +6,7 @@ import { pickDefaultFace } from '../image/faces-core';
 import { deleteSession, loadSession, SessionFormatError, storeSession, type SessionData } from './sessions';
 import type { RGBAImage } from '../image/types';
 import { errorInfo, getEngine, onWorkerCrash, ortWasmPaths, proxy } from '../worker/client';
+import { defaultPackStorage, storedPackId } from '../engine/packStore';
 import type { BackendKind, DetectedFace, InvertProgress, LoadProgress, SliderValues } from '../worker/protocol';
 import { commitSliders, get, pushBanner, redoSliders, set, undoSliders, zeroSliders, type CropInfo, type Phase, type RgbaFrame } from './store';
 
@@ -32,6 +33,28 @@ export function readUrlOptions(search = location.search): UrlOptions {
 export const DEFAULT_PACKS = ['demo64', 'reference-64', 'tiny-test'];
 
 const packUrl = (name: string) => new URL(`${import.meta.env.BASE_URL}models/${name}/`, location.href).href;
+
+/** localStorage key of the pack the user chose last (a /models/ URL or an imported pack's opfs:/ URL). */
+export const ACTIVE_PACK_KEY = 'fzplus.activePack';
+
+function rememberedPack(): string | null {
+  try {
+    return localStorage.getItem(ACTIVE_PACK_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function forgetRememberedPack() {
+  try {
+    localStorage.removeItem(ACTIVE_PACK_KEY);
+  } catch {
+    /* storage disabled */
+  }
+}
+
+/** Every pack URL `loadPack` was asked for, in order (test hook: a boot loads exactly one). */
+const packLoads: string[] = [];
 
 async function packExists(name: string): Promise<boolean> {
   try {
@@ -76,12 +99,16 @@ export async function boot() {
         if (b.note) pushBanner('warning', 'Switched to WASM', b.note);
       }),
     );
-    let name = opts.pack;
-    if (!name) {
-      for (const cand of DEFAULT_PACKS) if (await packExists(cand)) { name = cand; break; }
+    // the pack chosen last time, loaded directly (an imported one from OPFS); else the default pack
+    const remembered = opts.pack ? null : rememberedPack();
+    if (!remembered || !(await loadRememberedPack(remembered))) {
+      let name = opts.pack;
+      if (!name) {
+        for (const cand of DEFAULT_PACKS) if (await packExists(cand)) { name = cand; break; }
+      }
+      if (!name) throw Object.assign(new Error('no model pack found under /models/'), { name: 'PackFetchError' });
+      await loadPack(packUrl(name));
     }
-    if (!name) throw Object.assign(new Error('no model pack found under /models/'), { name: 'PackFetchError' });
-    await loadPack(packUrl(name));
     const s = get().settings;
     set({ settings: { ...s, steps: opts.steps ?? s.steps, space: (get().pack?.spaces.find((x) => x === opts.space) ?? s.space) } });
     void checkSavedSession();
@@ -91,8 +118,34 @@ export async function boot() {
   }
 }
 
+/**
+ * Loads the remembered pack at boot. False (with a banner, and the pack forgotten) when it is no longer stored or
+ * does not load: boot then loads the default pack.
+ */
+async function loadRememberedPack(url: string): Promise<boolean> {
+  const id = storedPackId(url);
+  if (id !== null) {
+    const ids = await defaultPackStorage().list().catch(() => null);
+    if (ids && !ids.includes(id)) {
+      forgetRememberedPack();
+      pushBanner('warning', 'The model used last time is gone', `The imported pack “${id}” is no longer stored in this browser (its site data may have been cleared). The default model is loaded instead; import the pack again from Models.`);
+      return false;
+    }
+  }
+  try {
+    await loadPack(url);
+    return true;
+  } catch (e) {
+    forgetRememberedPack();
+    const what = id !== null ? `The imported pack “${id}”` : `The pack at ${url}`;
+    pushBanner('warning', 'The model used last time could not be loaded', `${what} failed: ${errorInfo(e).message}. The default model is loaded instead.`);
+    return false;
+  }
+}
+
 export async function loadPack(url: string) {
   const engine = getEngine();
+  packLoads.push(url);
   set({ phase: 'loading-pack', bootMessage: 'Loading the model…' });
   try {
     const pack = await engine.loadPack(
@@ -304,12 +357,13 @@ export function compositeFullPhoto(): RGBAImage | null {
   return pasteBack(source.image, f, s.crop.alignment, s.crop.landmarks ? { landmarks: s.crop.landmarks } : {});
 }
 
-export async function openSample(url: string) {
+/** One of the pack's sample faces; `url` may be a blob: URL of an imported pack's file, hence the separate name. */
+export async function openSample(url: string, name = url.split('/').pop() || 'sample') {
   try {
     const r = await fetch(url);
-    if (!r.ok) throw new Error(`HTTP ${r.status} for ${url}`);
+    if (!r.ok) throw new Error(`HTTP ${r.status} for ${name}`);
     // the pack's own samples are already aligned faces
-    await openImage(await r.blob(), url.split('/').pop() ?? 'sample', { aligned: true });
+    await openImage(await r.blob(), name, { aligned: true });
   } catch (e) {
     reportError(e);
   }
@@ -534,6 +588,8 @@ export function installDebugHooks() {
   (globalThis as unknown as { __fzplus?: unknown }).__fzplus = {
     loseDevice: () => getEngine().simulateDeviceLoss(),
     state: () => get(),
+    /** Pack URLs loaded since the page opened, in order. */
+    packLoads: () => [...packLoads],
     /** Full-resolution original and the pasted-back result, plus the face polygon in photo pixels. */
     composite: () => {
       const s = get();
