@@ -5,6 +5,7 @@
  * printed with ratios. Options: --packs tiny-test,reference-64  --steps 8  --frames 10  --webgpu-steps 3  --no-webgpu
  * --jsep-too: WASM rows again with onnxruntime-web's JSEP build (the WebGPU build; the app uses the plain WASM build on WASM)
  * --session-options '<JSON>': extra ORT session options for the WASM rows, e.g. '{"extra":{"session":{"intra_op":{"allow_spinning":"0"}}}}'
+ * --large: per-graph ms + memory peaks of the 1024 px pack instead (bench/large.mjs has its options)
  * On this machine WebGPU is the SwiftShader software adapter (~100x slower than WASM): its numbers say nothing about a
  * real GPU.
  */
@@ -57,6 +58,8 @@ async function nodeBench(pack, threads) {
 }
 
 async function main() {
+  // --large: per-graph ms and memory peaks of a 1024 px pack (bench/large.mjs; issue 5.3)
+  if (process.argv.includes('--large')) return void (await (await import('./large.mjs')).runLarge(root, arg));
   const server = await createServer({ root, configFile: resolve(root, 'vite.config.ts'), logLevel: 'error', server: { port: 4188, strictPort: false, host: '127.0.0.1' } });
   await server.listen();
   const base = server.resolvedUrls.local[0];
