@@ -3,7 +3,7 @@
  *   SCREENSHOT=1 npx playwright test e2e/screenshot.spec.ts
  * Uses the demo pack when it is there (faces), else the tiny test pack.
  */
-import { test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { dragSlider, dropFile, waitInverted, waitReady } from './helpers';
 
@@ -21,5 +21,7 @@ test('editor screenshot', async ({ page }) => {
   const sliders = page.locator('[data-testid^="slider-"]');
   if (await sliders.count()) await dragSlider(page, (await sliders.first().getAttribute('data-testid'))!, 0.8);
   await page.waitForTimeout(1000);
+  // no half-drawn frame: the last slider frame has arrived (its spinner is gone)
+  await expect(page.getByTestId('rendering')).toHaveCount(0, { timeout: 30_000 });
   await page.screenshot({ path: 'docs/editor-screenshot.png' });
 });
