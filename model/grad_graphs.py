@@ -1,9 +1,10 @@
 """Exact gradient graphs for ONNX: trace autograd itself with make_fx, then rewrite the few backward ops the
 ONNX exporter cannot take into forward ops (torch 1.13).
 
-    convolution_backward   -> grad w.r.t. the input only: conv2d with the weight flipped and transposed where the
-                              forward conv has stride 1 (ORT runs Conv 1.3-3x faster than ConvTranspose on WASM,
-                              docs/WASM_SPEED.md), else conv_transpose2d / conv2d with the same weight
+    convolution_backward   -> grad w.r.t. the input only: for a stride-1 conv with a small weight (<= 16384 values:
+                              depthwise blurs, few channels), conv2d with the weight flipped and transposed (folded
+                              here; ORT runs it 1.5-3x faster than ConvTranspose on WASM, docs/WASM_SPEED.md);
+                              else conv_transpose2d / conv2d with the same weight
     leaky_relu_backward    -> where(x > 0, g, g * slope)
     slice_backward         -> constant_pad_nd        select_backward -> unsqueeze + constant_pad_nd
     threshold_backward     -> where                  mse_loss_backward -> 2 (x - t) g / n
@@ -30,7 +31,8 @@ def _conv_backward(grad_out, x, weight, bias_sizes, stride, padding, dilation, t
             k = weight.shape[2:]
             op = [x.shape[2 + i] - ((grad_out.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (k[i] - 1) + 1)
                   for i in range(nd)]
-            grad_in = _conv_transpose_as_conv(grad_out, weight, padding, op, groups, dilation) if all(s == 1 for s in stride) else None
+            small = weight.numel() <= SMALL_CONST
+            grad_in = _conv_transpose_as_conv(grad_out, weight, padding, op, groups, dilation) if small and all(s == 1 for s in stride) else None
             if grad_in is None:
                 grad_in = F.conv_transpose2d(grad_out, weight, None, stride, padding, op, groups, dilation)
     return grad_in, None, None
@@ -40,7 +42,8 @@ def _conv_transpose_as_conv(g, weight, padding, output_padding, groups, dilation
     """conv_transpose2d(g, W, stride 1, padding p, output_padding op) as conv2d(g padded by d(k-1)-p on the left and
     d(k-1)-p+op on the right, W with its taps flipped and in/out swapped): the same products and sums, on an op that
     onnxruntime runs faster (WASM: im2col + GEMM instead of GEMM + col2im). None where it does not apply (groups other
-    than 1 or depthwise; padding beyond the kernel)."""
+    than 1 or depthwise; padding beyond the kernel). Used for small weights only: the flipped copy is folded into the
+    graph, and large ones gain little in WASM (docs/WASM_SPEED.md) while a second copy would cost memory."""
     cout, cin_g = weight.shape[:2]
     if not (groups == 1 or (cin_g == 1 and cout == groups)):
         return None
@@ -48,7 +51,7 @@ def _conv_transpose_as_conv(g, weight, padding, output_padding, groups, dilation
     left = [dilation[i] * (k[i] - 1) - padding[i] for i in range(2)]
     if min(left) < 0:
         return None
-    wf = weight.flip([2, 3])  # large weights: flip/transpose stay in the graph (one copy in weights.bin), ORT folds them
+    wf = weight.flip([2, 3])
     if groups == 1:
         wf = wf.transpose(0, 1)
     if all(o == 0 for o in output_padding):
@@ -118,17 +121,17 @@ DECOMPOSITIONS.update({aten.squeeze.dim: _squeeze, aten.squeeze.default: _squeez
 
 
 LAYOUT_OPS = {aten.t.default, aten.transpose.int, aten.permute.default, aten.expand.default, aten.view.default,
-              aten.unsqueeze.default, aten.flip.default}
+              aten.unsqueeze.default}
+SMALL_CONST = 16384  # constants up to this many values are folded; larger layout ops stay in the graph
 
 
 def _keep_layout_op(node, env):
-    """Leave transposes/expands/flips of *large* constants in the graph: the exporter fuses them (Gemm transB) or
-    onnxruntime folds them when it loads the graph, and the pack keeps one copy of the weight; folding here would
-    store a transposed (flipped) duplicate."""
+    """Leave transposes/expands of *large* constants in the graph: the exporter fuses them (Gemm transB) and the
+    pack keeps one copy of the weight; folding would store a transposed duplicate."""
     if node.target not in LAYOUT_OPS:
         return False
     src = env[node.args[0]]
-    return src.numel() > 16384
+    return src.numel() > SMALL_CONST
 
 
 def fold_constants(gm):
