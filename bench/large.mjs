@@ -1,6 +1,7 @@
 /**
  * Large-pack bench (issue 5.3): `npm run bench -- --large [--large-pack data/packs/ffhq-random-1024]
- * [--large-backends wasm,webgpu] [--threads 1] [--runs 3] [--grad-runs 1] [--large-graphs mapping,...]`.
+ * [--large-backends wasm,webgpu] [--threads 1] [--runs 3] [--grad-runs 1] [--large-graphs mapping,...] [--keep-sessions]`
+ * (--keep-sessions: sessions stay alive as in the app, so one WASM heap holds them all).
  * Per graph: session creation ms, run ms (first run and the median of the rest), and memory: the WASM heap size
  * (bench/large.worker.ts), performance.measureUserAgentSpecificMemory() of the page, and the peak RSS of Chromium's
  * renderer and GPU processes sampled from /proc every 100 ms during each phase. The pack comes from the folder
@@ -53,7 +54,8 @@ export async function runLarge(root, arg) {
   const packUrl = '/' + relative(root, dir) + '/';
   const backends = arg('large-backends', 'wasm').split(',');
   const threads = Number(arg('threads', 1));
-  const q = `runs=${arg('runs', 3)}&gradRuns=${arg('grad-runs', 1)}` + (arg('large-graphs', '') ? `&graphs=${arg('large-graphs', '')}` : '');
+  const q = `runs=${arg('runs', 3)}&gradRuns=${arg('grad-runs', 1)}` + (arg('large-graphs', '') ? `&graphs=${arg('large-graphs', '')}` : '') +
+    (process.argv.includes('--keep-sessions') ? '&keep=1' : '');
   const server = await createServer({ root, configFile: resolve(root, 'vite.config.ts'), logLevel: 'error', server: { port: 4189, strictPort: false, host: '127.0.0.1' } });
   await server.listen();
   const base = server.resolvedUrls.local[0];

@@ -39,4 +39,5 @@ worker.postMessage({
   gradRuns: Number(q.get('gradRuns') ?? 1),
   graphs: q.get('graphs') ? q.get('graphs')!.split(',') : null,
   wasmPaths: new URL('/ort/', location.href).href,
+  keep: q.get('keep') === '1',
 });

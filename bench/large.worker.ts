@@ -22,9 +22,11 @@ const post = (m: Msg) => (self as unknown as Worker).postMessage(m);
 interface Graph { file: string; inputs: { name: string; shape: number[] }[] }
 
 self.onmessage = async (ev: MessageEvent) => {
-  const { packUrl, backend, threads, runs, gradRuns, graphs: only, wasmPaths } = ev.data as {
-    packUrl: string; backend: 'wasm' | 'webgpu'; threads: number; runs: number; gradRuns: number; graphs: string[] | null; wasmPaths: string;
+  const { packUrl, backend, threads, runs, gradRuns, graphs: only, wasmPaths, keep } = ev.data as {
+    packUrl: string; backend: 'wasm' | 'webgpu'; threads: number; runs: number; gradRuns: number; graphs: string[] | null; wasmPaths: string; keep: boolean;
   };
+  // keep: every session stays alive, as in the app (one WASM heap holds all their weights and arenas)
+  const alive: { release(): Promise<void> }[] = [];
   try {
     // the app's choice (engine.worker.ts): plain WASM build on WASM, JSEP build for WebGPU
     const ort = (backend === 'webgpu' ? await import('onnxruntime-web') : await import('onnxruntime-web/wasm')) as typeof import('onnxruntime-web');
@@ -82,8 +84,10 @@ self.onmessage = async (ev: MessageEvent) => {
       } catch (e) {
         post({ type: 'row', row: { graph: key, phase: 'run', error: String((e as Error)?.message ?? e), heap: heapBytes() } });
       }
-      await sess.release();
+      if (keep) alive.push(sess);
+      else await sess.release();
     }
+    for (const s of alive) await s.release();
     post({ type: 'done', result: { heap: heapBytes(), f16 } });
   } catch (e) {
     post({ type: 'error', message: String((e as Error)?.message ?? e) });
