@@ -2,7 +2,7 @@
 /**
  * npm run bench — ms per F/Z+ gradient step and per slider frame in one Chromium (Debian's, via Playwright):
  * WASM 1 thread, WASM 2 threads, WebGPU (keepOnGpu on/off), against the same graphs in onnxruntime-node (native CPU),
- * printed with ratios. Options: --packs tiny-test,reference-64  --steps 8  --frames 10  --webgpu-steps 3  --no-webgpu
+ * printed with ratios. Options: --packs tiny-test,reference-64  --steps 40  --frames 10  --webgpu-steps 3  --no-webgpu
  * --jsep-too: WASM rows again with onnxruntime-web's JSEP build (the WebGPU build; the app uses the plain WASM build on WASM)
  * --session-options '<JSON>': extra ORT session options for the WASM rows, e.g. '{"extra":{"session":{"intra_op":{"allow_spinning":"0"}}}}'
  * --large: per-graph ms + memory peaks of the 1024 px pack instead (bench/large.mjs has its options)
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
 const packs = arg('packs', ['tiny-test', 'reference-64', 'demo64'].filter((p) => existsSync(resolve(root, 'public/models', p, 'manifest.json'))).join(',')).split(',');
-const steps = Number(arg('steps', 8));
+const steps = Number(arg('steps', 40)); // the page reports the median of the second half: V8 tiers ORT's wasm up during the first ~10 steps
 const frames = Number(arg('frames', 10));
 const gpuSteps = Number(arg('webgpu-steps', 3));
 const noWebgpu = process.argv.includes('--no-webgpu');
