@@ -2,9 +2,9 @@
 ONNX exporter cannot take into forward ops (torch 1.13).
 
     convolution_backward   -> grad w.r.t. the input only: for a stride-1 conv with a small weight (<= 16384 values:
-                              depthwise blurs, few channels), conv2d with the weight flipped and transposed (folded
-                              here; ORT runs it 1.5-3x faster than ConvTranspose on WASM, docs/WASM_SPEED.md);
-                              else conv_transpose2d / conv2d with the same weight
+                              depthwise blurs, few channels) or a large image (BIG_COL), conv2d with the weight flipped
+                              and transposed (ORT runs it 1.5-3x faster than ConvTranspose on WASM, with far less
+                              memory; docs/WASM_SPEED.md); else conv_transpose2d / conv2d with the same weight
     leaky_relu_backward    -> where(x > 0, g, g * slope)
     slice_backward         -> constant_pad_nd        select_backward -> unsqueeze + constant_pad_nd
     threshold_backward     -> where                  mse_loss_backward -> 2 (x - t) g / n
@@ -31,8 +31,10 @@ def _conv_backward(grad_out, x, weight, bias_sizes, stride, padding, dilation, t
             k = weight.shape[2:]
             op = [x.shape[2 + i] - ((grad_out.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (k[i] - 1) + 1)
                   for i in range(nd)]
-            small = weight.numel() <= SMALL_CONST
-            grad_in = _conv_transpose_as_conv(grad_out, weight, padding, op, groups, dilation) if small and all(s == 1 for s in stride) else None
+            # ConvTranspose's col2im buffer: (in channels * k * k) x (output pixels) floats, allocated per run
+            col = (x.shape[1] // groups) * weight.shape[2] * weight.shape[3] * x.shape[2] * x.shape[3]
+            worth = weight.numel() <= SMALL_CONST or (col >= BIG_COL and weight.numel() <= MID_CONST)
+            grad_in = _conv_transpose_as_conv(grad_out, weight, padding, op, groups, dilation) if worth and all(s == 1 for s in stride) else None
             if grad_in is None:
                 grad_in = F.conv_transpose2d(grad_out, weight, None, stride, padding, op, groups, dilation)
     return grad_in, None, None
@@ -42,8 +44,8 @@ def _conv_transpose_as_conv(g, weight, padding, output_padding, groups, dilation
     """conv_transpose2d(g, W, stride 1, padding p, output_padding op) as conv2d(g padded by d(k-1)-p on the left and
     d(k-1)-p+op on the right, W with its taps flipped and in/out swapped): the same products and sums, on an op that
     onnxruntime runs faster (WASM: im2col + GEMM instead of GEMM + col2im). None where it does not apply (groups other
-    than 1 or depthwise; padding beyond the kernel). Used for small weights only: the flipped copy is folded into the
-    graph, and large ones gain little in WASM (docs/WASM_SPEED.md) while a second copy would cost memory."""
+    than 1 or depthwise; padding beyond the kernel). Not used for the large weights of low-resolution layers: they gain
+    little in WASM (docs/WASM_SPEED.md) and a second copy would cost memory."""
     cout, cin_g = weight.shape[:2]
     if not (groups == 1 or (cin_g == 1 and cout == groups)):
         return None
@@ -123,6 +125,12 @@ DECOMPOSITIONS.update({aten.squeeze.dim: _squeeze, aten.squeeze.default: _squeez
 LAYOUT_OPS = {aten.t.default, aten.transpose.int, aten.permute.default, aten.expand.default, aten.view.default,
               aten.unsqueeze.default}
 SMALL_CONST = 16384  # constants up to this many values are folded; larger layout ops stay in the graph
+# Stride-1 conv backward as Conv (flipped weight folded into the pack) where its weight is small, or where ConvTranspose
+# would need a col2im buffer of >= BIG_COL floats (64 MB) and the weight copy stays <= MID_CONST values (4 MB): at
+# 512-1024 px the 32-128-ch layers' ConvTranspose allocates 0.3-1.2 GB of WASM heap per run (Conv: a small segmented
+# buffer) and runs 1.4-1.5x slower (docs/WASM_SPEED.md).
+BIG_COL = 1 << 24
+MID_CONST = 1 << 20
 
 
 def _keep_layout_op(node, env):
