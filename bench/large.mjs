@@ -100,7 +100,7 @@ export async function runLarge(root, arg) {
       const ph = row.phase === 'fetch' ? 'fetch weights.bin' : `${row.phase} ${row.graph}`;
       const pk = peaks.get(ph) ?? {};
       console.log(pad(backend, 8) + pad(row.graph, 24) + pad(row.phase, 8) + pad(row.ms?.toFixed(0) ?? '–', 10) + pad(row.firstMs?.toFixed(0) ?? '', 10) +
-        pad(MB(row.heap), 9) + pad(MB(row.uaMemory), 9) + pad(MB(pk.renderer), 14) + pad(MB(pk['gpu-process']), 9) + (row.error ? 'ERROR ' + row.error.slice(0, 160) : ''));
+        pad(MB(row.heap), 9) + pad(MB(row.uaMemory), 9) + pad(MB(pk.renderer), 14) + pad(MB(pk['gpu-process']), 9) + (row.error ? 'ERROR ' + row.error.slice(0, 400) : ''));
     }
     if (r.f16 !== undefined && backend === 'webgpu') console.log(`${backend}: adapter shader-f16: ${r.f16} (fp16 graphs ${r.f16 ? 'used' : 'not used'})`);
   }
