@@ -4,7 +4,7 @@
    --steps (default 300) steps with the engine's settings (one lr for F and Z+, default 0.01, betas 0.9/0.999;
    every z re-normalised onto the sphere after each step). The loss is the gradient graphs' loss, computed by the
    exporter's own PackModel pieces (model/graphs.py truncation, model/perceptual.py perceptual term):
-   weights . [MSE, perceptual, mean((F - F_init)^2)] with --weights (default 1,10,10). Faces are optimised in a
+   weights . [MSE, perceptual, mean((F - F_init)^2)] with --weights (default: the pack's loss.defaultWeights, else 1,10,10). Faces are optimised in a
    batch; each face's loss is its own (the sum over faces gives every face exactly its single-image gradient).
    Reported: mean PSNR (dB, images in [-1, 1] compared on the [0, 1] scale, as the engine) of the encoder start
    and after the steps.
@@ -48,7 +48,7 @@ def parse_args(argv=None):
     p.add_argument('--f-res', default=None, help='comma list; default: the pack F block or 16')
     p.add_argument('--psi', type=float, default=None)
     p.add_argument('--trunc-layers', type=int, default=None)
-    p.add_argument('--weights', default='1,10,10', help='lambda_mse,lambda_perc,lambda_f')
+    p.add_argument('--weights', default=None, help="lambda_mse,lambda_perc,lambda_f (default: the pack's loss.defaultWeights, else 1,10,10)")
     p.add_argument('--lr', type=float, default=0.01)
     p.add_argument('--steps', type=int, default=300)
     p.add_argument('--n', type=int, default=32, help='held-out faces to invert')
@@ -330,7 +330,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     t_start = time.time()
     log = lambda s: print(s, flush=True)
-    psi, tl, weights = args.psi, args.trunc_layers, [float(x) for x in args.weights.split(',')]
+    psi, tl = args.psi, args.trunc_layers
+    weights = [float(x) for x in args.weights.split(',')] if args.weights else None
     f_list = [int(r) for r in args.f_res.split(',')] if args.f_res else None
     directions = None
     attributes = None
@@ -342,6 +343,7 @@ def main(argv=None):
         tl = man['truncation']['layers'] if tl is None else tl
         f_list = f_list or [man['fBlock']['resolution']]
         perceptual_kind = man['loss']['perceptual']
+        weights = weights or [float(x) for x in man['loss'].get('defaultWeights', [])] or None
         directions = man.get('directions')
         attributes = man.get('classifier', {}).get('attributes')
         if 'classifier' in man['graphs'] and not os.path.exists(args.classifier):
@@ -349,6 +351,7 @@ def main(argv=None):
     psi = 0.7 if psi is None else psi
     tl = 8 if tl is None else tl
     f_list = f_list or [16]
+    weights = weights or [1.0, 10.0, 10.0]
     bundle = load_bundle(args.checkpoint, psi, tl)
     try:
         from model.stylegan2 import freeze
