@@ -25,7 +25,8 @@ worker.onmessage = async (ev: MessageEvent) => {
   const m = ev.data;
   if (m.type === 'phase') await w.__phase?.(m.name);
   else if (m.type === 'row') rows.push({ ...m.row, uaMemory: await uaMemory() });
-  else if (m.type === 'done' || m.type === 'error') {
+  if (m.type === 'phase' || m.type === 'row') return void worker.postMessage('ack');
+  if (m.type === 'done' || m.type === 'error') {
     await w.__phase?.('end');
     w.__bench = { rows, ...(m.type === 'done' ? m.result : { error: m.message }) };
     document.getElementById('out')!.textContent = JSON.stringify(w.__bench, null, 1);

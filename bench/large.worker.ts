@@ -17,11 +17,19 @@ const NativeMemory = WebAssembly.Memory;
 const heapBytes = () => memories.reduce((n, m) => Math.max(n, m.buffer.byteLength), 0);
 
 type Msg = { type: 'phase'; name: string } | { type: 'row'; row: unknown } | { type: 'done'; result: unknown } | { type: 'error'; message: string };
-const post = (m: Msg) => (self as unknown as Worker).postMessage(m);
+// every message waits for the page's ack, so the runner's RSS samples are attributed to the right phase and the
+// page's memory measure is taken before the next phase starts
+let acked: (() => void) | null = null;
+const post = (m: Msg) =>
+  new Promise<void>((resolve) => {
+    acked = resolve;
+    (self as unknown as Worker).postMessage(m);
+  });
 
 interface Graph { file: string; inputs: { name: string; shape: number[] }[] }
 
 self.onmessage = async (ev: MessageEvent) => {
+  if (ev.data === 'ack') return void acked?.();
   const { packUrl, backend, threads, runs, gradRuns, graphs: only, wasmPaths, keep } = ev.data as {
     packUrl: string; backend: 'wasm' | 'webgpu'; threads: number; runs: number; gradRuns: number; graphs: string[] | null; wasmPaths: string; keep: boolean;
   };
@@ -40,16 +48,16 @@ self.onmessage = async (ev: MessageEvent) => {
       f16 = adapter.features.has('shader-f16');
     }
     const m = await (await fetch(packUrl + 'manifest.json')).json();
-    post({ type: 'phase', name: 'fetch weights.bin' });
+    await post({ type: 'phase', name: 'fetch weights.bin' });
     const t0 = performance.now();
     const weights = new Uint8Array(await (await fetch(packUrl + m.weights.file)).arrayBuffer());
-    post({ type: 'row', row: { graph: 'weights.bin', phase: 'fetch', ms: performance.now() - t0, bytes: weights.length, heap: heapBytes() } });
+    await post({ type: 'row', row: { graph: 'weights.bin', phase: 'fetch', ms: performance.now() - t0, bytes: weights.length, heap: heapBytes() } });
     const keys = (only ?? ['encoder', 'mapping', 'features', 'synthesis_from_f', 'synthesis', 'grad_fzplus']).filter((k) => m.graphs[k]);
     for (const base of keys) {
       const key = f16 && m.graphs[`${base}@fp16`] ? `${base}@fp16` : base;
       const g: Graph = m.graphs[key];
       const bytes = new Uint8Array(await (await fetch(packUrl + g.file)).arrayBuffer());
-      post({ type: 'phase', name: `create ${key}` });
+      await post({ type: 'phase', name: `create ${key}` });
       let t = performance.now();
       let sess: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
       try {
@@ -58,10 +66,10 @@ self.onmessage = async (ev: MessageEvent) => {
           externalData: [{ path: m.weights.file, data: weights }],
         });
       } catch (e) {
-        post({ type: 'row', row: { graph: key, phase: 'create', error: String((e as Error)?.message ?? e), heap: heapBytes() } });
+        await post({ type: 'row', row: { graph: key, phase: 'create', error: String((e as Error)?.message ?? e), heap: heapBytes() } });
         continue;
       }
-      post({ type: 'row', row: { graph: key, phase: 'create', ms: performance.now() - t, heap: heapBytes() } });
+      await post({ type: 'row', row: { graph: key, phase: 'create', ms: performance.now() - t, heap: heapBytes() } });
       const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
       for (const i of g.inputs) {
         const n = i.shape.reduce((a, b) => a * b, 1);
@@ -72,7 +80,7 @@ self.onmessage = async (ev: MessageEvent) => {
       }
       const n = base.startsWith('grad_') ? gradRuns : runs;
       const ms: number[] = [];
-      post({ type: 'phase', name: `run ${key}` });
+      await post({ type: 'phase', name: `run ${key}` });
       try {
         for (let r = 0; r < n; r++) {
           t = performance.now();
@@ -80,16 +88,16 @@ self.onmessage = async (ev: MessageEvent) => {
           ms.push(performance.now() - t);
         }
         const rest = ms.slice(1).sort((a, b) => a - b);
-        post({ type: 'row', row: { graph: key, phase: 'run', firstMs: ms[0], ms: rest.length ? rest[rest.length >> 1] : ms[0], runs: ms.length, heap: heapBytes() } });
+        await post({ type: 'row', row: { graph: key, phase: 'run', firstMs: ms[0], ms: rest.length ? rest[rest.length >> 1] : ms[0], runs: ms.length, heap: heapBytes() } });
       } catch (e) {
-        post({ type: 'row', row: { graph: key, phase: 'run', error: String((e as Error)?.message ?? e), heap: heapBytes() } });
+        await post({ type: 'row', row: { graph: key, phase: 'run', error: String((e as Error)?.message ?? e), heap: heapBytes() } });
       }
       if (keep) alive.push(sess);
       else await sess.release();
     }
     for (const s of alive) await s.release();
-    post({ type: 'done', result: { heap: heapBytes(), f16 } });
+    await post({ type: 'done', result: { heap: heapBytes(), f16 } });
   } catch (e) {
-    post({ type: 'error', message: String((e as Error)?.message ?? e) });
+    await post({ type: 'error', message: String((e as Error)?.message ?? e) });
   }
 };
