@@ -328,3 +328,30 @@ test('an imported pack works offline after a reload', async ({ page, context }) 
   await context.setOffline(false);
   expect(errors).toEqual([]);
 });
+
+test('a session saved on an imported pack restores onto that pack, not /models/<name>/', async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto('/?backend=wasm&pack=tiny-test&steps=10');
+  await waitReady(page);
+  await page.getByTestId('mm-open').click();
+  await importZip(page, 'session.zip', tinyZip('tiny-session', 'Tiny session'));
+  await expect(page.getByTestId('mm-message')).toContainText('Imported Tiny session');
+  await expect(page.getByTestId('pack-name')).toContainText('Tiny session'); // an import switches to the pack
+  await waitReady(page);
+  await page.keyboard.press('Escape');
+  await dropFile(page, 'e2e/fixtures/tiny-heldout.png', 'heldout.png');
+  await waitInverted(page);
+  await page.getByTestId('save-session').click();
+  await expect(page.getByTestId('saved-note')).toContainText('heldout.png');
+
+  // come back on the bundled pack (the URL names it), then restore
+  await page.goto('/?backend=wasm&pack=tiny-test&steps=10');
+  await waitReady(page);
+  await expect(page.getByTestId('pack-name')).toContainText('Tiny test pack');
+  await page.getByTestId('restore-session').click();
+  await expect(page.getByTestId('progress')).toHaveAttribute('data-phase', 'inverted');
+  await expect(page.getByTestId('pack-name')).toContainText('Tiny session');
+  expect((await packLoads(page)).at(-1)).toBe('opfs:/packs/tiny-session/');
+  await expect(page.getByTestId('banner-error')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});

@@ -498,6 +498,7 @@ export async function saveSession() {
       savedAt: Date.now(),
       pack: s.pack.name,
       packTitle: s.pack.title,
+      ...(s.packUrl ? { packUrl: s.packUrl } : {}),
       photo: { name: source.name, type: source.blob.type, bytes },
       crop: s.crop ? { faceIndex: s.crop.faceIndex, landmarks: s.crop.landmarks } : null,
       faces: source.faces,
@@ -542,7 +543,9 @@ export async function restoreSession() {
   dismissSessionOffer();
   try {
     if (get().phase === 'inverting') await cancelInversion();
-    if (get().pack?.name !== d.pack) await loadPack(packUrl(d.pack));
+    // an imported pack is restored from where it is stored (opfs:), a bundled one from /models/<name>/
+    const url = d.packUrl && storedPackId(d.packUrl) !== null ? d.packUrl : packUrl(d.pack);
+    if (get().pack?.name !== d.pack || get().packUrl !== url) await loadPack(url);
     const pack = get().pack!;
     const blob = new Blob([d.photo.bytes], { type: d.photo.type });
     const res = await decodeImage(blob, { name: d.photo.name });

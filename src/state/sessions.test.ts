@@ -47,6 +47,13 @@ describe('session (de)serialisation', () => {
     expect(rec.sliders.age).toBe(1.5);
     expect(new Uint8Array(rec.photo.bytes)[0]).toBe(0xff);
   });
+  it("keeps an imported pack's opfs: URL, and reads older records without one", () => {
+    const d = { ...sample(), packUrl: 'opfs:/packs/my-ffhq/' };
+    expect(parseSession(structuredClone(serializeSession(d))).packUrl).toBe('opfs:/packs/my-ffhq/');
+    const old: any = structuredClone(serializeSession(sample()));
+    delete old.packUrl;
+    expect(parseSession(old).packUrl).toBeUndefined();
+  });
   it('keeps sessions without codes (saved before inverting) and centre-crop sessions', () => {
     const d = { ...sample(), codes: null, crop: null, faces: [] };
     expect(parseSession(structuredClone(serializeSession(d)))).toEqual(d);

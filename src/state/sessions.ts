@@ -16,6 +16,8 @@ export interface SessionData {
   savedAt: number;
   pack: string;
   packTitle: string;
+  /** Where the pack was loaded from: an imported pack's opfs:/ URL (absent in sessions saved before it existed). */
+  packUrl?: string;
   photo: { name: string; type: string; bytes: ArrayBuffer };
   /** Face choice for landmark-aligned packs: index into `faces`, or whole image (null); absent = centre crop. */
   crop: { faceIndex: number | null; landmarks: Point[] | null } | null;
@@ -37,6 +39,7 @@ export function serializeSession(d: SessionData): SessionRecord {
     savedAt: d.savedAt,
     pack: d.pack,
     packTitle: d.packTitle,
+    ...(d.packUrl ? { packUrl: d.packUrl } : {}),
     photo: { name: d.photo.name, type: d.photo.type, bytes: d.photo.bytes.slice(0) },
     crop: d.crop ? { faceIndex: d.crop.faceIndex, landmarks: d.crop.landmarks?.map((p) => [p[0], p[1]] as Point) ?? null } : null,
     faces: d.faces.map((f) => ({ box: { ...f.box }, score: f.score, landmarks: f.landmarks.map((p) => [p[0], p[1]] as Point) })),
@@ -102,6 +105,7 @@ export function parseSession(raw: unknown): SessionData {
     savedAt: raw.savedAt as number,
     pack: raw.pack as string,
     packTitle: typeof raw.packTitle === 'string' ? raw.packTitle : (raw.pack as string),
+    ...(typeof raw.packUrl === 'string' && raw.packUrl ? { packUrl: raw.packUrl } : {}),
     photo: photo as SessionData['photo'],
     crop: crop as SessionData['crop'],
     faces: faces as DetectedFace[],
