@@ -91,13 +91,14 @@ test('a 1024 px config-f pack imports and loads without freezing the page, then 
 
   // one synthesis on WASM without an inversion: a saved session with codes for this pack (z on the sphere, F = 0.1),
   // restored after a reload (the stored pack is loaded again from OPFS) → importCodes → synthesis_from_f
-  const st = await page.evaluate(() => (window as unknown as { __fzplus: { state(): { settings: unknown } } }).__fzplus.state());
+  const st = await page.evaluate(() => (window as unknown as { __fzplus: { state(): { settings: unknown; packUrl: string } } }).__fzplus.state());
+  expect(st.packUrl).toBe(`opfs:/packs/${manifest.name}/`);
   const fShape = manifest.graphs.synthesis_from_f.inputs.find((i: { name: string }) => i.name === 'f').shape as number[];
   const nF = fShape.reduce((a, b) => a * b, 1);
   const nZ = manifest.numWs * manifest.zDim;
   const png = readFileSync('e2e/fixtures/tiny-heldout.png');
   await page.evaluate(
-    async ({ name, title, settings, nF, nZ, zDim, png }) => {
+    async ({ name, packUrl, title, settings, nF, nZ, zDim, png }) => {
       let seed = 1;
       const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
       const code = new Float32Array(nZ).map(rnd);
@@ -110,7 +111,7 @@ test('a 1024 px config-f pack imports and loads without freezing the page, then 
       const f = new Float32Array(nF).fill(0.1);
       const adam = (n: number) => ({ m: new Float32Array(n), v: new Float32Array(n), t: 0 });
       const record = {
-        version: 1, savedAt: Date.now(), pack: name, packTitle: title,
+        version: 1, savedAt: Date.now(), pack: name, packUrl, packTitle: title,
         photo: { name: 'heldout.png', type: 'image/png', bytes: new Uint8Array(png).buffer },
         crop: null, faces: [], settings: { ...(settings as object), space: 'F/Z+' }, sliders: {},
         codes: { space: 'F/Z+', step: 0, f, fInit: f.slice(), code, adamF: adam(nF), adamCode: adam(nZ) },
@@ -127,7 +128,7 @@ test('a 1024 px config-f pack imports and loads without freezing the page, then 
         };
       });
     },
-    { name: manifest.name, title: manifest.title, settings: st.settings, nF, nZ, zDim: manifest.zDim, png: [...png] },
+    { name: manifest.name, packUrl: st.packUrl, title: manifest.title, settings: st.settings, nF, nZ, zDim: manifest.zDim, png: [...png] },
   );
   const t1 = Date.now();
   await page.goto('/?backend=wasm');
