@@ -22,6 +22,8 @@ tried on every contiguous range of style layers (as GANSpace gives each edit a l
 samples the choice is the candidate that passes the issue-3 test (>= 90 % of faces move the intended way at
 +`--eval-alpha` sigma, other attributes' mean |change| < 1/3 of the own one), else the best own/other ratio.
 The chosen directions are then re-checked on `--n-eval` further samples never used for fitting or choosing.
+A direction whose check moves its attribute by less than ~1 sigma at +2 sigma gets a wider slider range
+(`--auto-range`, up to `--max-range`), so the slider's end still shows a change; the test stays at +2 sigma.
 `--f-res 0` fits on whole-generator samples as before (all layers, no search).
 4. Checks every direction as the engine applies it (CONTRACTS.md: sphere walk with steps of 0.1, on the layers
    >= `--first-ws`): on `--n-eval` fresh samples, +`--eval-alpha` sigma must raise the target attribute's score
@@ -318,8 +320,12 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, log=print):
         sc_ev = edit_scores(base_ev, clf(render_from_f(g, fe, ze, f_res)).numpy(), spread, j, attrs, binary, LINKED)
         st.update({'variant': name, 'conditionedOn': cond_on, 'layers': layers,
                    'edit': {'alpha': args.eval_alpha, 'fRes': f_res, 'selection': sc_sel, 'check': sc_ev}})
+        # slider range: wide enough that the slider's end moves the attribute by ~1.5 sigma where the edit is weak
+        # (the effect grows about linearly with alpha), never narrower than --range nor wider than --max-range
+        own = max(abs(sc_ev['ownShiftSigma']), 1e-3)
+        r = float(np.clip(round(1.5 * args.eval_alpha / own, 1), args.range, args.max_range)) if args.auto_range else args.range
         obj = {'id': a, 'label': label, 'kind': 'interfacegan', 'vector': [round(float(v), 6) for v in d],
-               'range': [-args.range, args.range], 'attribute': a, 'classifierAccuracy': round(float(cacc[a]), 4)}
+               'range': [-r, r], 'attribute': a, 'classifierAccuracy': round(float(cacc[a]), 4)}
         if layers != list(range(first, num_ws)):
             obj['layers'] = layers
         directions.append(obj)
@@ -342,6 +348,8 @@ def main(argv=None):
     ap.add_argument('--f-res', type=int, default=16, help="the pack's F block; 0 = fit on whole-generator samples")
     ap.add_argument('--n-select', type=int, default=96, help='samples for choosing variant + layer range')
     ap.add_argument('--condition-cos', type=float, default=0.15, help='condition on other attributes with |cos| >= this')
+    ap.add_argument('--auto-range', type=int, default=1, help='1: widen weak directions\' slider range (up to --max-range)')
+    ap.add_argument('--max-range', type=float, default=6.0)
     ap.add_argument('--layer-search', type=int, default=1, help='1: choose a contiguous style-layer range per direction')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
