@@ -350,7 +350,9 @@ def main(argv=None):
     ap.add_argument('--condition-cos', type=float, default=0.15, help='condition on other attributes with |cos| >= this')
     ap.add_argument('--auto-range', type=int, default=1, help='1: widen weak directions\' slider range (up to --max-range)')
     ap.add_argument('--max-range', type=float, default=6.0)
-    ap.add_argument('--layer-search', type=int, default=1, help='1: choose a contiguous style-layer range per direction')
+    ap.add_argument('--layer-search', type=int, default=0,
+                    help='1: choose a contiguous style-layer range per direction (measured: no better on inversions, '
+                         'and smile moved to coarse layers that change the upper face; docs/DEMO_MODEL.md)')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
     args = ap.parse_args(argv)
