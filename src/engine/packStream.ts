@@ -64,7 +64,7 @@ const ignored = (rel: string) => rel.split('/').some((s) => s === '__MACOSX' || 
 class Importer {
   readonly staged = new Map<string, Staged>();
   manifestRaw: Uint8Array | null = null;
-  private doneBytes = 0;
+  doneBytes = 0;
   private lastReport = 0;
 
   constructor(
@@ -297,7 +297,9 @@ export async function importPackStream(
       const res = await get(base + 'manifest.json', 'manifest.json', f);
       await imp.pipe('manifest.json', bodyOf(res), 0);
       const wanted = listedFiles(parseManifest(imp.manifests!.get('manifest.json')!));
-      imp.allBytes = [...wanted.values()].reduce((a, b) => a + b, 0);
+      // the manifest (already read) + the sizes it lists; files it lists without a size (samples) are added from
+      // their Content-Length below, so "x of y" never runs past y
+      imp.allBytes = imp.doneBytes + [...wanted.values()].reduce((a, b) => a + b, 0);
       for (const [p, bytes] of wanted) {
         let r: Response;
         try {
@@ -307,6 +309,7 @@ export async function importPackStream(
           if ((e as Error).name === 'PackFetchError' && /HTTP 404/.test((e as Error).message)) continue;
           throw e;
         }
+        if (!bytes) imp.allBytes += Number(r.headers.get('content-length') ?? 0);
         await imp.pipe(p, bodyOf(r), bytes);
       }
       layout = new Map([...imp.staged.keys()].map((p) => [p, p]));
