@@ -1,7 +1,7 @@
 /**
  * Model manager (issue 5.2): bundled packs under /models/ plus packs imported from a zip, a folder or a URL and kept
  * in the Origin Private File System; storage quota; switch; delete. Imports are checked with the engine's own
- * manifest + sha256 checks (src/engine/packImport.ts) and then loaded by the engine, which refuses a graph that
+ * manifest + sha256 checks (src/engine/packStream.ts, in the import worker) and then loaded by the engine, which refuses a graph that
  * does not load; on any failure the pack is not kept and the current pack stays in use.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { zipSync } from 'fflate';
 import { importPackStream, type ImportProgress } from './packStream';
-import { memoryFetch } from './packImport';
-import { makePackFetch, MemoryPackStorage, storedPackUrl } from './packStore';
+import { makePackFetch, MemoryPackStorage, packIdFromName, storedPackId, storedPackUrl, type PackFiles } from './packStore';
 import { loadModelPack } from './pack';
 
 const DIR = 'public/models/tiny-test';
@@ -21,6 +20,16 @@ function readTree(dir: string, prefix = ''): [string, Uint8Array][] {
 }
 
 const tiny = () => new Map(readTree(DIR));
+
+/** A fetch over in-memory files (404 for anything else): the URL-import tests' server. */
+function memoryFetch(files: PackFiles, base = 'mem:/'): typeof fetch {
+  return (async (input: RequestInfo | URL) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const d = url.startsWith(base) ? files.get(decodeURIComponent(url.slice(base.length))) : undefined;
+    if (!d) return new Response(null, { status: 404 });
+    return new Response(d as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-length': String(d.length) } });
+  }) as typeof fetch;
+}
 const zipOf = (files: Map<string, Uint8Array>, top = 'tiny-test/', level = 6) =>
   zipSync(Object.fromEntries([...files].map(([p, d]) => [top + p, [d, { level }]])) as never);
 const blob = (d: Uint8Array) => new Blob([d as Uint8Array<ArrayBuffer>]);
@@ -65,7 +74,13 @@ describe('streamed pack import', () => {
     await expect(importPackStream(store, { kind: 'url', url: 'http://x/nothing/' }, undefined, f)).rejects.toThrow(/HTTP 404/);
   });
 
-  it('refuses malformed packs with the same messages as the in-memory import; nothing is stored', async () => {
+  it('pack ids and stored URLs', () => {
+    expect(packIdFromName('My pack/../x')).toBe('My-pack-..-x');
+    expect(packIdFromName('...')).toBe('pack');
+    expect(storedPackId(storedPackUrl('abc'))).toBe('abc');
+    expect(storedPackId('http://x/models/abc/')).toBeNull();
+  });
+  it('refuses malformed packs with a message naming the problem; nothing is stored', async () => {
     const store = new MemoryPackStorage();
     const zip = (files: Map<string, Uint8Array>) => importPackStream(store, { kind: 'zip', name: 'x.zip', blob: blob(zipOf(files)) });
     const bad = tiny();

@@ -2,7 +2,7 @@
  * Streamed pack import (issue 5.3, large packs): a zip, a folder or a URL is read in chunks, every file is hashed
  * incrementally (hash-wasm sha256) and written to storage as it arrives (OPFS staging folder), so a 140–210 MB pack is
  * never held in memory, let alone twice. Runs in the import worker (src/worker/import.worker.ts), off the UI thread.
- * The checks and their messages are the same as the in-memory path (packImport.ts / pack.ts): bad JSON, missing
+ * The checks and their messages are the engine's (manifest.ts / pack.ts): bad JSON, missing
  * graph or weights files, schema + shapes (manifest.ts), byte count and sha256 of every graph and the weights.
  * No DOM.
  */
@@ -218,7 +218,7 @@ function listedFiles(json: any): Map<string, number> {
 }
 
 /**
- * The same checks as the in-memory import (packImport.checkPackFiles + pack.loadModelPack), over sizes and hashes
+ * The same checks as the engine's pack loading (manifest.ts + pack.loadModelPack), over sizes and hashes
  * computed while streaming: JSON, missing graph/weights files, schema and shapes, then byte count + sha256 of the
  * weights and every graph in the manifest (fp16 and classifier included).
  */
