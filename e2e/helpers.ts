@@ -84,3 +84,11 @@ export async function openEditedTinyFace(page: Page, steps: number) {
     slider: await page.getByTestId('slider-texture').inputValue(),
   };
 }
+
+/** Records every distinct text of the model manager's status line (polled every `everyMs`) until `stop()`. */
+export function watchImportStatus(page: Page, everyMs: number): { seen: Set<string>; stop(): void } {
+  const seen = new Set<string>();
+  const status = page.getByTestId('mm-status');
+  const timer = setInterval(() => void status.textContent({ timeout: 50 }).then((t) => t && seen.add(t)).catch(() => undefined), everyMs);
+  return { seen, stop: () => clearInterval(timer) };
+}

@@ -8,7 +8,7 @@
  */
 import { test, expect, type Page } from '@playwright/test';
 import { existsSync, readFileSync } from 'node:fs';
-import { collectErrors, waitReady } from './helpers';
+import { collectErrors, waitReady, watchImportStatus } from './helpers';
 
 const DIR = process.env.LARGE_PACK ?? 'data/packs/ffhq-random-1024';
 const row = (page: Page, id: string, source: string) => page.locator(`[data-testid="mm-pack"][data-pack-id="${id}"][data-source="${source}"]`);
@@ -61,15 +61,13 @@ test('a 1024 px config-f pack imports and loads without freezing the page, then 
   await page.getByTestId('mm-open').click();
 
   // import the folder: status lines show bytes read per file
-  const seen = new Set<string>();
-  const status = page.getByTestId('mm-status');
-  const watch = setInterval(() => void status.textContent({ timeout: 50 }).then((t) => t && seen.add(t)).catch(() => undefined), 100);
+  const { seen, stop: stopWatch } = watchImportStatus(page, 100);
   await startProbe(page);
   const t0 = Date.now();
   await page.getByTestId('mm-dir-input').setInputFiles(DIR);
   await expect(page.getByTestId('mm-message')).toContainText(`Imported ${manifest.title}`, { timeout: 480_000 });
   const importMs = Date.now() - t0;
-  clearInterval(watch);
+  stopWatch();
   const probe = await stopProbe(page);
   const lines = [...seen];
   console.log(`large pack: import + load ${importMs} ms; long tasks ${JSON.stringify(probe.longTasks)}; largest frame gap ${probe.maxGap} ms`);

@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { createHash } from 'node:crypto';
-import { collectErrors, dropFile, waitInverted, waitReady } from './helpers';
+import { collectErrors, dropFile, waitInverted, waitReady, watchImportStatus } from './helpers';
 
 const DIR = 'public/models/tiny-test';
 
@@ -272,14 +272,12 @@ test('import from a same-origin URL (download progress) and from a folder', asyn
   await page.goto('/?backend=wasm&pack=tiny-test');
   await waitReady(page);
   await page.getByTestId('mm-open').click();
-  const seen = new Set<string>();
-  const status = page.getByTestId('mm-status');
-  const watch = setInterval(() => void status.textContent({ timeout: 50 }).then((t) => t && seen.add(t)).catch(() => undefined), 20);
+  const { seen, stop: stopWatch } = watchImportStatus(page, 20);
 
   await page.getByTestId('mm-url').fill('/models/tiny-test/');
   await page.getByTestId('mm-url-go').click();
   await expect(page.getByTestId('mm-message')).toContainText('Imported Tiny test pack');
-  clearInterval(watch);
+  stopWatch();
   console.log('status lines seen:', [...seen].join(' | '));
   // "x of y" never runs past y (sizes the manifest does not list, such as samples, are counted from Content-Length)
   const KB = (v: string, u: string) => Number(v) * ({ B: 1 / 1024, KB: 1, MB: 1024, GB: 1024 * 1024 } as Record<string, number>)[u];

@@ -47,6 +47,7 @@ import torch
 from torch.nn import functional as F
 
 from model.classifier import load_classifier
+from model.fidelity import LINKED, edit_test
 from model.stylegan2 import Generator
 
 # attribute id -> label shown in the app (the InterFaceGAN directions we fit)
@@ -207,23 +208,12 @@ def context_samples(g, n, f_res, gen):
     return torch.cat(feats), zs
 
 
-def _ratio_test(delta, j, attrs, linked):
-    own = delta[:, j]
-    others = np.abs(delta).mean(0)
-    others[j] = 0
-    for lk in linked.get(attrs[j], ()):
-        if lk in attrs:
-            others[attrs.index(lk)] = 0
-    k = int(others.argmax())
-    return float((own > 0).mean()), float(own.mean()), attrs[k], float(others[k]) / max(float(np.abs(own).mean()), 1e-9)
-
-
 def edit_scores(before, after, spread, j, attrs, binary, linked):
     """Issue 3's test as model/fidelity.py scores it: on scores in sigma units (logits for binary attributes) and on
     probabilities (a saturated rare attribute's logit jitters by whole units with no visible change)."""
-    frac, own, worst, ratio = _ratio_test((after - before) / spread[0], j, attrs, linked)
+    frac, own, worst, ratio = edit_test((after - before) / spread[0], j, attrs, linked)
     prob = lambda x: np.where(binary, 1 / (1 + np.exp(-x)), x)
-    frac_p, _, worst_p, ratio_p = _ratio_test((prob(after) - prob(before)) / spread[1], j, attrs, linked)
+    frac_p, _, worst_p, ratio_p = edit_test((prob(after) - prob(before)) / spread[1], j, attrs, linked)
     return {'fracIntended': round(frac, 4), 'ownShiftSigma': round(own, 4), 'worstOther': worst,
             'worstOtherRatio': round(ratio, 4), 'pass': bool(frac >= 0.9 and ratio < 1 / 3),
             'probWorstOther': worst_p, 'probWorstOtherRatio': round(ratio_p, 4),
@@ -255,7 +245,6 @@ def layer_ranges(first, num_ws, min_len=2):
 
 def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, log=print):
     """The in-context fit + conditional candidates + layer-range choice (module docstring)."""
-    from model.fidelity import LINKED
     num_ws, f_res = g.n_latent, args.f_res
     first = g.first_ws(f_res)
     t0 = time.time()

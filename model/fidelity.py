@@ -162,6 +162,11 @@ class Classifier:
         self.pen = self.g.penultimate_name()
         self.attributes = attributes  # [{'id', 'kind'}]
 
+    def probs(self, scores):
+        """Probabilities for binary attributes (sigmoid of the logits), regression values as they are."""
+        binary = torch.tensor([a.get('kind', 'binary') == 'binary' for a in self.attributes])
+        return torch.where(binary, torch.sigmoid(scores), scores)
+
     @torch.no_grad()
     def __call__(self, images, features=False):
         logits, feats = [], []
@@ -224,31 +229,29 @@ def sphere_walk(z, d, alpha, layers):
     return z
 
 
-def _test(delta, j, attrs):
-    """Issue 3's test on per-face changes [N, A]: (pass, worst other ratio, worst other id, fraction intended)."""
+def edit_test(delta, j, attrs, linked=LINKED):
+    """Issue 3's test on per-face changes `delta` [N, A] (numpy) for attribute j, ignoring the attributes linked to
+    it by definition: (fraction moved the intended way, own mean change, worst other attribute, its mean |change|
+    over the own mean |change|). It passes when the fraction is >= 0.9 and the ratio < 1/3."""
     own = delta[:, j]
-    frac = float((own > 0).float().mean())
-    others = delta.abs().mean(0)
+    others = np.abs(delta).mean(0)
     others[j] = 0
-    for lk in LINKED.get(attrs[j], ()):
+    for lk in linked.get(attrs[j], ()):
         if lk in attrs:
             others[attrs.index(lk)] = 0
     k = int(others.argmax())
-    ratio = float(others[k]) / max(float(own.abs().mean()), 1e-9)
-    return frac >= 0.9 and ratio < 1 / 3, ratio, attrs[k], frac
+    return float((own > 0).mean()), float(own.mean()), attrs[k], float(others[k]) / max(float(np.abs(own).mean()), 1e-9)
 
 
 @torch.no_grad()
 def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref_sd=None):
     attrs = [a['id'] for a in clf.attributes]
-    binary = torch.tensor([a.get('kind', 'binary') == 'binary' for a in clf.attributes])
     base_img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus(z), f_res).clamp(-1, 1)
     base = clf(base_img)
     sd = (ref_sd[0] if ref_sd is not None else base.std(0)).clamp_min(1e-6)
     # the same test on probabilities for binary attributes: a saturated logit of a rare attribute (headband at
     # -8) jitters by whole units with no visible change, which the logit-sigma test counts as a move
-    prob = lambda x: torch.where(binary, torch.sigmoid(x), x)
-    base_p = prob(base)
+    base_p = clf.probs(base)
     sd_p = (ref_sd[1] if ref_sd is not None else base_p.std(0)).clamp_min(1e-6)
     first = bundle.first_ws(f_res)
     rows = []
@@ -263,7 +266,8 @@ def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref
         scores = clf(img)
         delta = (scores - base) / sd  # sigma units
         j = attrs.index(d['attribute'])
-        ok_p, ratio_p, worst_p, frac_p = _test(((prob(scores) - base_p) / sd_p), j, attrs)
+        frac_p, _, worst_p, ratio_p = edit_test(((clf.probs(scores) - base_p) / sd_p).numpy(), j, attrs)
+        ok_p = frac_p >= 0.9 and ratio_p < 1 / 3
         own = delta[:, j]
         frac = float((own > 0).float().mean())
         own_mag = float(own.abs().mean())
@@ -403,8 +407,7 @@ def main(argv=None):
         if clf is not None and not args.no_edits and directions:
             if ref_sd is None:  # population scale of every score: std over the held-out faces
                 ref = clf(load_faces(args.data, 'heldout', n=args.fid_n))
-                binary = torch.tensor([a.get('kind', 'binary') == 'binary' for a in clf.attributes])
-                ref_sd = (ref.std(0), torch.where(binary, torch.sigmoid(ref), ref).std(0))
+                ref_sd = (ref.std(0), clf.probs(ref).std(0))
             rows = edit_success(bundle, clf, f, z, r, directions, args.alpha, log=log, ref_sd=ref_sd)
             row['edits'] = rows
             row['edit_success_rate'] = round(sum(x['success'] for x in rows) / max(1, len(rows)), 3)

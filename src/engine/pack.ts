@@ -42,15 +42,20 @@ function joinUrl(base: string, file: string): string {
   return base.endsWith('/') ? base + file : base + '/' + file;
 }
 
-async function fetchBytes(url: string, label: string, f: typeof fetch, expectBytes: number | undefined, onProgress?: (p: LoadProgress) => void): Promise<Uint8Array> {
+/** `f(url)` with a failed request or a non-2xx status as a PackFetchError naming `label` (verb: "fetch" or "download"). */
+export async function fetchResponse(url: string, label: string, f: typeof fetch, verb = 'fetch'): Promise<Response> {
   let res: Response;
   try {
     res = await f(url);
   } catch (e) {
-    throw new EngineError('PackFetchError', `could not fetch ${label} (${url}): ${(e as Error).message}`);
+    throw new EngineError('PackFetchError', `could not ${verb} ${label} (${url}): ${(e as Error).message}`);
   }
-  if (!res.ok) throw new EngineError('PackFetchError', `could not fetch ${label}: HTTP ${res.status} for ${url}`);
-  return readWithProgress(res, label, onProgress, expectBytes);
+  if (!res.ok) throw new EngineError('PackFetchError', `could not ${verb} ${label}: HTTP ${res.status} for ${url}`);
+  return res;
+}
+
+async function fetchBytes(url: string, label: string, f: typeof fetch, expectBytes: number | undefined, onProgress?: (p: LoadProgress) => void): Promise<Uint8Array> {
+  return readWithProgress(await fetchResponse(url, label, f), label, onProgress, expectBytes);
 }
 
 /** Reads a response body, reporting progress when asked (total: the manifest's byte count, else content-length, else 0). */

@@ -10,6 +10,7 @@ import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import { createSHA256, type IHasher } from 'hash-wasm';
 import { EngineError } from './errors';
 import { validateManifest, type ModelPackManifest } from './manifest';
+import { fetchResponse } from './pack';
 import { packIdFromName, type FileSink, type PackStage, type PackStorage } from './packStore';
 
 /** A file-like source (File from an <input>, a Blob in tests). `path` is the name inside the pack or folder. */
@@ -184,16 +185,7 @@ async function readZip(imp: Importer, name: string, stream: ReadableStream<Uint8
   if (!entries) throw new EngineError('PackManifestError', `not a readable zip file: no entries in ${name}`);
 }
 
-async function get(url: string, label: string, f: typeof fetch): Promise<Response> {
-  let res: Response;
-  try {
-    res = await f(url);
-  } catch (e) {
-    throw new EngineError('PackFetchError', `could not download ${label} (${url}): ${(e as Error).message}`);
-  }
-  if (!res.ok) throw new EngineError('PackFetchError', `could not download ${label}: HTTP ${res.status} for ${url}`);
-  return res;
-}
+const get = (url: string, label: string, f: typeof fetch) => fetchResponse(url, label, f, 'download');
 
 const bodyOf = (res: Response) => res.body ?? new Blob([]).stream();
 
