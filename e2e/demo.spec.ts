@@ -31,6 +31,8 @@ test('demo64 on WASM: held-out sample, inversion, sliders', async ({ page }) => 
     await expect.poll(async () => meanAbsDiff(recon, await canvasPixels(page, 'result-canvas'))).toBeLessThan(0.01);
     await dragSlider(page, `slider-${d.id}`, 0.95);
     await expect.poll(async () => meanAbsDiff(recon, await canvasPixels(page, 'result-canvas'))).toBeGreaterThan(0.5);
+    // judge the slider's final frame, not one streamed mid-drag (latest-wins rendering)
+    await expect(page.getByTestId('rendering')).toHaveCount(0);
     const edited = await canvasPixels(page, 'result-canvas');
     let upper = 0, lower = 0;
     for (let y = 0; y < R; y++) for (let x = 0; x < R; x++) for (let c = 0; c < 3; c++) {
