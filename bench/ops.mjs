@@ -5,11 +5,16 @@
  *
  *   node bench/ops.mjs [--pack public/models/demo64] [--graph grad_fzplus] [--threads 1] [--runs 20]
  *                      [--build wasm|jsep] [--nodes 12] [--series]
+ *   node bench/ops.mjs --steady [--packs public/models/demo64,public/models/other] [--threads 1,2] [--runs 250] [--rounds 3]
  *
  * Each node's time is its minimum over the runs (robust on a shared, busy CPU: a run that was preempted only raises
  * the other statistics); per op type the per-node minima are summed. The profiled WASM run is slower than a plain one
  * (every event is logged), so compare the node sums, not model_run. --series: plain (unprofiled) WASM ms per run,
  * median per block of 10 runs, to see V8's tier-up from its baseline wasm compiler.
+ * --steady: no profiling; plain runs of the graph, native and WASM, each pack and thread count in turn, repeated for
+ * --rounds rounds (so that a slow minute hits every configuration alike). Per configuration: the median over rounds of
+ * the median of each round's last 60 % of runs (steady state, after V8's wasm tier-up), the first 10 runs (warm-up)
+ * and the same-round ratio WASM / native. For A/B comparisons of two exports of the same model.
  */
 import http from 'node:http';
 import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, rmSync } from 'node:fs';
@@ -21,16 +26,20 @@ import * as ort from 'onnxruntime-node';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
-const packDir = resolve(root, arg('pack', 'public/models/demo64'));
+let packDir = resolve(root, arg('pack', 'public/models/demo64'));
 const key = arg('graph', 'grad_fzplus');
-const threads = Number(arg('threads', 1));
+let threads = Number(arg('threads', 1));
 const runs = Number(arg('runs', 20));
 const build = arg('build', 'wasm');
 const nNodes = Number(arg('nodes', 12));
 const series = process.argv.includes('--series');
-const manifest = JSON.parse(readFileSync(join(packDir, 'manifest.json'), 'utf8'));
-const g = manifest.graphs[key];
-if (!g) throw new Error(`${packDir} has no graph ${key}`);
+let g;
+function usePack(dir) {
+  packDir = dir;
+  g = JSON.parse(readFileSync(join(packDir, 'manifest.json'), 'utf8')).graphs[key];
+  if (!g) throw new Error(`${packDir} has no graph ${key}`);
+}
+usePack(packDir);
 
 // deterministic inputs (same values on both sides)
 function feedData() {
@@ -61,6 +70,15 @@ function aggregate(events) {
     nodes.push({ name, op: v.op, shape: v.shape, ms: m });
   }
   return { byOp, nodes, total: [...byOp.values()].reduce((a, b) => a + b.ms, 0) };
+}
+
+async function nativeSeries() {
+  const sess = await ort.InferenceSession.create(join(packDir, g.file), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const feeds = Object.fromEntries(feedData().map((f) => [f.name, new ort.Tensor('float32', f.data, f.shape)]));
+  const ts = [];
+  for (let i = 0; i <= runs; i++) { const t = performance.now(); await sess.run(feeds); ts.push(performance.now() - t); }
+  await sess.release();
+  return ts;
 }
 
 async function nativeProfile() {
@@ -141,6 +159,32 @@ function webEvents(logs) {
   return ev;
 }
 
+const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+if (process.argv.includes('--steady')) {
+  const packs = arg('packs', arg('pack', 'public/models/demo64')).split(',').map((p) => resolve(root, p));
+  const threadList = arg('threads', '1,2').split(',').map(Number);
+  const rounds = Number(arg('rounds', 3));
+  const res = new Map();
+  for (let r = 0; r < rounds; r++) for (const p of packs) for (const t of threadList) {
+    usePack(p); threads = t;
+    const nat = await nativeSeries();
+    const { ts } = await webRun(false);
+    const steady = (xs) => med(xs.slice(Math.floor(xs.length * 0.4)));
+    const row = { nat: steady(nat), web: steady(ts), warm: med(ts.slice(1, 11)) };
+    row.ratio = row.web / row.nat;
+    const k = `${p.replace(root + '/', '')} ${t}t`;
+    (res.get(k) ?? res.set(k, []).get(k)).push(row);
+    console.error(`round ${r + 1}: ${k}: native ${row.nat.toFixed(2)} ms, WASM ${row.web.toFixed(2)} ms (first 10: ${row.warm.toFixed(1)}), ${row.ratio.toFixed(2)}x`);
+  }
+  console.log(`\n${key}, ${runs} runs per round, ${rounds} rounds; steady = median of the last 60 % of runs; median over rounds`);
+  console.log('| pack | threads | native ms | WASM ms | WASM first 10 runs ms | WASM / native (same round) |\n|---|---|---|---|---|---|');
+  for (const [k, rows] of res) {
+    const [p, t] = k.split(' ');
+    const m = (f) => med(rows.map(f)).toFixed(2);
+    console.log(`| ${p} | ${t.slice(0, -1)} | ${m((x) => x.nat)} | ${m((x) => x.web)} | ${m((x) => x.warm)} | ${m((x) => x.ratio)} |`);
+  }
+  process.exit(0);
+}
 const nat = await nativeProfile();
 const web = aggregate(webEvents((await webRun(true)).logs));
 const f = (x) => x.toFixed(3);

@@ -8,12 +8,14 @@ ONNX exporter cannot take into forward ops (torch 1.13).
     leaky_relu_backward    -> where(x > 0, g, g * slope)
     slice_backward         -> constant_pad_nd        select_backward -> unsqueeze + constant_pad_nd
     threshold_backward     -> where                  mse_loss_backward -> 2 (x - t) g / n
-    _reshape_alias         -> reshape                lift_fresh_copy -> identity (constants)
+    _reshape_alias, _unsafe_view -> reshape          lift_fresh_copy -> identity (constants)
 
 The traced graph computes exactly what autograd computes (same ops, same order); nothing is approximated.
 """
 import torch
 from torch.nn import functional as F
+
+from . import winograd
 
 aten = torch.ops.aten
 
@@ -34,6 +36,10 @@ def _conv_backward(grad_out, x, weight, bias_sizes, stride, padding, dilation, t
             # ConvTranspose's col2im buffer: (in channels * k * k) x (output pixels) floats, allocated per run
             col = (x.shape[1] // groups) * weight.shape[2] * weight.shape[3] * x.shape[2] * x.shape[3]
             worth = weight.numel() <= SMALL_CONST or (col >= BIG_COL and weight.numel() <= MID_CONST)
+            if WINOGRAD_BACKWARD and not worth:  # a flipped-weight conv that will run as Winograd (winograd.py)
+                cout, cin = weight.shape[:2]
+                worth = winograd.eligible(grad_out.shape, (cin, cout, *weight.shape[2:]), [1, 1],
+                                          [2 - p for p in padding], dilation, False, groups)
             grad_in = _conv_transpose_as_conv(grad_out, weight, padding, op, groups, dilation) if worth and all(s == 1 for s in stride) else None
             if grad_in is None:
                 grad_in = F.conv_transpose2d(grad_out, weight, None, stride, padding, op, groups, dilation)
@@ -109,6 +115,7 @@ DECOMPOSITIONS = {
     aten.slice_backward.default: _slice_backward,
     aten.select_backward.default: _select_backward,
     aten._reshape_alias.default: _reshape_alias,
+    aten._unsafe_view.default: lambda x, size: aten.view(x, size),  # reshape of a fresh contiguous copy
     aten.mse_loss_backward.default: _mse_loss_backward,
     aten.threshold_backward.default: _threshold_backward,
     aten.lift_fresh_copy.default: _identity,
@@ -172,11 +179,22 @@ def fold_constants(gm):
     return gm
 
 
-def trace(fn, *example_inputs):
+WINOGRAD_BACKWARD = False  # set while tracing with winograd (trace())
+
+
+def trace(fn, *example_inputs, winograd_m=0):
     """make_fx-trace fn (which may call torch.autograd.grad) into an FX GraphModule of forward-only aten ops,
-    with constant subexpressions folded."""
+    with constant subexpressions folded. winograd_m 2 or 4: eligible 3x3 convs become Winograd F(m, 3) (winograd.py)."""
+    global WINOGRAD_BACKWARD
     from torch.fx.experimental.proxy_tensor import make_fx
-    gm = make_fx(fn, decomposition_table=DECOMPOSITIONS)(*example_inputs)
+    table = dict(DECOMPOSITIONS)
+    if winograd_m:
+        table.update(winograd.decomposition(winograd_m))
+    WINOGRAD_BACKWARD = bool(winograd_m)
+    try:
+        gm = make_fx(fn, decomposition_table=table)(*example_inputs)
+    finally:
+        WINOGRAD_BACKWARD = False
     for node in list(gm.graph.nodes):  # identities the exporter has no symbolic for
         if node.op == 'call_function' and node.target in (aten.lift_fresh_copy.default, aten.detach.default):
             node.replace_all_uses_with(node.args[0])

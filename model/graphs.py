@@ -138,8 +138,9 @@ def grad_of(loss_fn, diff):
     return fn
 
 
-def traced(spec):
-    """An FX GraphModule for torch.onnx.export: every graph (forward or gradient) is traced through make_fx."""
+def traced(spec, winograd_m=0):
+    """An FX GraphModule for torch.onnx.export: every graph (forward or gradient) is traced through make_fx.
+    winograd_m 2 or 4: eligible 3x3 convs as Winograd F(m, 3) (model/winograd.py)."""
     def fn(*args):  # make_fx wants a plain function, not a bound method
         return spec.fn(*args)
-    return trace(fn, *spec.inputs.values())
+    return trace(fn, *spec.inputs.values(), winograd_m=winograd_m)

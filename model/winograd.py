@@ -1,0 +1,124 @@
+"""Winograd F(m x m, 3 x 3) convolutions for the exported graphs (Lavin & Gray 2016, "Fast Algorithms for
+Convolutional Neural Networks").
+
+Why: onnxruntime-web's WASM build runs a 3x3 conv as im2col + a 4-lane SGEMM without FMA, ~6x slower per
+multiply-add than native AVX-512 (docs/WASM_SPEED.md). F(4x4, 3x3) does the same convolution with 36 products per
+16 outputs instead of 144 (4x fewer), in ops ORT already has: a small fixed-kernel Conv (input transform), one
+batched MatMul (the products), a Gemm + Transpose (output transform). The weight transform G w G^T is computed once
+at export and stored in the pack.
+
+Used while tracing (`make_fx` decomposition of aten.convolution), so forward convs and the convs of the backward
+pass (conv backward as a flipped-weight conv, grad_graphs.py) both get it. Only where it pays off and stays small:
+3x3, stride 1, dilation 1, groups 1, batch 1, constant weight, >= MIN_CHANNELS in and out, at most MAX_PIXELS output
+pixels and MAX_WEIGHT weight values (the transformed weight is (m+2)^2/9 times the weight's size; 1024 px packs'
+512-ch layers are far above it, so they keep direct convs). Numerically F(4,3) in float32 is ~1e-5 relative
+(tests/test_winograd.py); F(2,3) (m=2) is closer to direct but gains less.
+"""
+import torch
+from torch.nn import functional as F
+
+aten = torch.ops.aten
+
+MIN_CHANNELS = 64
+MAX_PIXELS = 64 * 64
+MAX_WEIGHT = 1 << 18
+
+_D = torch.float64
+MATRICES = {
+    2: (torch.tensor([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=_D),
+        torch.tensor([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]], dtype=_D),
+        torch.tensor([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=_D)),
+    4: (torch.tensor([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
+                      [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], dtype=_D),
+        torch.tensor([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
+                      [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], dtype=_D),
+        torch.tensor([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], dtype=_D)),
+}
+
+
+def weight_transform(w, m=4):
+    """[Co, Ci, 3, 3] -> U [(m+2)^2, Co, Ci] = G w G^T per (o, i), in float64 then rounded once."""
+    _, G, _ = MATRICES[m]
+    a = m + 2
+    u = torch.einsum('ia,ocab,jb->ijoc', G, w.detach().to(_D), G)
+    return u.reshape(a * a, w.shape[0], w.shape[1]).to(w.dtype).contiguous()
+
+
+def input_kernel(m=4, dtype=torch.float32):
+    """B^T d B as a conv: one [a, a] kernel per output coefficient, [(m+2)^2, 1, a, a]."""
+    BT, _, _ = MATRICES[m]
+    a = m + 2
+    return torch.einsum('ia,jb->ijab', BT, BT).reshape(a * a, 1, a, a).to(dtype).contiguous()
+
+
+def output_matrix(m=4, dtype=torch.float32):
+    """A^T M A for all tiles at once: kron(A^T, A^T), [m^2, (m+2)^2]."""
+    _, _, AT = MATRICES[m]
+    return torch.kron(AT, AT).to(dtype).contiguous()
+
+
+def conv3x3(x, U, bias, padding, m=4, kernel=None, out_matrix=None):
+    """conv2d(x, w, bias, stride 1, padding) with U = weight_transform(w, m); x [1, Ci, H, W]."""
+    a = m + 2
+    _, ci, h, w = x.shape
+    co = U.shape[1]
+    ho, wo = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
+    th, tw = -(-ho // m), -(-wo // m)
+    kernel = input_kernel(m, x.dtype) if kernel is None else kernel
+    out_matrix = output_matrix(m, x.dtype) if out_matrix is None else out_matrix
+    # pad to whole tiles: the extra bottom/right outputs are cropped below
+    xp = F.pad(x, (padding[1], m * tw + 2 - w - padding[1], padding[0], m * th + 2 - h - padding[0]))
+    v = F.conv2d(xp.reshape(ci, 1, m * th + 2, m * tw + 2), kernel, None, m)         # [Ci, a*a, th, tw]
+    v = v.reshape(ci, a * a, th * tw).permute(1, 0, 2)                                  # [a*a, Ci, T]
+    prod = torch.bmm(U, v)                                                              # [a*a, Co, T]
+    y = torch.mm(out_matrix, prod.reshape(a * a, co * th * tw))                         # [m*m, Co*T]
+    y = y.reshape(m, m, co, th, tw).permute(2, 3, 0, 4, 1).reshape(1, co, m * th, m * tw)
+    if m * th != ho or m * tw != wo:
+        y = y[:, :, :ho, :wo]
+    if bias is not None:
+        y = y + bias.reshape(1, co, 1, 1)
+    return y
+
+
+def eligible(x_shape, w_shape, stride, padding, dilation, transposed, groups):
+    """Whether conv2d(x, w, ...) of these shapes runs as Winograd (see the module docstring for why these limits)."""
+    if transposed or groups != 1 or len(x_shape) != 4 or x_shape[0] != 1 or tuple(w_shape[2:]) != (3, 3):
+        return False
+    if any(s != 1 for s in stride) or any(d != 1 for d in dilation) or any(p > 2 or p < 0 for p in padding):
+        return False
+    co, ci = w_shape[:2]
+    ho, wo = x_shape[2] + 2 * padding[0] - 2, x_shape[3] + 2 * padding[1] - 2
+    return min(co, ci) >= MIN_CHANNELS and co * ci * 9 <= MAX_WEIGHT and 0 < ho * wo <= MAX_PIXELS
+
+
+def _is_constant(t):
+    """True if t is traced only from constants (module weights), never from a graph input."""
+    from torch.fx.experimental.proxy_tensor import get_proxy
+    p = get_proxy(t)
+    if p is None:
+        return True  # a plain tensor: a constant
+    seen, todo = set(), [p.proxy.node]
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n.op == 'placeholder':
+            return False
+        todo.extend(n.all_input_nodes)
+    return True
+
+
+def decomposition(m=4):
+    """A make_fx decomposition of aten.convolution: Winograd where eligible() and the weight is constant, else the
+    convolution itself (NotImplemented)."""
+    from torch.fx.experimental.proxy_tensor import disable_proxy_modes_tracing
+
+    def convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+        if not eligible(x.shape, weight.shape, stride, padding, dilation, transposed, groups) or not _is_constant(weight):
+            return NotImplemented
+        with disable_proxy_modes_tracing():  # the transform is computed now, once; the graph holds U
+            U = weight_transform(weight, m)
+            kernel, out_matrix = input_kernel(m, x.dtype), output_matrix(m, x.dtype)
+        return conv3x3(x, U, bias, padding, m, kernel, out_matrix)
+    return {aten.convolution.default: convolution}
