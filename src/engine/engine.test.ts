@@ -149,3 +149,53 @@ describe('model pack loading errors', () => {
     await expect(loadModelPack('file:///nonexistent/pack')).rejects.toThrow(/manifest.json/);
   });
 });
+
+describe('warm-up (engine.warmUp)', () => {
+  // counts session runs per graph key
+  const counting = () => {
+    const runs: Record<string, number> = {};
+    const e = new Engine(ortNode as unknown as Ort, {
+      backend: 'wasm',
+      fetch: fileFetch(),
+      sessionFactory: async (key) => {
+        const s = await (ortNode as any).InferenceSession.create(resolve(PACK, `${key}.onnx`));
+        const run = s.run.bind(s);
+        s.run = (...a: unknown[]) => ((runs[key] = (runs[key] ?? 0) + 1), run(...a));
+        return s;
+      },
+    });
+    return { e, runs };
+  };
+
+  it('runs the F/Z+ gradient graph and the slider graphs, within its run budget', async () => {
+    const { e, runs } = counting();
+    await e.loadPack('file://' + PACK);
+    const r = await e.warmUp({ runs: 10 });
+    expect(r).toMatchObject({ runs: 10, outcome: 'done' });
+    expect(runs.grad_fzplus).toBe(6);
+    expect(runs.mapping).toBe(2);
+    expect(runs.synthesis_from_f).toBe(2);
+  });
+
+  it('stops for real work, which then runs normally', async () => {
+    const { e, runs } = counting();
+    await e.loadPack('file://' + PACK);
+    e.setTarget(new Uint8ClampedArray(32 * 32 * 4).fill(128), 32, 32);
+    const warm = e.warmUp({ runs: 100000, maxMs: 60000 });
+    await new Promise((r) => setTimeout(r, 30));
+    const inv = await e.invert({ space: 'F/Z+', steps: 3 });
+    const w = await warm;
+    expect(w.outcome).toBe('preempted');
+    expect(w.runs).toBeGreaterThan(0);
+    expect(w.runs).toBeLessThan(100000);
+    expect(inv.steps).toBe(3);
+    // the warm-up left no state behind: the inversion's codes are the engine's own
+    expect(e.exportCodes()!.step).toBe(3);
+    expect(runs.grad_fzplus).toBeGreaterThanOrEqual(3);
+  });
+
+  it('is skipped without a pack', async () => {
+    const { e } = counting();
+    expect((await e.warmUp()).outcome).toBe('skipped');
+  });
+});

@@ -96,6 +96,18 @@ export interface EngineOptions {
   onBackendChange?: (b: BackendInfo) => void;
 }
 
+/** What warmUp() did: how many graph runs, how long, and why it stopped. */
+export interface WarmUpResult {
+  runs: number;
+  ms: number;
+  /** 'done': ran its budget; 'preempted': real work arrived; 'skipped': not useful here (see reason). */
+  outcome: 'done' | 'preempted' | 'skipped';
+  reason?: string;
+}
+
+/** Warm-up only where one gradient run is short, so that real work never waits long behind it. */
+const WARM_MAX_RESOLUTION = 256;
+
 /** The inversion state as data (codes F/Z+ etc. plus the optimizer state, so a restored session can resume). */
 export interface SavedCodes {
   space: Space;
@@ -134,6 +146,8 @@ export class Engine {
   /** Which inversion state (id:step) the 'f_edit' constant holds: F is fixed while editing, so it is uploaded once. */
   private fEditKey = '';
   private wDeltaBase: { z: Float32Array; w: Float32Array } | null = null;
+  /** Counts graph runs asked for by real work; a warm-up stops when it changes. */
+  private demand = 0;
   private renderer = new LatestWins<Record<string, number>, RenderResult>((a) => this.renderNow(a));
 
   constructor(private readonly ort: Ort, private readonly opts: EngineOptions = {}) {}
@@ -215,7 +229,8 @@ export class Engine {
   }
 
   /** Runs a graph under the mutex, with one retry on WASM if the GPU device was lost. */
-  private async run(key: GraphKey, feeds: Record<string, Float32Array | OrtTensor | string>): Promise<Record<string, Float32Array>> {
+  private async run(key: GraphKey, feeds: Record<string, Float32Array | OrtTensor | string>, warm = false): Promise<Record<string, Float32Array>> {
+    if (!warm) this.demand++;
     return this.mutex.run(async () => {
       for (let attempt = 0; ; attempt++) {
         const rt = this.runtime;
@@ -231,6 +246,40 @@ export class Engine {
         }
       }
     });
+  }
+
+  /**
+   * Runs the editor's hot graphs (the F/Z+ gradient; mapping + synthesis_from_f) on made-up inputs while nothing
+   * else is asked of the engine. On WASM, V8 first runs onnxruntime-web's wasm on its baseline compiler and tiers hot
+   * functions up in the background: the first ~30 gradient steps of a fresh page run 3-8x slower than the rest
+   * (docs/WASM_SPEED.md). Warming up while the user picks a photo moves that cost out of the first inversion.
+   * WASM only, packs up to 256 px only; stops as soon as real work asks for a graph (which then waits for at most
+   * the one warm-up run in flight).
+   */
+  async warmUp(opts: { runs?: number; maxMs?: number } = {}): Promise<WarmUpResult> {
+    const t0 = now();
+    const rt = this.runtime;
+    const skip = (reason: string): WarmUpResult => ({ runs: 0, ms: 0, outcome: 'skipped', reason });
+    if (!rt || !this.pack) return skip('no model pack loaded');
+    if (this.backend?.kind !== 'wasm') return skip('only WASM needs a warm-up');
+    const m = this.manifest;
+    if (m.resolution > WARM_MAX_RESOLUTION) return skip(`a ${m.resolution} px pack: one gradient run is too long to run speculatively`);
+    const grad = SPACE_GRAPH['F/Z+'];
+    const plan: GraphKey[] = m.graphs[grad] ? [grad, grad, grad, 'mapping', 'synthesis_from_f'] : ['mapping', 'synthesis_from_f'];
+    const maxRuns = opts.runs ?? 60;
+    const maxMs = opts.maxMs ?? 5000;
+    const feeds = new Map<GraphKey, Record<string, Float32Array>>();
+    const demand = this.demand;
+    let runs = 0;
+    for (; runs < maxRuns && now() - t0 < maxMs; runs++) {
+      if (this.demand !== demand || this.inverting) return { runs, ms: now() - t0, outcome: 'preempted' };
+      if (this.runtime !== rt) return { runs, ms: now() - t0, outcome: 'preempted', reason: 'another pack was loaded' };
+      const key = plan[runs % plan.length];
+      if (!feeds.has(key)) feeds.set(key, warmFeeds(m, key));
+      await this.run(key, feeds.get(key)!, true);
+      await yieldToEventLoop();
+    }
+    return { runs, ms: now() - t0, outcome: 'done' };
   }
 
   /** String feeds name a constant (uploaded once per runtime; GPU-resident on WebGPU). */
@@ -577,6 +626,16 @@ export class Engine {
     await this.runtime?.dispose();
     this.runtime = null;
   }
+}
+
+/** Inputs of the graph's declared shapes: unit-sphere-ish codes, a mid-grey-noise target, the default loss weights. */
+function warmFeeds(m: ModelPackManifest, key: GraphKey): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  m.graphs[key]!.inputs.forEach((spec, i) => {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    out[spec.name] = spec.name === 'weights' ? new Float32Array(m.loss.defaultWeights) : randn(n, 7 + i).map((x) => (spec.name === 'target' ? Math.tanh(x) : x));
+  });
+  return out;
 }
 
 function wasmThreads(): number {

@@ -15,6 +15,8 @@ export interface UrlOptions {
   pack: string | null;
   steps: number | null;
   space: string | null;
+  /** false with ?warm=0: no speculative warm-up runs after a pack loads (tests, benchmarks of the cold start). */
+  warm: boolean;
 }
 
 export function readUrlOptions(search = location.search): UrlOptions {
@@ -26,6 +28,7 @@ export function readUrlOptions(search = location.search): UrlOptions {
     pack: q.get('pack'),
     steps: Number.isFinite(steps) && steps > 0 ? Math.floor(steps) : null,
     space: q.get('space'),
+    warm: q.get('warm') !== '0',
   };
 }
 
@@ -165,6 +168,8 @@ export async function loadPack(url: string) {
       redo: [],
       settings: { ...s.settings, weights: pack.defaultWeights, space: pack.spaces.includes(s.settings.space) ? s.settings.space : pack.spaces[0] },
     }));
+    // While the user picks a photo: let V8 tier the ORT wasm up (engine.warmUp; real work preempts it).
+    if (readUrlOptions().warm) void engine.warmUp().catch(() => undefined);
     if (pendingOpen) {
       const p = pendingOpen;
       pendingOpen = null;

@@ -63,6 +63,7 @@ const api: EngineApi = {
     return engine.backend;
   },
   loadPack: (url, onProgress) => need().loadPack(url, onProgress),
+  warmUp: (opts) => need().warmUp(opts),
   async setTarget(img: ImagePayload) {
     need().setTarget(img.data, img.width, img.height);
   },

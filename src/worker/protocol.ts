@@ -3,14 +3,14 @@
  * it never imports onnxruntime or the engine's implementation.
  */
 import type { BackendInfo, BackendKind } from '../engine/runtime';
-import type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, Space } from '../engine/engine';
+import type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, Space, WarmUpResult } from '../engine/engine';
 import type { LoadProgress } from '../engine/pack';
 import type { Superseded } from '../engine/latest';
 import type { DetectedFace } from '../image/faces-core';
 import type { ImportedPack, ImportProgress, ImportSource, SourceFile } from '../engine/packStream';
 
 export type { ImportedPack, ImportProgress, ImportSource, SourceFile };
-export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes };
+export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes, WarmUpResult };
 
 export interface InitOptions {
   /** 'auto' = WebGPU when an adapter exists, else WASM. */
@@ -43,6 +43,8 @@ export interface EngineApi {
   init(opts: InitOptions): Promise<BackendInfo>;
   loadPack(url: string, onProgress?: (p: LoadProgress) => void): Promise<PackSummary>;
   setTarget(img: ImagePayload): Promise<void>;
+  /** Runs the hot graphs on made-up inputs until real work arrives (WASM: V8 tiers the wasm up before the first inversion). */
+  warmUp(opts?: { runs?: number; maxMs?: number }): Promise<WarmUpResult>;
   invert(opts: InvertOptions, onProgress?: (p: InvertProgress) => void): Promise<InvertResult>;
   cancel(): Promise<void>;
   render(values: SliderValues): Promise<RenderResult | Superseded>;
