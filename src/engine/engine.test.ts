@@ -194,6 +194,17 @@ describe('warm-up (engine.warmUp)', () => {
     expect(runs.grad_fzplus).toBeGreaterThanOrEqual(3);
   });
 
+  it('a pack loaded during a warm-up replaces the old one cleanly', async () => {
+    const { e } = counting();
+    await e.loadPack('file://' + PACK);
+    const warm = e.warmUp({ runs: 100000, maxMs: 60000 });
+    await new Promise((r) => setTimeout(r, 20));
+    await e.loadPack('file://' + PACK);
+    expect((await warm).outcome).toBe('preempted');
+    e.setTarget(new Uint8ClampedArray(32 * 32 * 4).fill(90), 32, 32);
+    expect((await e.invert({ space: 'F/Z+', steps: 2 })).steps).toBe(2);
+  });
+
   it('is skipped without a pack', async () => {
     const { e } = counting();
     expect((await e.warmUp()).outcome).toBe('skipped');

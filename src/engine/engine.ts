@@ -159,6 +159,7 @@ export class Engine {
 
   /** Loads (or replaces) the model pack; on failure the previous pack stays usable. */
   async loadPack(url: string, onProgress?: (p: LoadProgress) => void): Promise<PackSummary> {
+    this.demand++; // stops a warm-up of the current pack
     if (!this.backend) this.backend = await selectBackend(this.ort, this.opts.backend ?? 'auto', this.opts.threads);
     // fp16 copies only where they run natively: WebGPU with shader-f16
     const fp16 = this.backend.kind === 'webgpu' && !!this.backend.f16;
@@ -179,13 +180,17 @@ export class Engine {
       await runtime.dispose();
       throw e;
     }
-    await this.runtime?.dispose();
-    this.pack = pack;
-    this.runtime = runtime;
-    this.inv = null;
-    this.consts.clear();
-    this.fEditKey = '';
-    this.wDeltaBase = null;
+    // under the mutex: a graph run in flight (a render, a warm-up run) finishes on the old sessions first
+    const old = this.runtime;
+    await this.mutex.run(async () => {
+      this.pack = pack;
+      this.runtime = runtime;
+      this.inv = null;
+      this.consts.clear();
+      this.fEditKey = '';
+      this.wDeltaBase = null;
+      await old?.dispose();
+    });
     return this.summary();
   }
 
