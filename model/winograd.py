@@ -4,14 +4,15 @@ Convolutional Neural Networks").
 Why: onnxruntime-web's WASM build runs a 3x3 conv as im2col + a 4-lane SGEMM without FMA, ~6x slower per
 multiply-add than native AVX-512 (docs/WASM_SPEED.md). F(4x4, 3x3) does the same convolution with 36 products per
 16 outputs instead of 144 (4x fewer), in ops ORT already has: a small fixed-kernel Conv (input transform), one
-batched MatMul (the products), a Gemm + Transpose (output transform). The weight transform G w G^T is computed once
-at export and stored in the pack.
+batched MatMul (the products), a Gemm + Transpose (output transform). The weight transform G w G^T is written as
+graph ops on the stored weight (Reshape, Gemm, Transpose): onnxruntime folds them once when it creates the session,
+so the pack stores only the weights (the transformed copy, 4x larger, exists only in memory).
 
 Used while tracing (`make_fx` decomposition of aten.convolution), so forward convs and the convs of the backward
 pass (conv backward as a flipped-weight conv, grad_graphs.py) both get it. Only where it pays off and stays small:
 3x3, stride 1, dilation 1, groups 1, batch 1, constant weight, >= MIN_CHANNELS in and out, at most MAX_PIXELS output
-pixels and MAX_WEIGHT weight values (the transformed weight is (m+2)^2/9 times the weight's size; 1024 px packs'
-512-ch layers are far above it, so they keep direct convs). Numerically F(4,3) in float32 is ~1e-5 relative
+pixels and MAX_WEIGHT weight values (the transformed weight, in ORT's memory, is (m+2)^2/9 times the weight's size;
+1024 px packs' 512-ch layers are far above it, so they keep direct convs). Numerically F(4,3) in float32 is ~1e-5 relative
 (tests/test_winograd.py); F(2,3) (m=2) is closer to direct but gains less.
 """
 import torch
@@ -42,6 +43,35 @@ def weight_transform(w, m=4):
     a = m + 2
     u = torch.einsum('ia,ocab,jb->ijoc', G, w.detach().to(_D), G)
     return u.reshape(a * a, w.shape[0], w.shape[1]).to(w.dtype).contiguous()
+
+
+def transform_matrix(m=4, flip=False, dtype=torch.float32):
+    """kron(G, G)^T, [9, (m+2)^2]: w.reshape(-1, 9) @ it = G w G^T for every (o, i) at once. flip: for the 3x3 taps
+    in reverse order (the weight of a conv's input gradient), so no flipped copy of the weight is needed."""
+    _, G, _ = MATRICES[m]
+    k = torch.kron(G, G)  # [(m+2)^2, 9], columns in (a, b) tap order
+    if flip:
+        k = k.flip(1)
+    return k.t().to(dtype).contiguous()
+
+
+def weight_transform_graph(w, m=4, backward=False):
+    """U from the weight with graph ops (Reshape, MatMul, Transpose): the pack stores only the weight, and
+    onnxruntime folds these constant ops once when it creates the session (the download stays the size of the
+    weights; the transformed copy, 4x larger, lives only in memory). backward: U of the weight's input-gradient conv
+    (taps flipped, in/out swapped): [(m+2)^2, Ci, Co]."""
+    co, ci = w.shape[:2]
+    with _no_tracing():
+        k = transform_matrix(m, backward, w.dtype)
+    u = torch.mm(w.reshape(co * ci, 9), k)  # [Co*Ci, a*a]
+    if backward:
+        return u.reshape(co, ci, -1).permute(2, 1, 0)
+    return u.t().reshape(-1, co, ci)
+
+
+def _no_tracing():
+    from torch.fx.experimental.proxy_tensor import disable_proxy_modes_tracing
+    return disable_proxy_modes_tracing()
 
 
 def input_kernel(m=4, dtype=torch.float32):
@@ -109,16 +139,23 @@ def _is_constant(t):
     return True
 
 
+def conv_input_grad(g, weight, padding, m=4):
+    """conv_transpose2d(g, weight, stride 1, padding) -- the input gradient of conv2d(x, weight, padding) -- as a
+    Winograd conv with the flipped, transposed weight's transform (computed from the weight itself)."""
+    return _winograd(g, weight_transform_graph(weight, m, backward=True), None, [2 - p for p in padding], m)
+
+
+def _winograd(x, U, bias, padding, m):
+    with _no_tracing():
+        kernel, out_matrix = input_kernel(m, x.dtype), output_matrix(m, x.dtype)
+    return conv3x3(x, U, bias, padding, m, kernel, out_matrix)
+
+
 def decomposition(m=4):
     """A make_fx decomposition of aten.convolution: Winograd where eligible() and the weight is constant, else the
     convolution itself (NotImplemented)."""
-    from torch.fx.experimental.proxy_tensor import disable_proxy_modes_tracing
-
     def convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
         if not eligible(x.shape, weight.shape, stride, padding, dilation, transposed, groups) or not _is_constant(weight):
             return NotImplemented
-        with disable_proxy_modes_tracing():  # the transform is computed now, once; the graph holds U
-            U = weight_transform(weight, m)
-            kernel, out_matrix = input_kernel(m, x.dtype), output_matrix(m, x.dtype)
-        return conv3x3(x, U, bias, padding, m, kernel, out_matrix)
+        return _winograd(x, weight_transform_graph(weight, m), bias, padding, m)
     return {aten.convolution.default: convolution}

@@ -36,6 +36,15 @@ def test_conv3x3_float32_error(m, bound):
     assert wino < bound, (wino, direct)
 
 
+@pytest.mark.parametrize('m', [2, 4])
+def test_weight_transform_as_graph_ops(m):
+    """The in-graph transform (what the pack carries) equals the float64 one; backward = flipped, transposed weight."""
+    w = torch.randn(8, 5, 3, 3, dtype=torch.float64)
+    assert torch.allclose(winograd.weight_transform_graph(w, m), winograd.weight_transform(w, m), atol=1e-12)
+    wb = w.flip([2, 3]).transpose(0, 1)
+    assert torch.allclose(winograd.weight_transform_graph(w, m, backward=True), winograd.weight_transform(wb, m), atol=1e-12)
+
+
 def test_eligibility_rules():
     ok = dict(stride=[1, 1], padding=[1, 1], dilation=[1, 1], transposed=False, groups=1)
     assert winograd.eligible((1, 128, 16, 16), (128, 128, 3, 3), **ok)
@@ -126,6 +135,10 @@ def test_winograd_graph_in_onnxruntime(tmp_path):
     model = to_onnx(gm, {'x': x}, ['loss', 'grad_x'])
     ops = {n.op_type for n in model.graph.node}
     assert 'MatMul' in ops and 'ConvTranspose' not in ops
+    # only the weights are stored, not their 4x larger transforms (onnxruntime folds the transform at load)
+    from onnx import numpy_helper
+    sizes = sorted(numpy_helper.to_array(t).size for t in model.graph.initializer)
+    assert sizes[-1] == 64 * 64 * 9 and sum(s for s in sizes if s > 2000) == 2 * 64 * 64 * 9, sizes[-4:]
     path = tmp_path / 'g.onnx'
     onnx.save(model, str(path))
     want = [t.detach().numpy() for t in gm(x)]
