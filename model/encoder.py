@@ -121,11 +121,41 @@ def save_encoder(path, encoder, meta=None):
 
 
 def load_encoder(path):
+    """A checkpoint of save_encoder(), or a pack's encoder.onnx (its weights keep the module's parameter names; it
+    has the one F head the pack uses), so a shipped pack's encoder can be fine-tuned without the training checkpoint."""
+    if str(path).endswith('.onnx'):
+        return encoder_from_onnx(path), {'from': str(path)}
     ck = torch.load(path, map_location='cpu')
     enc = Encoder(**ck['config'])
     enc.load_state_dict(ck['state_dict'])
     enc.eval()
     return enc, ck.get('meta', {})
+
+
+def encoder_from_onnx(path):
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(str(path))
+    sd = {t.name[len('encoder.'):]: torch.from_numpy(numpy_helper.to_array(t).copy())
+          for t in m.graph.initializer if t.name.startswith('encoder.')}
+    dims = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in list(m.graph.input) + list(m.graph.output)}
+    heads = {int(k.split('.')[1]): v.shape[0] for k, v in sd.items() if k.startswith('f_heads.') and k.endswith('.2.weight')}
+    if 'stem.weight' not in sd or not heads or 'z_fc2.weight' not in sd:
+        raise ValueError(f'{path}: not an F/Z+ Studio encoder graph (model/encoder.py parameter names missing)')
+    _, num_ws, z_dim = dims['zplus']
+    size = dims['image'][-1]
+    # the training run's heads (default 8/16/32 px), so the FPN laterals the kept head was trained with exist; the
+    # export dropped the other heads and the laterals only they use: those start fresh (fine-tuning trains them)
+    f_channels = {r: c for r, c in {size // 8: 128, size // 4: 128, size // 2: 64}.items() if r >= 4}
+    f_channels.update(heads)
+    enc = Encoder(size=size, z_dim=z_dim, num_ws=num_ws, f_channels=f_channels, width=sd['stem.weight'].shape[0],
+                  max_ch=sd['z_reduce.weight'].shape[1], fpn_ch=next(v.shape[0] for k, v in sd.items() if k.startswith('lateral.')),
+                  z_hidden=sd['z_fc1.weight'].shape[0])
+    missing, unexpected = enc.load_state_dict(sd, strict=False)
+    kept = tuple(f'f_heads.{r}.' for r in heads)
+    if unexpected or any(k.startswith(kept) or not k.startswith(('lateral.', 'f_heads.')) for k in missing):
+        raise ValueError(f'{path}: encoder weights do not fit (missing {missing}, unexpected {unexpected})')
+    return enc.eval()
 
 
 def export_encoder_onnx(encoder, f_res, path, opset=17):

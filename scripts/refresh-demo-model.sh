@@ -4,7 +4,7 @@
 #   2. the inversion-start encoder fine-tuned on this generator (model/train_encoder.py --init)      } 1 thread each
 #   3. the pack (scripts/build-demo-pack.sh), 4. the fidelity bench (model/fidelity.py, 32 held-out faces).
 # Settings (environment): CK (generator, default model/checkpoints/demo64-g_ema.pt), ENC_INIT (encoder to fine-tune,
-# default model/checkpoints/encoder64.pt when present), ENC_MINUTES (7), F_RES (16), N_DIR (3000 fitting samples).
+# default model/checkpoints/encoder64.pt when present, else the shipped pack's encoder.onnx), ENC_MINUTES (7), F_RES (16), N_DIR (3000 fitting samples).
 # Takes ~15 min on 2 idle cores. Stop the GAN trainer first (or snapshot CK): the directions, encoder and pack must
 # all come from the same generator.
 set -euo pipefail
@@ -17,6 +17,8 @@ ENC_MINUTES=${ENC_MINUTES:-7}
 N_DIR=${N_DIR:-3000}
 WEIGHTS=${WEIGHTS:-1,1,0.1}   # measured: docs/DEMO_MODEL.md (30.0 dB vs 28.6 dB for 1,10,10 at lr 0.01)
 ENC_INIT=${ENC_INIT:-model/checkpoints/encoder64.pt}
+# no training checkpoint on this machine: fine-tune the shipped pack's encoder (model/encoder.py reads its ONNX)
+[ -f "$ENC_INIT" ] || ENC_INIT=public/models/demo64/encoder.onnx
 mkdir -p runs/refresh
 init=()
 [ -f "$ENC_INIT" ] && init=(--init "$ENC_INIT")

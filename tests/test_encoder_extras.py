@@ -193,6 +193,28 @@ def test_encoder_checkpoint_roundtrip(tmp_path):
     assert meta['steps'] == 3
 
 
+def test_encoder_from_a_pack_onnx(tmp_path):
+    """A pack's encoder.onnx loads back as a trainable Encoder (for fine-tuning without the training checkpoint):
+    same outputs; a graph that is not an encoder is refused."""
+    from model.onnx_torch import OnnxTorch
+    enc = Encoder(64, 16, 6, {8: 32, 16: 32, 32: 16}, width=8, max_ch=32, fpn_ch=16, z_hidden=32).eval()
+    path = str(tmp_path / 'encoder.onnx')
+    export_encoder_onnx(enc, 16, path)
+    back, meta = load_encoder(path)
+    x = torch.rand(2, 3, 64, 64)[:1] * 2 - 1
+    with torch.no_grad():
+        f, z = ExportEncoder(back, 16)(x)
+        f0, z0 = ExportEncoder(enc, 16)(x)
+    o = OnnxTorch(path).run({'image': x})
+    assert torch.allclose(f, f0, atol=1e-6) and torch.allclose(z, z0, atol=1e-6)
+    assert torch.allclose(f, torch.as_tensor(o['f']), atol=1e-5)
+    assert back.config['f_channels'][16] == 32 and meta['from'] == path
+    bad = str(tmp_path / 'bad.onnx')
+    torch.onnx.export(torch.nn.Conv2d(3, 3, 1), (x,), bad, input_names=['image'], output_names=['zplus'])
+    with pytest.raises(ValueError, match='not an F/Z\\+ Studio encoder'):
+        load_encoder(bad)
+
+
 def test_train_encoder_smoke(tmp_path, monkeypatch):
     """Two optimisation steps on a tiny random generator: the training loop runs and writes a loadable checkpoint."""
     import model.train_encoder as te
