@@ -74,7 +74,11 @@ def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, t
             model = pack.to_onnx(traced(spec, winograd if spec.key in WINOGRAD_GRAPHS else 0), spec.inputs, spec.outputs)
             if fp16:
                 from .fp16 import to_fp16, weights_to_fp16
-                model16 = weights_to_fp16(model) if spec.grad else to_fp16(model)
+                if spec.grad:
+                    model16 = weights_to_fp16(model)  # fp32 math: Winograd is as accurate as in the fp32 graph
+                else:  # fp16 math: Winograd's transforms (entries up to 8) would cost too much precision
+                    base = pack.to_onnx(traced(spec, 0), spec.inputs, spec.outputs) if spec.key in WINOGRAD_GRAPHS and winograd else model
+                    model16 = to_fp16(base)
             graphs[spec.key] = pack.save_graph(model, tmp, spec.key, weights)
             if fp16:
                 graphs[spec.key + '@fp16'] = pack.save_graph(model16, tmp, spec.key + '@fp16', weights, 'fp16')
