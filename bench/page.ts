@@ -51,7 +51,7 @@ async function main() {
     // its baseline compiler (on a cold page the first ~30 demo64 steps are 3-8x slower; more on a busy core).
     stepMs: median(stepMs.slice(Math.max(1, stepMs.length >> 1))), firstStepMs: stepMs[0], firstStepsMs: median(stepMs.slice(0, 10)),
     // what the app's default 100-step inversion spends in gradient steps (previews excluded)
-    first100Ms: stepMs.slice(0, 100).reduce((a, x) => a + x, 0),
+    first100Ms: stepMs.length >= 100 ? stepMs.slice(0, 100).reduce((a, x) => a + x, 0) : undefined,
     steps: stepMs.length, invertWallMs: invertWall,
     frameMs: median(frameMs), frames: frameMs.length,
   };
