@@ -8,8 +8,9 @@ batched MatMul (the products), a Gemm + Transpose (output transform). The weight
 graph ops on the stored weight (Reshape, Gemm, Transpose): onnxruntime folds them once when it creates the session,
 so the pack stores only the weights (the transformed copy, 4x larger, exists only in memory).
 
-Used while tracing (`make_fx` decomposition of aten.convolution), so forward convs and the convs of the backward
-pass (conv backward as a flipped-weight conv, grad_graphs.py) both get it. Only where it pays off and stays small:
+Used while tracing: forward convs through a `make_fx` decomposition of aten.convolution, their input gradients
+through grad_graphs._conv_backward (conv_input_grad: the transform of the flipped, transposed weight, taken from the
+same stored weight). Only where it pays off and stays small:
 3x3, stride 1, dilation 1, groups 1, batch 1, constant weight, >= MIN_CHANNELS in and out, at most MAX_PIXELS output
 pixels and MAX_WEIGHT weight values (the transformed weight, in ORT's memory, is (m+2)^2/9 times the weight's size;
 1024 px packs' 512-ch layers are far above it, so they keep direct convs). Numerically F(4,3) in float32 is ~1e-5 relative
@@ -56,7 +57,7 @@ def transform_matrix(m=4, flip=False, dtype=torch.float32):
 
 
 def weight_transform_graph(w, m=4, backward=False):
-    """U from the weight with graph ops (Reshape, MatMul, Transpose): the pack stores only the weight, and
+    """U from the weight with graph ops (Reshape, Gemm, Transpose in ONNX): the pack stores only the weight, and
     onnxruntime folds these constant ops once when it creates the session (the download stays the size of the
     weights; the transformed copy, 4x larger, lives only in memory). backward: U of the weight's input-gradient conv
     (taps flipped, in/out swapped): [(m+2)^2, Ci, Co]."""
