@@ -29,7 +29,7 @@ SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 FACESJS_CREDIT = 'Training faces drawn with facesjs 5.0.3 (Apache-2.0, https://github.com/zengm-games/facesjs)'
 DTYPES = {1: 'float32', 10: 'float16', 7: 'int64', 6: 'int32', 2: 'uint8'}
 DIRECTION_KEYS = ('id', 'label', 'kind', 'vector', 'range', 'layers', 'attribute', 'classifierAccuracy',
-                  'explainedVariance')
+                  'explainedVariance', 'editStrength')
 
 
 class PackError(ValueError):
@@ -195,9 +195,21 @@ def normalise_direction(d, z_dim, num_ws):
     out['range'] = [float(rng[0]), float(rng[1])]
     if 'layers' in out:
         out['layers'] = [int(i) for i in out['layers'] if 0 <= int(i) < num_ws]
-    for k in ('classifierAccuracy', 'explainedVariance'):
+    for k in ('classifierAccuracy', 'explainedVariance', 'editStrength'):
         if k in out:
             out[k] = float(out[k])
+    return out
+
+
+def edit_strengths(doc):
+    """{direction id: measured own-attribute change in sigma at +2 sigma} from model/directions.py's stats (the check on
+    fresh samples, F fixed as the app edits)."""
+    stats = doc.get('stats', {}) if isinstance(doc, dict) else {}
+    out = {}
+    for did, st in stats.items():
+        check = (st.get('edit') or {}).get('check') or {}
+        if isinstance(check.get('ownShiftSigma'), (int, float)):
+            out[did] = round(float(check['ownShiftSigma']), 4)
     return out
 
 
@@ -308,6 +320,8 @@ def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, di
     doc = None
     if directions:
         doc, dirs = load_directions_doc(directions)
+        strengths = edit_strengths(doc)
+        dirs = [{**d, 'editStrength': strengths[d['id']]} if d.get('id') in strengths and 'editStrength' not in d else d for d in dirs]
         manifest['directions'] = [normalise_direction(d, manifest['zDim'], manifest['numWs']) for d in dirs]
         log(f'  directions: {len(manifest["directions"])} ({", ".join(d["id"] for d in manifest["directions"])})')
     if classifier:

@@ -193,6 +193,18 @@ def test_encoder_checkpoint_roundtrip(tmp_path):
     assert meta['steps'] == 3
 
 
+def test_direction_edit_strength_from_directions_stats():
+    """The measured effect of each direction (model/directions.py's check, F fixed) goes into the manifest."""
+    from model.pack_extras import edit_strengths, normalise_direction
+    doc = {'stats': {'smile': {'edit': {'check': {'ownShiftSigma': 0.45512, 'pass': False}}}, 'pc0': {}}}
+    assert edit_strengths(doc) == {'smile': 0.4551}
+    d = normalise_direction({'id': 'smile', 'vector': [1.0, 0.0], 'editStrength': 0.4551}, 2, 4)
+    assert d['editStrength'] == pytest.approx(0.4551)
+    with open(os.path.join(os.path.dirname(__file__), '..', 'public', 'models', 'demo64', 'manifest.json')) as f:
+        shipped = {x['id']: x.get('editStrength') for x in json.load(f)['directions']}
+    assert shipped['light_hair'] > 0.1 and shipped['male'] < 0.1 and shipped['pc0'] is None
+
+
 def test_encoder_from_a_pack_onnx(tmp_path):
     """A pack's encoder.onnx loads back as a trainable Encoder (for fine-tuning without the training checkpoint):
     same outputs; a graph that is not an encoder is refused."""

@@ -10,6 +10,7 @@ import { BackendBadge } from './BackendBadge';
 import { PwaControls } from '../pwa/PwaControls';
 import { FacePicker } from './FacePicker';
 import { useSampleUrls } from './sampleUrls';
+import type { PackSummary } from '../worker/protocol';
 import { ModelManager } from './ModelManager';
 import type { Space } from '../worker/protocol';
 
@@ -357,6 +358,9 @@ function InputCard() {
   );
 }
 
+/** Below this measured effect (own attribute, in sigma, at +2) a slider is listed as subtle on this model. */
+const SUBTLE_STRENGTH = 0.1;
+
 function SlidersCard() {
   const pack = useStore((s) => s.pack);
   const sliders = useStore((s) => s.sliders);
@@ -372,6 +376,42 @@ function SlidersCard() {
   }, []);
   if (!pack) return null;
   const disabled = !hasRecon || phase === 'inverting';
+  // Directions measured as weak on this model (pack editStrength < SUBTLE_STRENGTH) go under a disclosure.
+  const strong = pack.directions.filter((d) => d.strength === undefined || d.strength >= SUBTLE_STRENGTH);
+  const subtle = pack.directions.filter((d) => d.strength !== undefined && d.strength < SUBTLE_STRENGTH);
+  const sliderRow = (d: PackSummary['directions'][number]) => {
+    const v = sliders[d.id] ?? 0;
+    const step = (d.range[1] - d.range[0]) / 200;
+    return (
+      <label key={d.id} className="slider">
+        <span className="slider-label">
+          {d.label}
+          <output>{v > 0 ? '+' : ''}{v.toFixed(2)}</output>
+        </span>
+        <input
+          type="range"
+          data-testid={`slider-${d.id}`}
+          min={d.range[0]}
+          max={d.range[1]}
+          step={step}
+          value={v}
+          disabled={disabled}
+          onPointerDown={onStart}
+          onKeyDown={onStart}
+          onInput={(e) => setSlider(d.id, Number((e.target as HTMLInputElement).value))}
+          onChange={(e) => setSlider(d.id, Number(e.target.value))}
+          onPointerUp={() => commitSlider(before.current)}
+          onKeyUp={() => commitSlider(before.current)}
+          onDoubleClick={() => {
+            const prev = get().sliders;
+            setSlider(d.id, 0);
+            commitSlider(prev);
+          }}
+        />
+        <span className="range-ends muted"><span>{d.range[0]}</span><span>{d.range[1]}</span></span>
+      </label>
+    );
+  };
   return (
     <div className="card">
       <h3>Edit</h3>
@@ -381,41 +421,17 @@ function SlidersCard() {
           {phase === 'inverting' ? 'The sliders unlock when the inversion finishes.' : 'Open a photo: once it is inverted, these sliders edit it live.'}
         </p>
       )}
-      <div className="sliders">
-        {pack.directions.map((d) => {
-          const v = sliders[d.id] ?? 0;
-          const step = (d.range[1] - d.range[0]) / 200;
-          return (
-            <label key={d.id} className="slider">
-              <span className="slider-label">
-                {d.label}
-                <output>{v > 0 ? '+' : ''}{v.toFixed(2)}</output>
-              </span>
-              <input
-                type="range"
-                data-testid={`slider-${d.id}`}
-                min={d.range[0]}
-                max={d.range[1]}
-                step={step}
-                value={v}
-                disabled={disabled}
-                onPointerDown={onStart}
-                onKeyDown={onStart}
-                onInput={(e) => setSlider(d.id, Number((e.target as HTMLInputElement).value))}
-                onChange={(e) => setSlider(d.id, Number(e.target.value))}
-                onPointerUp={() => commitSlider(before.current)}
-                onKeyUp={() => commitSlider(before.current)}
-                onDoubleClick={() => {
-                  const prev = get().sliders;
-                  setSlider(d.id, 0);
-                  commitSlider(prev);
-                }}
-              />
-              <span className="range-ends muted"><span>{d.range[0]}</span><span>{d.range[1]}</span></span>
-            </label>
-          );
-        })}
-      </div>
+      <div className="sliders">{strong.map(sliderRow)}</div>
+      {subtle.length > 0 && (
+        <details className="subtle-sliders" data-testid="subtle-sliders">
+          <summary>Subtle on this model ({subtle.length})</summary>
+          <p className="muted small">
+            Measured when the pack was built: at +2 these move their attribute by less than a tenth of its usual spread, because this
+            model keeps the face's structure in F (fixed while editing). Still yours to try.
+          </p>
+          <div className="sliders">{subtle.map(sliderRow)}</div>
+        </details>
+      )}
       <div className="row wrap">
         <button onClick={undo} disabled={!undoN || disabled} data-testid="undo" title="Undo (Ctrl+Z)">Undo</button>
         <button onClick={redo} disabled={!redoN || disabled} data-testid="redo" title="Redo (Ctrl+Shift+Z)">Redo</button>

@@ -77,7 +77,8 @@ export interface PackSummary {
   resolution: number;
   imageRange: [number, number];
   alignment: ModelPackManifest['alignment'];
-  directions: { id: string; label: string; kind: string; range: [number, number] }[];
+  /** strength: the pack's measured editStrength (own attribute's change in sigma at +2 sigma), when it has one. */
+  directions: { id: string; label: string; kind: string; range: [number, number]; strength?: number }[];
   samples: string[];
   spaces: Space[];
   hasEncoder: boolean;
@@ -204,7 +205,7 @@ export class Engine {
       resolution: m.resolution,
       imageRange: m.imageRange,
       alignment: m.alignment,
-      directions: m.directions.map((d) => ({ id: d.id, label: d.label, kind: d.kind, range: d.range })),
+      directions: m.directions.map((d) => ({ id: d.id, label: d.label, kind: d.kind, range: d.range, ...(d.editStrength !== undefined ? { strength: d.editStrength } : {}) })),
       samples: (m.samples ?? []).map((s) => joinUrl(this.pack!.baseUrl, s)),
       spaces,
       hasEncoder: !!m.graphs.encoder,

@@ -167,4 +167,8 @@ export interface Direction {
   attribute?: string;
   classifierAccuracy?: number;
   explainedVariance?: number;
+  /**
+   * Measured effect of the direction: mean change of its own attribute's classifier score, in standard deviations of that score, at +2 sigma with F fixed (model/directions.py, fresh samples). The editor lists sliders below 0.1 as subtle on this model.
+   */
+  editStrength?: number;
 }
