@@ -2,6 +2,7 @@
 /**
  * npm run bench — ms per F/Z+ gradient step and per slider frame in one Chromium (Debian's, via Playwright):
  * WASM 1 thread, WASM 2 threads, WebGPU (keepOnGpu on/off), against the same graphs in onnxruntime-node (native CPU),
+ * and PyTorch CPU (eager, the pack's own checkpoint when it is here: `python3 -m model.bench --pack`; --no-torch skips it),
  * printed with ratios. Options: --packs tiny-test,reference-64  --steps 150  --frames 30  --rounds 3  --webgpu-steps 3  --no-webgpu
  * Step time = median of the second half of the steps (steady state, after V8 has tiered onnxruntime-web's wasm up);
  * 'first 10' = median of the first 10 steps and '100 steps' = the sum of the first 100 (the app's default inversion),
@@ -19,7 +20,9 @@
 import { createServer } from 'vite';
 import { chromium } from '@playwright/test';
 import * as ort from 'onnxruntime-node';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,6 +68,27 @@ async function nodeBench(pack, threads) {
   return { stepMs, frameMs };
 }
 
+// PyTorch CPU rows: the pack's own checkpoint (found by the sha256 its manifest records) timed eagerly by
+// `python3 -m model.bench --pack` (F/Z+ loss + autograd; mapping + synthesis_from_f), same thread count.
+function packCheckpoint(pack) {
+  const want = JSON.parse(readFileSync(resolve(root, 'public/models', pack, 'manifest.json'), 'utf8')).provenance?.checkpointSha256;
+  if (!want) return null;
+  const shared = process.env.FZ_SHARED ?? resolve(root, '..', 'shared');
+  const candidates = [resolve(shared, 'reference/rosinality-64/checkpoint.pt'),
+    ...readdirSync(resolve(root, 'model/checkpoints')).filter((f) => f.endsWith('.pt')).map((f) => resolve(root, 'model/checkpoints', f))];
+  return candidates.find((p) => existsSync(p) && createHash('sha256').update(readFileSync(p)).digest('hex') === want) ?? null;
+}
+function torchBench(pack, ck, threads) {
+  try {
+    const out = execFileSync('/usr/bin/python3', ['-m', 'model.bench', '--pack', resolve(root, 'public/models', pack), '--checkpoint', ck,
+      '--threads', String(threads), '--steps', String(Math.min(steps, 60)), '--frames', String(frames)], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return JSON.parse(out.trim().split('\n').pop());
+  } catch (e) {
+    console.error(`PyTorch CPU bench of ${pack} failed: ${e.message.split('\n')[0]}`);
+    return null;
+  }
+}
+
 async function main() {
   // --large: per-graph ms and memory peaks of a 1024 px pack (bench/large.mjs; issue 5.3)
   if (process.argv.includes('--large')) return void (await (await import('./large.mjs')).runLarge(root, arg));
@@ -89,7 +113,13 @@ async function main() {
       }
       const byLabel = new Map();
       const add = (label, r) => (byLabel.get(label) ?? byLabel.set(label, []).get(label)).push(r);
+      const ck = process.argv.includes('--no-torch') ? null : packCheckpoint(pack);
+      if (!ck && !process.argv.includes('--no-torch')) console.error(`${pack}: no checkpoint with the pack's sha256 here: no PyTorch CPU rows`);
       for (let round = 0; round < rounds; round++) {
+        if (ck) for (const t of [1, 2]) {
+          const r = torchBench(pack, ck, t);
+          if (r) add(`PyTorch CPU ${t} thread${t > 1 ? 's' : ''}`, { ...r, ref: true });
+        }
         for (const c of configs) {
           const t = c.label.includes('1 thread') ? 1 : 2;
           const nref = await nodeBench(pack, t); // native right before: a slow minute hits both
@@ -107,15 +137,20 @@ async function main() {
           console.error(`round ${round + 1}: ${pack} ${label}: ${r.stepMs?.toFixed(1)} ms/step (${(r.stepMs / nref.stepMs).toFixed(2)}x native ${nref.stepMs.toFixed(1)}), first 10 steps ${r.firstStepsMs?.toFixed(1)} ms, ${r.frameMs?.toFixed(1)} ms/frame${r.warmUp ? `, warm-up ${r.warmUp.runs} runs ${r.warmUp.ms.toFixed(0)} ms (${r.warmUp.outcome})` : ''}`);
         }
       }
-      const fastest = (t, k) => Math.min(...(byLabel.get(`onnxruntime-node ${t} thread${t > 1 ? 's' : ''}`) ?? []).map((r) => r[k]));
+      const fastestOf = (what, t, k) => Math.min(...(byLabel.get(`${what} ${t} thread${t > 1 ? 's' : ''}`) ?? []).map((r) => r[k]));
+      const fastest = (t, k) => fastestOf('onnxruntime-node', t, k);
       for (const [label, rs] of byLabel) {
         const ok = rs.filter((r) => !r.error);
         if (!ok.length) { rows.push({ pack, label, error: rs[0].error }); continue; }
         const m = (k) => (ok.every((r) => r[k] !== undefined) ? median(ok.map((r) => r[k])) : undefined);
         const t = label.includes('1 thread') ? 1 : 2;
-        const row = { pack, label, ref: !!ok[0].ref, stepMs: ok[0].ref ? fastest(t, 'stepMs') : m('stepMs'), frameMs: ok[0].ref ? fastest(t, 'frameMs') : m('frameMs'),
+        const what = label.startsWith('PyTorch') ? 'PyTorch CPU' : 'onnxruntime-node';
+        const row = { pack, label, ref: !!ok[0].ref, stepMs: ok[0].ref ? fastestOf(what, t, 'stepMs') : m('stepMs'), frameMs: ok[0].ref ? fastestOf(what, t, 'frameMs') : m('frameMs'),
           firstStepsMs: m('firstStepsMs'), first100Ms: m('first100Ms'), n: ok.length };
-        if (!row.ref) { row.stepRatio = row.stepMs / fastest(t, 'stepMs'); row.frameRatio = row.frameMs / fastest(t, 'frameMs'); }
+        if (!row.ref) {
+          row.stepRatio = row.stepMs / fastest(t, 'stepMs'); row.frameRatio = row.frameMs / fastest(t, 'frameMs');
+          row.torchRatio = ck ? row.stepMs / fastestOf('PyTorch CPU', t, 'stepMs') : undefined;
+        }
         rows.push(row);
       }
     }
@@ -126,10 +161,10 @@ async function main() {
   const pad = (s, n) => String(s).padEnd(n);
   const num = (x, d = 1) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
   console.log(`\nF/Z+ Studio bench (${new Date().toISOString()}), Chromium ${browser.version?.() ?? ''}; steps=${steps}, frames=${frames}, rounds=${rounds} (median over rounds); ms/step = steady state (second half); node rows = the fastest native run; x node = vs that, same thread count (WebGPU vs 2 threads)`);
-  console.log(pad('pack', 14) + pad('config', 30) + pad('ms/step', 10) + pad('x node', 9) + pad('first 10', 10) + pad('100 steps', 11) + pad('ms/frame', 10) + pad('x node', 9) + 'frames/s');
+  console.log(pad('pack', 14) + pad('config', 30) + pad('ms/step', 10) + pad('x node', 9) + pad('x torch', 9) + pad('first 10', 10) + pad('100 steps', 11) + pad('ms/frame', 10) + pad('x node', 9) + 'frames/s');
   for (const r of rows) {
     if (r.error) { console.log(pad(r.pack, 14) + pad(r.label, 30) + 'ERROR ' + r.error); continue; }
-    console.log(pad(r.pack, 14) + pad(r.label, 30) + pad(num(r.stepMs), 10) + pad(r.ref ? '' : num(r.stepRatio, 2), 9) + pad(r.ref ? '' : num(r.firstStepsMs), 10)
+    console.log(pad(r.pack, 14) + pad(r.label, 30) + pad(num(r.stepMs), 10) + pad(r.ref ? '' : num(r.stepRatio, 2), 9) + pad(r.ref ? '' : num(r.torchRatio, 2), 9) + pad(r.ref ? '' : num(r.firstStepsMs), 10)
       + pad(r.ref ? '' : r.first100Ms !== undefined ? `${num(r.first100Ms / 1000, 2)} s` : '–', 11) + pad(num(r.frameMs), 10) + pad(r.ref ? '' : num(r.frameRatio, 2), 9) + num(1000 / r.frameMs, 1));
   }
 }

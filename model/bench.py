@@ -1,6 +1,7 @@
 """Bench: ms per graph, PyTorch CPU vs onnxruntime-node CPU, same machine, same run, same thread count.
 
     python3 -m model.bench [--threads 1] [--repeat 5] [--configs reference-64,random-256-cm2] [--graphs k1,k2]
+    python3 -m model.bench --pack public/models/demo64 --checkpoint CK [--threads 2]   (JSON; npm run bench calls it)
 
 With --web, onnxruntime-web WASM (the app's CPU backend, run in Node) is timed too.
 reference-64: the shared rosinality-64 checkpoint. random-256-cm2: Generator(256, 512, 8, channel_multiplier=2)
@@ -75,14 +76,61 @@ def bench(name, ckpt, out, keys, threads, repeat, web=False, log=print):
     return rows
 
 
+def pack_model(pack_dir, checkpoint):
+    """The PackModel behind an exported pack (settings from its manifest), for timing the same computation eagerly."""
+    import json
+    from .export import make_perceptual
+    from .graphs import PackModel
+    from .loaders import load_checkpoint
+    with open(os.path.join(pack_dir, 'manifest.json')) as f:
+        m = json.load(f)
+    loaded = load_checkpoint(checkpoint)
+    return PackModel(loaded.G, loaded.w_avg, m['fBlock']['resolution'], m['truncation']['psi'], m['truncation']['layers'],
+                     make_perceptual(m['loss']['perceptual'], loaded))
+
+
+def torch_step_and_frame(pack_dir, checkpoint, threads, steps, frames):
+    """{stepMs, frameMs}: median ms of one F/Z+ gradient step (loss + autograd for F and Z+) and one slider frame
+    (mapping + synthesis_from_f) in eager PyTorch on the CPU: what `npm run bench` puts beside onnxruntime-node."""
+    torch.set_num_threads(threads)
+    torch.set_grad_enabled(True)
+    pm = pack_model(pack_dir, checkpoint)
+    specs = {s.key: s for s in pm.specs(['grad_fzplus', 'mapping', 'synthesis_from_f'])}
+    grad, mapping, synth = specs['grad_fzplus'], specs['mapping'], specs['synthesis_from_f']
+    z = grad.inputs['zplus'][0]
+
+    def frame():
+        with torch.no_grad():
+            w = pm.truncate(pm.mapping(z))  # the engine maps every z of Z+ in one run, then truncates
+            synth.fn(synth.inputs['f'], w[None])
+
+    def median_ms(fn, n):
+        fn()
+        ts = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t) * 1e3)
+        return statistics.median(ts)
+    return {'stepMs': median_ms(lambda: grad.fn(*grad.inputs.values()), steps), 'frameMs': median_ms(frame, frames)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='python3 -m model.bench')
+    ap.add_argument('--pack', help='with --checkpoint: print {stepMs, frameMs} of eager PyTorch for this pack (JSON)')
+    ap.add_argument('--checkpoint')
+    ap.add_argument('--steps', type=int, default=40)
+    ap.add_argument('--frames', type=int, default=30)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--repeat', type=int, default=5)
     ap.add_argument('--configs', default='reference-64,random-256-cm2')
     ap.add_argument('--graphs', help='subset of graph keys (the required ones are always exported)')
     ap.add_argument('--web', action='store_true', help='also time onnxruntime-web WASM (in Node)')
     a = ap.parse_args(argv)
+    if a.pack:
+        import json
+        print(json.dumps(torch_step_and_frame(a.pack, a.checkpoint, a.threads, a.steps, a.frames)))
+        return 0
     if not ort_node.available():
         raise SystemExit('needs node + onnxruntime-node (npm ci)')
     from .export import ALL, REQUIRED
