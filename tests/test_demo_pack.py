@@ -59,3 +59,20 @@ def test_demo_pack_encoder_runs_on_a_sample(manifest):
     assert list(out['f'].shape) == manifest['fBlock']['shape']
     norms = out['zplus'].norm(dim=-1)
     assert torch.allclose(norms, torch.full_like(norms, manifest['zDim'] ** 0.5), rtol=1e-4)
+
+
+def test_pytorch_cpu_bench_of_the_pack(manifest):
+    """npm run bench's PyTorch CPU rows: the pack's checkpoint is found by its sha256 and timed eagerly."""
+    import torch
+    from model.bench import pack_model, torch_step_and_frame
+    from model.loaders import sha256_file
+    ck = PACK.parents[2] / 'model' / 'checkpoints' / 'demo64-g_ema.pt'
+    assert sha256_file(str(ck)) == manifest['provenance']['checkpointSha256']
+    r = torch_step_and_frame(str(PACK), str(ck), threads=1, steps=2, frames=2)
+    assert r['stepMs'] > 0 and r['frameMs'] > 0
+    # the timed step is the pack's F/Z+ loss with gradients for F and Z+
+    pm = pack_model(str(PACK), str(ck))
+    spec = pm.specs(['grad_fzplus'])[0]
+    with torch.enable_grad():
+        loss, gf, gz = spec.fn(*spec.inputs.values())
+    assert gf.shape == tuple(manifest['fBlock']['shape']) and gz.shape == spec.inputs['zplus'].shape
