@@ -72,9 +72,14 @@ function aggregate(events) {
   return { byOp, nodes, total: [...byOp.values()].reduce((a, b) => a + b.ms, 0) };
 }
 
+/** onnxruntime-node session of the graph (plus extra options) and its deterministic feeds. */
+async function nativeSession(extra = {}) {
+  const sess = await ort.InferenceSession.create(join(packDir, g.file), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', ...extra });
+  return { sess, feeds: Object.fromEntries(feedData().map((f) => [f.name, new ort.Tensor('float32', f.data, f.shape)])) };
+}
+
 async function nativeSeries() {
-  const sess = await ort.InferenceSession.create(join(packDir, g.file), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  const feeds = Object.fromEntries(feedData().map((f) => [f.name, new ort.Tensor('float32', f.data, f.shape)]));
+  const { sess, feeds } = await nativeSession();
   const ts = [];
   for (let i = 0; i <= runs; i++) { const t = performance.now(); await sess.run(feeds); ts.push(performance.now() - t); }
   await sess.release();
@@ -83,10 +88,7 @@ async function nativeSeries() {
 
 async function nativeProfile() {
   const dir = mkdtempSync(join(tmpdir(), 'fz-ops-'));
-  const sess = await ort.InferenceSession.create(join(packDir, g.file), {
-    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: join(dir, 'p'),
-  });
-  const feeds = Object.fromEntries(feedData().map((f) => [f.name, new ort.Tensor('float32', f.data, f.shape)]));
+  const { sess, feeds } = await nativeSession({ enableProfiling: true, profileFilePrefix: join(dir, 'p') });
   for (let i = 0; i <= runs; i++) await sess.run(feeds);
   sess.endProfiling();
   const file = readdirSync(dir).find((f) => f.endsWith('.json'));
@@ -203,6 +205,6 @@ if (nNodes > 0) {
 if (series) {
   const { ts } = await webRun(false);
   const blocks = [];
-  for (let i = 1; i < ts.length; i += 10) { const b = ts.slice(i, i + 10).sort((a, c) => a - c); blocks.push(b[b.length >> 1].toFixed(1)); }
+  for (let i = 1; i < ts.length; i += 10) blocks.push(med(ts.slice(i, i + 10)).toFixed(1));
   console.log(`\nunprofiled WASM ms per run, median per 10 runs (tier-up): ${blocks.join(' ')}`);
 }

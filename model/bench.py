@@ -76,22 +76,10 @@ def bench(name, ckpt, out, keys, threads, repeat, web=False, log=print):
     return rows
 
 
-def pack_model(pack_dir, checkpoint):
-    """The PackModel behind an exported pack (settings from its manifest), for timing the same computation eagerly."""
-    import json
-    from .export import make_perceptual
-    from .graphs import PackModel
-    from .loaders import load_checkpoint
-    with open(os.path.join(pack_dir, 'manifest.json')) as f:
-        m = json.load(f)
-    loaded = load_checkpoint(checkpoint)
-    return PackModel(loaded.G, loaded.w_avg, m['fBlock']['resolution'], m['truncation']['psi'], m['truncation']['layers'],
-                     make_perceptual(m['loss']['perceptual'], loaded))
-
-
 def torch_step_and_frame(pack_dir, checkpoint, threads, steps, frames):
     """{stepMs, frameMs}: median ms of one F/Z+ gradient step (loss + autograd for F and Z+) and one slider frame
     (mapping + synthesis_from_f) in eager PyTorch on the CPU: what `npm run bench` puts beside onnxruntime-node."""
+    from .verify import pack_model
     torch.set_num_threads(threads)
     torch.set_grad_enabled(True)
     pm = pack_model(pack_dir, checkpoint)

@@ -44,11 +44,14 @@ class DownBlock(nn.Module):
         return (y + self.skip(F.avg_pool2d(x, 2))) * (1 / math.sqrt(2))
 
 
+DEFAULT_F_CHANNELS = {8: 128, 16: 128, 32: 64}  # F heads of one training run: the F-block choice is measured with it
+
+
 class Encoder(nn.Module):
     def __init__(self, size=64, z_dim=128, num_ws=10, f_channels=None, width=32, max_ch=192, fpn_ch=64,
                  z_hidden=512):
         super().__init__()
-        f_channels = {int(k): int(v) for k, v in (f_channels or {8: 128, 16: 128, 32: 64}).items()}
+        f_channels = {int(k): int(v) for k, v in (f_channels or DEFAULT_F_CHANNELS).items()}
         self.config = dict(size=size, z_dim=z_dim, num_ws=num_ws, f_channels=f_channels, width=width,
                            max_ch=max_ch, fpn_ch=fpn_ch, z_hidden=z_hidden)
         self.size, self.z_dim, self.num_ws, self.f_channels = size, z_dim, num_ws, f_channels
@@ -144,10 +147,9 @@ def encoder_from_onnx(path):
         raise ValueError(f'{path}: not an F/Z+ Studio encoder graph (model/encoder.py parameter names missing)')
     _, num_ws, z_dim = dims['zplus']
     size = dims['image'][-1]
-    # the training run's heads (default 8/16/32 px), so the FPN laterals the kept head was trained with exist; the
-    # export dropped the other heads and the laterals only they use: those start fresh (fine-tuning trains them)
-    f_channels = {r: c for r, c in {size // 8: 128, size // 4: 128, size // 2: 64}.items() if r >= 4}
-    f_channels.update(heads)
+    # the training run's heads, so the FPN laterals the kept head was trained with exist; the export dropped the
+    # other heads and the laterals only they use: those start fresh (fine-tuning trains them)
+    f_channels = {**DEFAULT_F_CHANNELS, **heads}
     enc = Encoder(size=size, z_dim=z_dim, num_ws=num_ws, f_channels=f_channels, width=sd['stem.weight'].shape[0],
                   max_ch=sd['z_reduce.weight'].shape[1], fpn_ch=next(v.shape[0] for k, v in sd.items() if k.startswith('lateral.')),
                   z_hidden=sd['z_fc1.weight'].shape[0])

@@ -26,8 +26,8 @@ from .manifest import build
 from .perceptual import NOTES, DiscriminatorFeatures, PyramidSSIM, load_lpips
 
 # The editor's hot graphs (every inversion step, every slider frame) start from F: their eligible convs run as Winograd
-# (model/winograd.py). They share the transformed weights; the other graphs keep direct convs so that the pack does not
-# carry two transformed copies of every conv (the demo pack stays under 30 MB).
+# (model/winograd.py). Each session holds its own transformed weights (4x the weights, in memory only), so the graphs
+# that run rarely keep direct convs.
 WINOGRAD_GRAPHS = ('synthesis_from_f', 'grad_fzplus', 'grad_fwplus')
 REQUIRED = ['mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus']
 ALL = REQUIRED + ['grad_fwplus', 'grad_wplus', 'grad_zplus_nof']
@@ -71,14 +71,14 @@ def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, t
         graphs = {}
         for spec in pm.specs(keys):
             t = time.time()
-            model = pack.to_onnx(traced(spec, winograd if spec.key in WINOGRAD_GRAPHS else 0), spec.inputs, spec.outputs)
+            m = winograd if spec.key in WINOGRAD_GRAPHS else 0
+            model = pack.to_onnx(traced(spec, m), spec.inputs, spec.outputs)
             if fp16:
                 from .fp16 import to_fp16, weights_to_fp16
                 if spec.grad:
                     model16 = weights_to_fp16(model)  # fp32 math: Winograd is as accurate as in the fp32 graph
                 else:  # fp16 math: Winograd's transforms (entries up to 8) would cost too much precision
-                    base = pack.to_onnx(traced(spec, 0), spec.inputs, spec.outputs) if spec.key in WINOGRAD_GRAPHS and winograd else model
-                    model16 = to_fp16(base)
+                    model16 = to_fp16(pack.to_onnx(traced(spec, 0), spec.inputs, spec.outputs) if m else model)
             graphs[spec.key] = pack.save_graph(model, tmp, spec.key, weights)
             if fp16:
                 graphs[spec.key + '@fp16'] = pack.save_graph(model16, tmp, spec.key + '@fp16', weights, 'fp16')

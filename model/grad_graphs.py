@@ -21,7 +21,7 @@ aten = torch.ops.aten
 
 
 def _conv_backward(grad_out, x, weight, bias_sizes, stride, padding, dilation, transposed, output_padding, groups,
-                   output_mask):
+                   output_mask, winograd_m=0):
     if output_mask[1] or (output_mask[2] and bias_sizes is not None):
         raise NotImplementedError('gradient graphs differentiate w.r.t. activations only (weights are constants)')
     grad_in = None
@@ -36,10 +36,10 @@ def _conv_backward(grad_out, x, weight, bias_sizes, stride, padding, dilation, t
             # ConvTranspose's col2im buffer: (in channels * k * k) x (output pixels) floats, allocated per run
             col = (x.shape[1] // groups) * weight.shape[2] * weight.shape[3] * x.shape[2] * x.shape[3]
             worth = weight.numel() <= SMALL_CONST or (col >= BIG_COL and weight.numel() <= MID_CONST)
-            if WINOGRAD_M and all(s == 1 for s in stride) and not any(op) and winograd.eligible(
+            if winograd_m and all(s == 1 for s in stride) and not any(op) and winograd.eligible(
                     grad_out.shape, (weight.shape[1], weight.shape[0], *weight.shape[2:]), [1, 1],
                     [2 - p for p in padding], dilation, False, groups):
-                return winograd.conv_input_grad(grad_out, weight, padding, WINOGRAD_M), None, None
+                return winograd.conv_input_grad(grad_out, weight, padding, winograd_m), None, None
             grad_in = _conv_transpose_as_conv(grad_out, weight, padding, op, groups, dilation) if worth and all(s == 1 for s in stride) else None
             if grad_in is None:
                 grad_in = F.conv_transpose2d(grad_out, weight, None, stride, padding, op, groups, dilation)
@@ -179,22 +179,16 @@ def fold_constants(gm):
     return gm
 
 
-WINOGRAD_M = 0  # Winograd tile size while tracing with winograd (trace())
-
-
 def trace(fn, *example_inputs, winograd_m=0):
     """make_fx-trace fn (which may call torch.autograd.grad) into an FX GraphModule of forward-only aten ops,
     with constant subexpressions folded. winograd_m 2 or 4: eligible 3x3 convs become Winograd F(m, 3) (winograd.py)."""
-    global WINOGRAD_M
+    import functools
     from torch.fx.experimental.proxy_tensor import make_fx
     table = dict(DECOMPOSITIONS)
     if winograd_m:
         table.update(winograd.decomposition(winograd_m))
-    WINOGRAD_M = winograd_m
-    try:
-        gm = make_fx(fn, decomposition_table=table)(*example_inputs)
-    finally:
-        WINOGRAD_M = 0
+        table[aten.convolution_backward.default] = functools.partial(_conv_backward, winograd_m=winograd_m)
+    gm = make_fx(fn, decomposition_table=table)(*example_inputs)
     for node in list(gm.graph.nodes):  # identities the exporter has no symbolic for
         if node.op == 'call_function' and node.target in (aten.lift_fresh_copy.default, aten.detach.default):
             node.replace_all_uses_with(node.args[0])

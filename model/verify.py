@@ -78,22 +78,27 @@ def check_pack(pack_dir, pm, keys=None, log=print, winograd=None):
     return errors
 
 
-def main(argv=None):
-    import argparse
+def pack_model(pack_dir, checkpoint, lpips_weights=None, vgg_weights=None):
+    """The PackModel behind an exported pack: its checkpoint with the settings its manifest records."""
     from .export import make_perceptual
     from .graphs import PackModel
     from .loaders import load_checkpoint
+    with open(os.path.join(pack_dir, 'manifest.json')) as f:
+        m = json.load(f)
+    loaded = load_checkpoint(checkpoint)
+    return PackModel(loaded.G, loaded.w_avg, m['fBlock']['resolution'], m['truncation']['psi'], m['truncation']['layers'],
+                     make_perceptual(m['loss']['perceptual'], loaded, lpips_weights, vgg_weights))
+
+
+def main(argv=None):
+    import argparse
     ap = argparse.ArgumentParser(prog='python3 -m model.verify')
     ap.add_argument('pack_dir')
     ap.add_argument('checkpoint')
     ap.add_argument('--lpips-weights')
     ap.add_argument('--vgg-weights')
     a = ap.parse_args(argv)
-    with open(os.path.join(a.pack_dir, 'manifest.json')) as f:
-        m = json.load(f)
-    loaded = load_checkpoint(a.checkpoint)
-    pm = PackModel(loaded.G, loaded.w_avg, m['fBlock']['resolution'], m['truncation']['psi'], m['truncation']['layers'],
-                   make_perceptual(m['loss']['perceptual'], loaded, a.lpips_weights, a.vgg_weights))
+    pm = pack_model(a.pack_dir, a.checkpoint, a.lpips_weights, a.vgg_weights)
     try:
         check_pack(a.pack_dir, pm)
     except AssertionError as e:

@@ -39,7 +39,8 @@ MATRICES = {
 
 
 def weight_transform(w, m=4):
-    """[Co, Ci, 3, 3] -> U [(m+2)^2, Co, Ci] = G w G^T per (o, i), in float64 then rounded once."""
+    """[Co, Ci, 3, 3] -> U [(m+2)^2, Co, Ci] = G w G^T per (o, i), in float64 then rounded once: the reference that
+    weight_transform_graph (what the packs use) is tested against."""
     _, G, _ = MATRICES[m]
     a = m + 2
     u = torch.einsum('ia,ocab,jb->ijoc', G, w.detach().to(_D), G)
@@ -88,15 +89,15 @@ def output_matrix(m=4, dtype=torch.float32):
     return torch.kron(AT, AT).to(dtype).contiguous()
 
 
-def conv3x3(x, U, bias, padding, m=4, kernel=None, out_matrix=None):
+def conv3x3(x, U, bias, padding, m=4):
     """conv2d(x, w, bias, stride 1, padding) with U = weight_transform(w, m); x [1, Ci, H, W]."""
     a = m + 2
     _, ci, h, w = x.shape
     co = U.shape[1]
     ho, wo = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
     th, tw = -(-ho // m), -(-wo // m)
-    kernel = input_kernel(m, x.dtype) if kernel is None else kernel
-    out_matrix = output_matrix(m, x.dtype) if out_matrix is None else out_matrix
+    with _no_tracing():  # fixed matrices: constants of the graph, not traced computations
+        kernel, out_matrix = input_kernel(m, x.dtype), output_matrix(m, x.dtype)
     # pad to whole tiles: the extra bottom/right outputs are cropped below
     xp = F.pad(x, (padding[1], m * tw + 2 - w - padding[1], padding[0], m * th + 2 - h - padding[0]))
     v = F.conv2d(xp.reshape(ci, 1, m * th + 2, m * tw + 2), kernel, None, m)         # [Ci, a*a, th, tw]
@@ -143,13 +144,7 @@ def _is_constant(t):
 def conv_input_grad(g, weight, padding, m=4):
     """conv_transpose2d(g, weight, stride 1, padding) -- the input gradient of conv2d(x, weight, padding) -- as a
     Winograd conv with the flipped, transposed weight's transform (computed from the weight itself)."""
-    return _winograd(g, weight_transform_graph(weight, m, backward=True), None, [2 - p for p in padding], m)
-
-
-def _winograd(x, U, bias, padding, m):
-    with _no_tracing():
-        kernel, out_matrix = input_kernel(m, x.dtype), output_matrix(m, x.dtype)
-    return conv3x3(x, U, bias, padding, m, kernel, out_matrix)
+    return conv3x3(g, weight_transform_graph(weight, m, backward=True), None, [2 - p for p in padding], m)
 
 
 def decomposition(m=4):
@@ -158,5 +153,5 @@ def decomposition(m=4):
     def convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
         if not eligible(x.shape, weight.shape, stride, padding, dilation, transposed, groups) or not _is_constant(weight):
             return NotImplemented
-        return _winograd(x, weight_transform_graph(weight, m), bias, padding, m)
+        return conv3x3(x, weight_transform_graph(weight, m), bias, padding, m)
     return {aten.convolution.default: convolution}

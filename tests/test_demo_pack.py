@@ -64,7 +64,8 @@ def test_demo_pack_encoder_runs_on_a_sample(manifest):
 def test_pytorch_cpu_bench_of_the_pack(manifest):
     """npm run bench's PyTorch CPU rows: the pack's checkpoint is found by its sha256 and timed eagerly."""
     import torch
-    from model.bench import pack_model, torch_step_and_frame
+    from model.bench import torch_step_and_frame
+    from model.verify import pack_model
     from model.loaders import sha256_file
     ck = PACK.parents[2] / 'model' / 'checkpoints' / 'demo64-g_ema.pt'
     assert sha256_file(str(ck)) == manifest['provenance']['checkpointSha256']
@@ -76,3 +77,4 @@ def test_pytorch_cpu_bench_of_the_pack(manifest):
     with torch.enable_grad():
         loss, gf, gz = spec.fn(*spec.inputs.values())
     assert gf.shape == tuple(manifest['fBlock']['shape']) and gz.shape == spec.inputs['zplus'].shape
+

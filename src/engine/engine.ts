@@ -264,9 +264,8 @@ export class Engine {
    */
   async warmUp(opts: { runs?: number; maxMs?: number } = {}): Promise<WarmUpResult> {
     const t0 = now();
-    const rt = this.runtime;
     const skip = (reason: string): WarmUpResult => ({ runs: 0, ms: 0, outcome: 'skipped', reason });
-    if (!rt || !this.pack) return skip('no model pack loaded');
+    if (!this.runtime || !this.pack) return skip('no model pack loaded');
     if (this.backend?.kind !== 'wasm') return skip('only WASM needs a warm-up');
     const m = this.manifest;
     if (m.resolution > WARM_MAX_RESOLUTION) return skip(`a ${m.resolution} px pack: one gradient run is too long to run speculatively`);
@@ -278,8 +277,8 @@ export class Engine {
     const demand = this.demand;
     let runs = 0;
     for (; runs < maxRuns && now() - t0 < maxMs; runs++) {
+      // loadPack counts as demand too, so a pack switch also ends the warm-up
       if (this.demand !== demand || this.inverting) return { runs, ms: now() - t0, outcome: 'preempted' };
-      if (this.runtime !== rt) return { runs, ms: now() - t0, outcome: 'preempted', reason: 'another pack was loaded' };
       const key = plan[runs % plan.length];
       if (!feeds.has(key)) feeds.set(key, warmFeeds(m, key));
       await this.run(key, feeds.get(key)!, true);
