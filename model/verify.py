@@ -48,7 +48,7 @@ def check_pack(pack_dir, pm, keys=None, log=print, winograd=None):
     runs = run_pack(pack_dir, pm, keys)
     if winograd is None:
         with open(os.path.join(pack_dir, 'manifest.json')) as f:
-            winograd = 'Winograd' in json.load(f).get('notes', '')
+            winograd = 'Winograd' in json.load(f).get('provenance', {}).get('notes', '')  # export.py writes it there
     slack = 1e-6 + (WINOGRAD_SLACK if winograd else 0)
     pm64, errors, failures = None, {}, []
     for key, (spec, onnx_out) in runs.items():

@@ -78,3 +78,15 @@ def test_pytorch_cpu_bench_of_the_pack(manifest):
         loss, gf, gz = spec.fn(*spec.inputs.values())
     assert gf.shape == tuple(manifest['fBlock']['shape']) and gz.shape == spec.inputs['zplus'].shape
 
+
+def test_demo_pack_verifies_against_its_checkpoint(manifest):
+    """python3 -m model.verify on the shipped pack: every graph vs PyTorch / float64, with the Winograd slack that the
+    pack's provenance notes call for (the CLI passes no flag)."""
+    from model import ort_node
+    from model.verify import check_pack, pack_model
+    if not ort_node.available():
+        pytest.skip('onnxruntime-node not installed (npm ci)')
+    assert 'Winograd' in manifest['provenance']['notes']
+    ck = PACK.parents[2] / 'model' / 'checkpoints' / 'demo64-g_ema.pt'
+    errors = check_pack(str(PACK), pack_model(str(PACK), str(ck)), log=lambda *a: None)
+    assert set(errors) >= {'grad_fzplus', 'synthesis_from_f'}
