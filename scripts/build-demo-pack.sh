@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Build the demo model pack public/models/demo64 (what the app ships) from the latest demo generator:
-#   1. (optional, TRAIN_ENC=1) retrain the inversion-start encoder on this generator (model/train_encoder.py)
+#   1. (optional, TRAIN_ENC=1) retrain the inversion-start encoder on this generator (model/demo/train_encoder.py)
 #   2. export the generator with the toolchain (python3 -m model.export): mapping, synthesis, features,
 #      synthesis_from_f and the four gradient graphs, weights shared in weights.bin
-#   3. add the extras (python3 -m model.pack_extras): encoder, attribute classifier, labelled directions,
+#   3. add the extras (python3 -m model.demo.pack_extras): encoder, attribute classifier, labelled directions,
 #      8 held-out sample faces, licence/provenance; re-hash, validate against the schema, check <= 30 MB,
 #      run the extra graphs in onnxruntime-node.
 # Settings (environment): CK, ENC, CLF, CLF_META, DIRS, OUT, F_RES, PSI, TL, WEIGHTS, TRAIN_ENC, ENC_MINUTES.
-# F_RES / WEIGHTS defaults come from the measurement in docs/DEMO_MODEL.md (model/fidelity.py).
+# F_RES / WEIGHTS defaults come from the measurement in docs/DEMO_MODEL.md (model/eval/fidelity.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,14 +25,14 @@ WEIGHTS=${WEIGHTS:-1,1,0.1}   # measured sweep in docs/DEMO_MODEL.md
 TRAIN_ENC=${TRAIN_ENC:-0}
 ENC_MINUTES=${ENC_MINUTES:-15}
 LICENCE=${LICENCE:-"MIT (F/Z+ Studio demo weights, trained from scratch; no third-party weights)"}
-SOURCE=${SOURCE:-"F/Z+ Studio demo StyleGAN2 64 px, trained from scratch on facesjs drawings (model/train_demo.py)"}
+SOURCE=${SOURCE:-"F/Z+ Studio demo StyleGAN2 64 px, trained from scratch on facesjs drawings (model/demo/train_gan.py)"}
 export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 NICE="nice -n 15"
 
-[ -f "$CK" ] || { echo "build-demo-pack: no generator checkpoint $CK (train it: model/train_demo.py)" >&2; exit 2; }
+[ -f "$CK" ] || { echo "build-demo-pack: no generator checkpoint $CK (train it: model/demo/train_gan.py)" >&2; exit 2; }
 if [ "$TRAIN_ENC" = 1 ] || [ ! -f "$ENC" ]; then
   echo "== training the encoder on $CK ($ENC_MINUTES min)"
-  $NICE $PY -m model.train_encoder --checkpoint "$CK" --psi "$PSI" --trunc-layers "$TL" --minutes "$ENC_MINUTES" --out "$ENC"
+  $NICE $PY -m model.demo.train_encoder --checkpoint "$CK" --psi "$PSI" --trunc-layers "$TL" --minutes "$ENC_MINUTES" --out "$ENC"
 fi
 
 echo "== exporting $CK -> $OUT (F block $F_RES, psi $PSI on layers < $TL, loss weights $WEIGHTS)"
@@ -43,12 +43,12 @@ $NICE $PY -m model.export "$CK" "$OUT" --name demo64 --title "Demo faces 64 px (
 extras=(--encoder "$ENC" --samples-data data/faces-64 --samples 8 --samples-offset 0 --facesjs-credit
         --licence "$LICENCE" --weights-source "$SOURCE" --max-mb 30 --verify
         --description "Our own StyleGAN2 trained on procedurally drawn faces (facesjs), with an inversion encoder, an attribute classifier and labelled edit directions. Not a photo model: it inverts and edits facesjs-style drawings.")
-GEN_INFO=$($PY -c "import torch,sys; c=torch.load(sys.argv[1],map_location='cpu'); print(f\"step {c.get('step','?')}, {c.get('images_seen','?')} images seen (model/train_demo.py)\")" "$CK")
+GEN_INFO=$($PY -c "import torch,sys; c=torch.load(sys.argv[1],map_location='cpu'); print(f\"step {c.get('step','?')}, {c.get('images_seen','?')} images seen (model/demo/train_gan.py)\")" "$CK")
 extras+=(--doc-extra "Generator training=$GEN_INFO"
-         --doc-extra "Encoder=model/train_encoder.py (self-supervised on generator samples + real-face reconstruction), head for F block $F_RES"
-         --doc-extra "Fidelity=measured by model/fidelity.py, numbers in docs/DEMO_MODEL.md")
+         --doc-extra "Encoder=model/demo/train_encoder.py (self-supervised on generator samples + real-face reconstruction), head for F block $F_RES"
+         --doc-extra "Fidelity=measured by model/eval/fidelity.py, numbers in docs/DEMO_MODEL.md")
 if [ -f "$DIRS" ]; then extras+=(--directions "$DIRS"); else echo "(no directions at $DIRS)"; fi
 if [ -f "$CLF" ]; then extras+=(--classifier "$CLF" --classifier-meta "$CLF_META"); else echo "(no classifier at $CLF)"; fi
-$NICE $PY -m model.pack_extras "$OUT" "${extras[@]}"
+$NICE $PY -m model.demo.pack_extras "$OUT" "${extras[@]}"
 chmod 755 "$OUT" "$OUT/samples"
 du -sh "$OUT"

@@ -14,7 +14,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from model.stylegan2 import Generator  # noqa: E402
+from model.nets.stylegan2 import Generator  # noqa: E402
 
 
 def main():

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Refresh the demo model from a (newer) EMA snapshot of the demo GAN, in the order the parts depend on each other:
-#   1. edit directions fitted in context (model/directions.py --f-res: F fixed, as the app edits)   } in parallel,
-#   2. the inversion-start encoder fine-tuned on this generator (model/train_encoder.py --init)      } 1 thread each
-#   3. the pack (scripts/build-demo-pack.sh), 4. the fidelity bench (model/fidelity.py, 32 held-out faces).
+#   1. edit directions fitted in context (model/demo/directions.py --f-res: F fixed, as the app edits)   } in parallel,
+#   2. the inversion-start encoder fine-tuned on this generator (model/demo/train_encoder.py --init)      } 1 thread each
+#   3. the pack (scripts/build-demo-pack.sh), 4. the fidelity bench (model/eval/fidelity.py, 32 held-out faces).
 # Settings (environment): CK (generator, default model/checkpoints/demo64-g_ema.pt), ENC_INIT (encoder to fine-tune,
 # default model/checkpoints/encoder64.pt when present, else the shipped pack's encoder.onnx), ENC_MINUTES (7), F_RES (16), N_DIR (3000 fitting samples).
 # Takes ~15 min on 2 idle cores. Stop the GAN trainer first (or snapshot CK): the directions, encoder and pack must
@@ -17,17 +17,17 @@ ENC_MINUTES=${ENC_MINUTES:-7}
 N_DIR=${N_DIR:-3000}
 WEIGHTS=${WEIGHTS:-1,1,0.1}   # measured: docs/DEMO_MODEL.md (30.0 dB vs 28.6 dB for 1,10,10 at lr 0.01)
 ENC_INIT=${ENC_INIT:-model/checkpoints/encoder64.pt}
-# no training checkpoint on this machine: fine-tune the shipped pack's encoder (model/encoder.py reads its ONNX)
+# no training checkpoint on this machine: fine-tune the shipped pack's encoder (model/nets/encoder.py reads its ONNX)
 [ -f "$ENC_INIT" ] || ENC_INIT=public/models/demo64/encoder.onnx
 mkdir -p runs/refresh
 init=()
 [ -f "$ENC_INIT" ] && init=(--init "$ENC_INIT")
 
 echo "== directions (F at $F_RES) and encoder fine-tune ($ENC_MINUTES min) on $CK"
-$PY -m model.directions --generator "$CK" --f-res "$F_RES" --n "$N_DIR" --threads 1 \
+$PY -m model.demo.directions --generator "$CK" --f-res "$F_RES" --n "$N_DIR" --threads 1 \
   --out model/checkpoints/directions64.json > runs/refresh/directions.log 2>&1 &
 dir_pid=$!
-$PY -m model.train_encoder --checkpoint "$CK" --psi 1.0 --minutes "$ENC_MINUTES" --threads 1 "${init[@]}" \
+$PY -m model.demo.train_encoder --checkpoint "$CK" --psi 1.0 --minutes "$ENC_MINUTES" --threads 1 "${init[@]}" \
   --out runs/refresh/encoder64.pt > runs/refresh/encoder.log 2>&1
 cp runs/refresh/encoder64.pt model/checkpoints/encoder64.pt
 wait "$dir_pid" || { tail -20 runs/refresh/directions.log; exit 1; }

@@ -13,7 +13,7 @@ import types
 
 import torch
 
-from model.stylegan2 import make_kernel
+from model.nets.stylegan2 import make_kernel
 
 TRAP_SRC = "raise SystemExit('pickled module source was executed')\n"
 

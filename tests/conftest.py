@@ -26,5 +26,5 @@ def ref_dir():
 
 @pytest.fixture(scope='session')
 def ref_loaded(ref_dir):
-    from model.loaders import load_rosinality
+    from model.load.checkpoint import load_rosinality
     return load_rosinality(str(ref_dir / 'checkpoint.pt'))

@@ -72,7 +72,7 @@ def test_labels_match_face_configs(tiny):
 
 
 def test_classifier_shapes_and_onnx(tmp_path):
-    from model.classifier import ATTRIBUTES, AttributeNet, export_onnx, to_input, degrade, metrics
+    from model.nets.classifier import ATTRIBUTES, AttributeNet, export_onnx, to_input, degrade, metrics
     import onnx
     net = AttributeNet(len(ATTRIBUTES)).eval()
     x = to_input(np.random.randint(0, 256, (3, 64, 64, 3), dtype=np.uint8))
@@ -93,7 +93,7 @@ def test_classifier_shapes_and_onnx(tmp_path):
 
 
 def test_trainer_pieces():
-    from model.train_demo import DEMO_CONFIG, D_CHANNELS, make_models, diff_augment
+    from model.demo.train_gan import DEMO_CONFIG, D_CHANNELS, make_models, diff_augment
     g, d = make_models(DEMO_CONFIG, D_CHANNELS)
     n = sum(p.numel() for p in g.parameters())
     assert 0.8e6 < n < 2.5e6
@@ -106,7 +106,7 @@ def test_trainer_pieces():
 
 
 def test_directions_helpers():
-    from model.directions import normalise, sphere_walk, boundary, ganspace
+    from model.demo.directions import normalise, sphere_walk, boundary, ganspace
     torch.manual_seed(0)
     z = normalise(torch.randn(5, 16))
     assert torch.allclose(z.pow(2).mean(-1), torch.ones(5), atol=1e-5)
@@ -124,7 +124,7 @@ def test_directions_helpers():
 
 
 def test_ganspace_on_tiny_mapping():
-    from model.directions import ganspace
+    from model.demo.directions import ganspace
 
     class G:
         def mapping(self, z):

@@ -16,7 +16,7 @@ def manifest():
 
 
 def test_demo_pack_manifest_and_hashes(manifest):
-    from model.pack_extras import pack_bytes, sha256_file, validate_manifest
+    from model.demo.pack_extras import pack_bytes, sha256_file, validate_manifest
     validate_manifest(manifest)
     for key, g in manifest['graphs'].items():
         p = PACK / g['file']
@@ -52,7 +52,7 @@ def test_demo_pack_encoder_runs_on_a_sample(manifest):
     import numpy as np
     import torch
     from PIL import Image
-    from model.onnx_torch import OnnxTorch
+    from model.runtime.onnx_torch import OnnxTorch
     img = np.asarray(Image.open(PACK / manifest['samples'][0]).convert('RGB'), dtype=np.float32) / 127.5 - 1
     x = torch.from_numpy(img).permute(2, 0, 1)[None].contiguous()
     out = OnnxTorch(str(PACK / manifest['graphs']['encoder']['file'])).run({'image': x})
@@ -64,9 +64,9 @@ def test_demo_pack_encoder_runs_on_a_sample(manifest):
 def test_pytorch_cpu_bench_of_the_pack(manifest):
     """npm run bench's PyTorch CPU rows: the pack's checkpoint is found by its sha256 and timed eagerly."""
     import torch
-    from model.bench import torch_step_and_frame
-    from model.verify import pack_model
-    from model.loaders import sha256_file
+    from model.eval.bench import torch_step_and_frame
+    from model.export.verify import pack_model
+    from model.load.checkpoint import sha256_file
     ck = PACK.parents[2] / 'model' / 'checkpoints' / 'demo64-g_ema.pt'
     assert sha256_file(str(ck)) == manifest['provenance']['checkpointSha256']
     r = torch_step_and_frame(str(PACK), str(ck), threads=1, steps=2, frames=2)
@@ -82,8 +82,8 @@ def test_pytorch_cpu_bench_of_the_pack(manifest):
 def test_demo_pack_verifies_against_its_checkpoint(manifest):
     """python3 -m model.verify on the shipped pack: every graph vs PyTorch / float64, with the Winograd slack that the
     pack's provenance notes call for (the CLI passes no flag)."""
-    from model import ort_node
-    from model.verify import check_pack, pack_model
+    from model.runtime import ort_node
+    from model.export.verify import check_pack, pack_model
     if not ort_node.available():
         pytest.skip('onnxruntime-node not installed (npm ci)')
     assert 'Winograd' in manifest['provenance']['notes']

@@ -1,7 +1,7 @@
-"""The direction fitting's own pieces (model/directions.py): conditional projection, layer ranges, the edit test."""
+"""The direction fitting's own pieces (model/demo/directions.py): conditional projection, layer ranges, the edit test."""
 import numpy as np
 
-from model.directions import conditional, edit_scores, layer_ranges
+from model.demo.directions import conditional, edit_scores, layer_ranges
 
 
 def unit(v):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from model.encoder import Encoder, ExportEncoder, export_encoder_onnx, load_encoder, save_encoder
-from model.fz_common import GenBundle, psnr, sample_zplus
-from model.stylegan2 import Generator
+from model.nets.encoder import Encoder, ExportEncoder, export_encoder_onnx, load_encoder, save_encoder
+from model.eval.inversion_common import GenBundle, psnr, sample_zplus
+from model.nets.stylegan2 import Generator
 
 SMALL = dict(size=32, style_dim=32, n_mlp=2, channels={4: 32, 8: 32, 16: 16, 32: 8})
 
@@ -54,7 +54,7 @@ def test_sample_zplus_sphere_and_mixing():
 
 
 def test_bundle_truncation_matches_exporter():
-    from model.graphs import PackModel
+    from model.export.graphs import PackModel
     G, w_avg = small_generator()
     b = GenBundle(G, w_avg, psi=0.7, trunc_layers=4)
     pm = PackModel(G, w_avg, f_res=16, psi=0.7, trunc_layers=4)
@@ -64,8 +64,8 @@ def test_bundle_truncation_matches_exporter():
 
 
 def test_pyramid_ssim_per_face_matches_graph_loss():
-    from model.fidelity import pyramid_ssim_per_face
-    from model.perceptual import PyramidSSIM
+    from model.eval.fidelity import pyramid_ssim_per_face
+    from model.nets.perceptual import PyramidSSIM
     perc = PyramidSSIM(32)
     x, y = torch.rand(3, 3, 32, 32) * 2 - 1, torch.rand(3, 3, 32, 32) * 2 - 1
     per = pyramid_ssim_per_face(perc, x, y)
@@ -74,7 +74,7 @@ def test_pyramid_ssim_per_face_matches_graph_loss():
 
 
 def test_sphere_walk_engine_convention():
-    from model.fidelity import sphere_walk
+    from model.eval.fidelity import sphere_walk
     z = sample_zplus(4, 6, 32)
     d = torch.randn(32)
     d = d / d.norm()
@@ -91,7 +91,7 @@ def test_psnr_scale():
 
 
 def _export_small_pack(tmp_path):
-    from model.export import export_pack
+    from model.export.cli import export_pack
     G, w_avg = small_generator()
     ck = tmp_path / 'g.pt'
     torch.save({'g_ema': G.state_dict(), 'latent_avg': w_avg[None]}, ck)
@@ -107,13 +107,13 @@ def _tiny_classifier_onnx(path, res, n_attr, batch=4):
                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, n_attr)).eval()
     x = torch.zeros(batch, 3, res, res)
     torch.onnx.export(net, (x,), str(path), input_names=['input'], output_names=['out'], opset_version=17,
-                      dynamic_axes={'input': {0: 'N'}, 'out': {0: 'N'}})  # as model/classifier.py exports
+                      dynamic_axes={'input': {0: 'N'}, 'out': {0: 'N'}})  # as model/nets/classifier.py exports
     return net
 
 
 def test_pack_extras_rehash_and_schema(tmp_path):
-    from model.onnx_torch import OnnxTorch
-    from model.pack_extras import PackError, add_extras, sha256_file, validate_manifest
+    from model.runtime.onnx_torch import OnnxTorch
+    from model.demo.pack_extras import PackError, add_extras, sha256_file, validate_manifest
     G, w_avg, pack = _export_small_pack(tmp_path)
     enc = small_encoder(G)
     save_encoder(tmp_path / 'enc.pt', enc, {'psi': 0.7, 'trunc_layers': 4})
@@ -194,8 +194,8 @@ def test_encoder_checkpoint_roundtrip(tmp_path):
 
 
 def test_direction_edit_strength_from_directions_stats():
-    """The measured effect of each direction (model/directions.py's check, F fixed) goes into the manifest."""
-    from model.pack_extras import edit_strengths, normalise_direction
+    """The measured effect of each direction (model/demo/directions.py's check, F fixed) goes into the manifest."""
+    from model.demo.pack_extras import edit_strengths, normalise_direction
     doc = {'stats': {'smile': {'edit': {'check': {'ownShiftSigma': 0.45512, 'pass': False}}}, 'pc0': {}}}
     assert edit_strengths(doc) == {'smile': 0.4551}
     d = normalise_direction({'id': 'smile', 'vector': [1.0, 0.0], 'editStrength': 0.4551}, 2, 4)
@@ -208,7 +208,7 @@ def test_direction_edit_strength_from_directions_stats():
 def test_encoder_from_a_pack_onnx(tmp_path):
     """A pack's encoder.onnx loads back as a trainable Encoder (for fine-tuning without the training checkpoint):
     same outputs; a graph that is not an encoder is refused."""
-    from model.onnx_torch import OnnxTorch
+    from model.runtime.onnx_torch import OnnxTorch
     enc = Encoder(64, 16, 6, {8: 32, 16: 32, 32: 16}, width=8, max_ch=32, fpn_ch=16, z_hidden=32).eval()
     path = str(tmp_path / 'encoder.onnx')
     export_encoder_onnx(enc, 16, path)
@@ -229,7 +229,7 @@ def test_encoder_from_a_pack_onnx(tmp_path):
 
 def test_train_encoder_smoke(tmp_path, monkeypatch):
     """Two optimisation steps on a tiny random generator: the training loop runs and writes a loadable checkpoint."""
-    import model.train_encoder as te
+    import model.demo.train_encoder as te
     G, w_avg = small_generator()
     monkeypatch.setattr(te, 'load_bundle', lambda ck, psi, tl: GenBundle(G, w_avg, psi, tl))
     args = te.parse_args(['--checkpoint', 'x', '--out', str(tmp_path / 'enc.pt'), '--steps', '2', '--batch', '2',

@@ -12,12 +12,12 @@ import onnx
 import pytest
 import torch
 
-from model import ort_node
-from model.export import export_pack
-from model.loaders import CheckpointError, load_checkpoint
-from model.manifest import validate
-from model.stylegan2 import Discriminator, Generator
-from model.verify import check_pack
+from model.runtime import ort_node
+from model.export.cli import export_pack
+from model.load.checkpoint import CheckpointError, load_checkpoint
+from model.export.manifest import validate
+from model.nets.stylegan2 import Discriminator, Generator
+from model.export.verify import check_pack
 
 from ada_fixture import write_ada_pickle
 from conftest import REPO
@@ -209,7 +209,7 @@ def test_discriminator_perceptual(tiny_ckpt, tmp_path):
 @needs_ort
 def test_lpips_vgg_from_local_weights(tiny_ckpt, tmp_path):
     """LPIPS-VGG with user-supplied weight files (random here: the format, graph and gradients are what is tested)."""
-    from model.perceptual import VGG16_CFG, VGG16_CONVS
+    from model.nets.perceptual import VGG16_CFG, VGG16_CONVS
     torch.manual_seed(3)
     vgg, in_ch, convs = {}, 3, iter(VGG16_CONVS)
     for c in VGG16_CFG:
@@ -305,7 +305,7 @@ def test_cli_error_and_no_partial_pack(tiny_ckpt, tmp_path, monkeypatch):
     export_pack(str(tiny_ckpt), str(good), keys=['mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus'],
                 log=lambda *a: None)
     before = sorted(os.listdir(good))
-    from model import pack
+    from model.export import onnx_pack as pack
     real = pack.save_graph
 
     def failing(model, out_dir, key, *a, **k):
@@ -339,7 +339,7 @@ def test_fp16_copies(tiny_ckpt, tmp_path):
 @needs_ort
 def test_reference_pack_in_onnxruntime_web_wasm(ref_pack):
     """The app's runtime: onnxruntime-web (WASM, in Node) with weights.bin passed as externalData."""
-    from model.verify import rel, torch_outputs
+    from model.export.verify import rel, torch_outputs
     out, manifest, pm = ref_pack
     specs = pm.specs(['synthesis_from_f', 'grad_fzplus'])
     res = ort_node.run([(str(out / manifest['graphs'][s.key]['file']), {k: v.numpy() for k, v in s.inputs.items()})

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.stylegan2 import Discriminator, Generator
+from model.nets.stylegan2 import Discriminator, Generator
 
 TOL = 1e-3
 
@@ -84,7 +84,7 @@ def test_layout_and_training_step():
 
 @pytest.mark.parametrize('cm', [1, 2])
 def test_loader_roundtrip_any_config(tmp_path, cm):
-    from model.loaders import load_rosinality
+    from model.load.checkpoint import load_rosinality
     torch.manual_seed(cm)
     G = Generator(128, 64, 3, channel_multiplier=cm)
     D = Discriminator(128, channel_multiplier=cm)
@@ -97,7 +97,7 @@ def test_loader_roundtrip_any_config(tmp_path, cm):
 
 def test_loader_psp_e4e_layout(tmp_path):
     """pSp / e4e / ReStyle models keep the generator under state_dict['decoder.*'] with a per-layer latent_avg."""
-    from model.loaders import load_rosinality
+    from model.load.checkpoint import load_rosinality
     torch.manual_seed(4)
     G = Generator(16, 32, 2, channels={4: 16, 8: 16, 16: 8})
     sd = {f'decoder.{k}': v for k, v in G.state_dict().items()}

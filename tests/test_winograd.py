@@ -1,12 +1,12 @@
-"""Winograd F(m, 3) convolutions (model/winograd.py): the same convolution as conv2d, forward and in the traced
+"""Winograd F(m, 3) convolutions (model/export/winograd.py): the same convolution as conv2d, forward and in the traced
 gradient graphs, in PyTorch and in onnxruntime."""
 import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
 
-from model import winograd
-from model.grad_graphs import trace
+from model.export import winograd
+from model.export.autograd_trace import trace
 
 aten = torch.ops.aten
 
@@ -125,8 +125,8 @@ def test_input_dependent_weight_is_not_baked_in():
 
 
 def test_winograd_graph_in_onnxruntime(tmp_path):
-    from model import ort_node
-    from model.pack import to_onnx
+    from model.runtime import ort_node
+    from model.export.onnx_pack import to_onnx
     import onnx
     if not ort_node.available():
         pytest.skip('onnxruntime-node not installed (npm ci)')

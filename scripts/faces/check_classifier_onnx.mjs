@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Check the exported attribute classifier with onnxruntime-node against PyTorch's outputs.
 //   node scripts/faces/check_classifier_onnx.mjs [model/checkpoints/classifier64]
-// Reads <prefix>.onnx and <prefix>.reference.json (written by `python3 -m model.classifier train`).
+// Reads <prefix>.onnx and <prefix>.reference.json (written by `python3 -m model.nets.classifier train`).
 import fs from "node:fs";
 import ort from "onnxruntime-node";
 

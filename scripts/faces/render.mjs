@@ -258,8 +258,8 @@ async function main() {
   if (o.worker) return runWorker(o);
   const resList = String(o.res).split(",").map(Number);
   const outDir = (r) => (o.out ? (resList.length > 1 ? `${o.out}-${r}` : o.out) : `data/faces-${r}`);
+  resList.forEach((r) => fs.mkdirSync(outDir(r), { recursive: true }));  // also creates data/ on a fresh clone
   const tmpDir = fs.mkdtempSync(path.join(o.out ? path.dirname(outDir(resList[0])) : "data", ".render-"));
-  resList.forEach((r) => fs.mkdirSync(outDir(r), { recursive: true }));
   const t0 = Date.now();
   for (const [split, n] of [["train", o.n], ["heldout", o.heldout]]) {
     const jobs = [];

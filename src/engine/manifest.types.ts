@@ -8,7 +8,7 @@ export type Sha256 = string;
 export type Dtype = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8';
 
 /**
- * manifest.json of an F/Z+ Studio model pack. Written by model/export.py, read by src/engine. The one source of truth: TypeScript types are generated from this file (npm run gen:types) and Python validates against it.
+ * manifest.json of an F/Z+ Studio model pack. Written by model/export/cli.py, read by src/engine. The one source of truth: TypeScript types are generated from this file (npm run gen:types) and Python validates against it.
  */
 export interface ModelPackManifest {
   schemaVersion: 1;
@@ -168,7 +168,7 @@ export interface Direction {
   classifierAccuracy?: number;
   explainedVariance?: number;
   /**
-   * Measured effect of the direction: mean change of its own attribute's classifier score, in standard deviations of that score, at +2 sigma with F fixed (model/directions.py, fresh samples). The editor lists sliders below 0.1 as subtle on this model.
+   * Measured effect of the direction: mean change of its own attribute's classifier score, in standard deviations of that score, at +2 sigma with F fixed (model/demo/directions.py, fresh samples). The editor lists sliders below 0.1 as subtle on this model.
    */
   editStrength?: number;
 }

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .stylegan2 import Discriminator, Generator
+from model.nets.stylegan2 import Discriminator, Generator
 
 
 class CheckpointError(ValueError):
@@ -222,5 +222,5 @@ def load_checkpoint(path, **kw):
         head = f.read(4)
     if head[:2] == b'PK' or not path.endswith('.pkl'):
         return load_rosinality(path, **kw)
-    from .ada_pickle import load_ada
+    from model.load.ada_pickle import load_ada
     return load_ada(path, **kw)

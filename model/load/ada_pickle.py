@@ -13,8 +13,8 @@ import re
 
 import torch
 
-from .loaders import CheckpointError, Loaded, restricted_torch_load, restricted_unpickler, sha256_file, strict_load
-from .stylegan2 import Generator, make_kernel
+from model.load.checkpoint import CheckpointError, Loaded, restricted_torch_load, restricted_unpickler, sha256_file, strict_load
+from model.nets.stylegan2 import Generator, make_kernel
 
 
 class PersistentStub:

@@ -144,7 +144,7 @@ def encoder_from_onnx(path):
     dims = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in list(m.graph.input) + list(m.graph.output)}
     heads = {int(k.split('.')[1]): v.shape[0] for k, v in sd.items() if k.startswith('f_heads.') and k.endswith('.2.weight')}
     if 'stem.weight' not in sd or not heads or 'z_fc2.weight' not in sd:
-        raise ValueError(f'{path}: not an F/Z+ Studio encoder graph (model/encoder.py parameter names missing)')
+        raise ValueError(f'{path}: not an F/Z+ Studio encoder graph (model/nets/encoder.py parameter names missing)')
     _, num_ws, z_dim = dims['zplus']
     size = dims['image'][-1]
     # the training run's heads, so the FPN laterals the kept head was trained with exist; the export dropped the

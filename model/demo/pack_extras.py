@@ -1,6 +1,6 @@
 """Add the optional parts of a model pack to a pack folder written by `python3 -m model.export`:
 
-  * `encoder` graph (image -> f, zplus) exported from an encoder checkpoint (model/encoder.py) for the pack's F block,
+  * `encoder` graph (image -> f, zplus) exported from an encoder checkpoint (model/nets/encoder.py) for the pack's F block,
   * `classifier` graph (image -> logits) copied from an ONNX file, with `classifier.attributes` in the manifest,
   * labelled edit directions (InterFaceGAN / GANSpace) normalised to the schema's direction entries,
   * sample faces as PNG under `samples/` (held-out faces, never trained on),
@@ -10,7 +10,7 @@ Every graph file and weights.bin are re-hashed (sha256, bytes), the manifest is 
 schema/manifest.schema.json and written atomically. Graphs added here are self-contained ONNX files
 (`externalData: false`): they share no weights with the generator graphs.
 
-    /usr/bin/python3 -m model.pack_extras public/models/demo64 --encoder model/checkpoints/encoder64.pt \
+    /usr/bin/python3 -m model.demo.pack_extras public/models/demo64 --encoder model/checkpoints/encoder64.pt \
         --classifier model/checkpoints/classifier64.onnx --directions model/checkpoints/directions64.json \
         --samples-data data/faces-64 --licence MIT --credit "..."
 """
@@ -23,9 +23,9 @@ import sys
 
 import numpy as np
 
-from .loaders import sha256_file
+from model.load.checkpoint import sha256_file
 
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'schema', 'manifest.schema.json')
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'schema', 'manifest.schema.json')
 FACESJS_CREDIT = 'Training faces drawn with facesjs 5.0.3 (Apache-2.0, https://github.com/zengm-games/facesjs)'
 DTYPES = {1: 'float32', 10: 'float16', 7: 'int64', 6: 'int32', 2: 'uint8'}
 DIRECTION_KEYS = ('id', 'label', 'kind', 'vector', 'range', 'layers', 'attribute', 'classifierAccuracy',
@@ -97,7 +97,7 @@ def pack_bytes(pack_dir):
 # ---- parts ---------------------------------------------------------------------------------------------------
 def add_encoder(pack_dir, manifest, encoder_path, log=print):
     import torch
-    from model.encoder import export_encoder_onnx, load_encoder
+    from model.nets.encoder import export_encoder_onnx, load_encoder
     enc, meta = load_encoder(encoder_path)
     r, fres = manifest['resolution'], manifest['fBlock']['resolution']
     if enc.size != r or enc.z_dim != manifest['zDim'] or enc.num_ws != manifest['numWs']:
@@ -202,7 +202,7 @@ def normalise_direction(d, z_dim, num_ws):
 
 
 def edit_strengths(doc):
-    """{direction id: measured own-attribute change in sigma at +2 sigma} from model/directions.py's stats (the check on
+    """{direction id: measured own-attribute change in sigma at +2 sigma} from model/demo/directions.py's stats (the check on
     fresh samples, F fixed as the app edits)."""
     stats = doc.get('stats', {}) if isinstance(doc, dict) else {}
     out = {}
@@ -224,7 +224,7 @@ def attributes_from(doc, meta_path):
     if meta_path:
         with open(meta_path) as f:
             m = json.load(f)
-        if isinstance(m, dict):  # model/classifier.py writes manifestAttributes (schema keys) and attributes
+        if isinstance(m, dict):  # model/nets/classifier.py writes manifestAttributes (schema keys) and attributes
             return m.get('manifestAttributes', m.get('attributes'))
         return m
     if isinstance(doc, dict):
@@ -282,7 +282,7 @@ Credits:
              f"(shape {manifest['fBlock']['shape']}, firstWs {manifest['fBlock']['firstWs']}); truncation psi "
              f"{manifest['truncation']['psi']} on layers < {manifest['truncation']['layers']}.",
              f"- Loss: {manifest['loss']['perceptual']}, default weights {manifest['loss']['defaultWeights']}.",
-             f"- Exported by {prov.get('exporter', '?')} at {prov.get('exportedAt', '?')}; extras by model/pack_extras.py.",
+             f"- Exported by {prov.get('exporter', '?')} at {prov.get('exportedAt', '?')}; extras by model/demo/pack_extras.py.",
              ]
     for k, v in extra.items():
         lines.append(f'- {k}: {v}')
@@ -356,11 +356,11 @@ def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, di
 
 
 def verify_extras(pack_dir, log=print):
-    """Run the extra graphs in onnxruntime-node (model/ort_node.py) and compare with the torch interpretation of
-    the same files (model/onnx_torch.py). Returns max abs differences; skips when node/onnxruntime-node is absent."""
+    """Run the extra graphs in onnxruntime-node (model/runtime/ort_node.py) and compare with the torch interpretation of
+    the same files (model/runtime/onnx_torch.py). Returns max abs differences; skips when node/onnxruntime-node is absent."""
     import torch
-    from model import ort_node
-    from model.onnx_torch import OnnxTorch
+    from model.runtime import ort_node
+    from model.runtime.onnx_torch import OnnxTorch
     if not ort_node.available():
         log('  verify: onnxruntime-node not available, skipped')
         return {}
@@ -389,9 +389,9 @@ def verify_extras(pack_dir, log=print):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog='python3 -m model.pack_extras', description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(prog='python3 -m model.demo.pack_extras', description=__doc__.split('\n')[0])
     ap.add_argument('pack_dir')
-    ap.add_argument('--encoder', help='encoder checkpoint (model/train_encoder.py)')
+    ap.add_argument('--encoder', help='encoder checkpoint (model/demo/train_encoder.py)')
     ap.add_argument('--classifier', help='classifier ONNX (image [N,3,R,R] -> logits [N,A])')
     ap.add_argument('--classifier-batch', type=int, default=1, help='static batch N of the classifier graph')
     ap.add_argument('--classifier-meta', help='JSON {"attributes": [{"id", "kind", "accuracy"}]} (else from --directions)')

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .grad_graphs import trace
-from .stylegan2 import freeze, unfreeze
+from model.export.autograd_trace import trace
+from model.nets.stylegan2 import freeze, unfreeze
 
 
 @dataclass
@@ -140,7 +140,7 @@ def grad_of(loss_fn, diff):
 
 def traced(spec, winograd_m=0):
     """An FX GraphModule for torch.onnx.export: every graph (forward or gradient) is traced through make_fx.
-    winograd_m 2 or 4: eligible 3x3 convs as Winograd F(m, 3) (model/winograd.py)."""
+    winograd_m 2 or 4: eligible 3x3 convs as Winograd F(m, 3) (model/export/winograd.py)."""
     def fn(*args):  # make_fx wants a plain function, not a bound method
         return spec.fn(*args)
     return trace(fn, *spec.inputs.values(), winograd_m=winograd_m)

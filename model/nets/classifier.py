@@ -10,9 +10,9 @@ GAN samples. Accuracy is measured on the held-out split (data/faces-64/heldout_*
 binary -> accuracy at threshold 0; regression -> R^2 (stored as `accuracy` too, and as `r2`).
 
 Commands:
-    nice -n 15 /usr/bin/python3 -m model.classifier train          # -> model/checkpoints/classifier64.{pt,onnx,json}
-    /usr/bin/python3 -m model.classifier eval                      # held-out metrics of the saved model
-    /usr/bin/python3 -m model.classifier export                    # ONNX + ORT fixture again from .pt
+    nice -n 15 /usr/bin/python3 -m model.nets.classifier train          # -> model/checkpoints/classifier64.{pt,onnx,json}
+    /usr/bin/python3 -m model.nets.classifier eval                      # held-out metrics of the saved model
+    /usr/bin/python3 -m model.nets.classifier export                    # ONNX + ORT fixture again from .pt
     node scripts/faces/check_classifier_onnx.mjs                   # onnxruntime-node vs PyTorch reference
 """
 import argparse

@@ -1,4 +1,4 @@
-"""Run ONNX graphs through onnxruntime-node (model/ort_run.mjs): the Python side has no onnxruntime here."""
+"""Run ONNX graphs through onnxruntime-node (model/runtime/ort_run.mjs): the Python side has no onnxruntime here."""
 import json
 import os
 import shutil
@@ -7,8 +7,8 @@ import tempfile
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(REPO, 'model', 'ort_run.mjs')
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(REPO, 'model', 'runtime', 'ort_run.mjs')
 
 
 class OrtUnavailable(RuntimeError):

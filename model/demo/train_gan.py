@@ -7,9 +7,9 @@ lazy path-length regularisation and DiffAugment-style translation/colour augment
 Data: `node scripts/faces/render.mjs` -> data/faces-64/train_images.npy ([N, 64, 64, 3] uint8).
 
 Run (background, survives the shell; resumes from runs/demo/ckpt.pt when it exists):
-    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 nohup nice -n 5 /usr/bin/python3 -m model.train_demo \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 nohup nice -n 5 /usr/bin/python3 -m model.demo.train_gan \
         >> runs/demo/train.log 2>&1 &
-Measure speed only:  /usr/bin/python3 -m model.train_demo --bench 20
+Measure speed only:  /usr/bin/python3 -m model.demo.train_gan --bench 20
 
 Outputs:
   runs/demo/ckpt.pt                       full state (G, D, G_ema, optimisers, step, images seen), every --ckpt-every s
@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from model.stylegan2 import Discriminator, Generator
+from model.nets.stylegan2 import Discriminator, Generator
 
 DEMO_CONFIG = dict(size=64, style_dim=128, n_mlp=4, channel_multiplier=1,
                    channels={4: 128, 8: 128, 16: 128, 32: 64, 64: 32}, lr_mlp=0.01)

@@ -1,4 +1,4 @@
-"""Train the inversion-start encoder (model/encoder.py) self-supervised on samples of a frozen generator.
+"""Train the inversion-start encoder (model/nets/encoder.py) self-supervised on samples of a frozen generator.
 
 Each step: sample Z+ (on the sphere, half of them style-mixed), map + truncate as the engine does, render with
 the stored noise, take F at every requested block; the encoder sees the image and regresses
@@ -10,7 +10,7 @@ which closes the gap between generated and drawn faces (the held-out faces the f
 
 The learning rate follows a cosine over the time budget (--minutes), so a run ends on schedule whatever the load.
 
-    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 nice -n 15 /usr/bin/python3 -m model.train_encoder \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 nice -n 15 /usr/bin/python3 -m model.demo.train_encoder \
         --checkpoint model/checkpoints/demo64-g_ema.pt --minutes 15 --out model/checkpoints/encoder64.pt
     (--checkpoint random: a random generator of the demo config, for development)
 """
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from model.encoder import Encoder, save_encoder
-from model.fz_common import load_bundle, load_faces, psnr, sample_zplus
+from model.nets.encoder import Encoder, save_encoder
+from model.eval.inversion_common import load_bundle, load_faces, psnr, sample_zplus
 
 
 def parse_args(argv=None):
@@ -135,7 +135,7 @@ def train(args):
     bundle = load_bundle(args.checkpoint, args.psi, args.trunc_layers)
     G = bundle.G
     if args.init:
-        from model.encoder import load_encoder
+        from model.nets.encoder import load_encoder
         enc, _ = load_encoder(args.init)
         assert set(enc.f_channels) >= set(f_res_list)
     else:

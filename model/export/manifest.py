@@ -3,8 +3,8 @@ import json
 import os
 from datetime import datetime, timezone
 
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'schema', 'manifest.schema.json')
-EXPORTER = 'fzplus-studio model/export.py'
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'schema', 'manifest.schema.json')
+EXPORTER = 'fzplus-studio model/export/cli.py'
 
 
 class ManifestError(ValueError):

@@ -33,7 +33,7 @@ Slider units: alpha in sigma units of z (a unit direction's projection of z ~ N(
 as CONTRACTS.md "Edit" describes; ranges are [-3, 3] (InterFaceGAN's usual span) unless `--range` says otherwise.
 
 Run (while the GAN trains, at low priority):
-    nice -n 15 /usr/bin/python3 -m model.directions          # -> model/checkpoints/directions64.json
+    nice -n 15 /usr/bin/python3 -m model.demo.directions          # -> model/checkpoints/directions64.json
 Output: {"directions": [manifest direction objects], "classifier": {"attributes": [...]}, "stats": {...}}
 """
 import argparse
@@ -46,9 +46,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from model.classifier import load_classifier
-from model.fidelity import LINKED, edit_test
-from model.stylegan2 import Generator
+from model.nets.classifier import load_classifier
+from model.eval.fidelity import LINKED, edit_test
+from model.nets.stylegan2 import Generator
 
 # attribute id -> label shown in the app (the InterFaceGAN directions we fit)
 DIRECTION_ATTRIBUTES = [
@@ -209,7 +209,7 @@ def context_samples(g, n, f_res, gen):
 
 
 def edit_scores(before, after, spread, j, attrs, binary, linked):
-    """Issue 3's test as model/fidelity.py scores it: on scores in sigma units (logits for binary attributes) and on
+    """Issue 3's test as model/eval/fidelity.py scores it: on scores in sigma units (logits for binary attributes) and on
     probabilities (a saturated rare attribute's logit jitters by whole units with no visible change)."""
     frac, own, worst, ratio = edit_test((after - before) / spread[0], j, attrs, linked)
     prob = lambda x: np.where(binary, 1 / (1 + np.exp(-x)), x)

@@ -15,7 +15,7 @@ The traced graph computes exactly what autograd computes (same ops, same order);
 import torch
 from torch.nn import functional as F
 
-from . import winograd
+from model.export import winograd
 
 aten = torch.ops.aten
 

@@ -1,5 +1,5 @@
 // Run ONNX graphs in onnxruntime-node (CPU) for the Python tests and bench: there is no Python onnxruntime here.
-// usage: node model/ort_run.mjs JOB.json   JOB = {threads, backend: 'node' | 'web', runs: [{model, inputs:
+// usage: node model/runtime/ort_run.mjs JOB.json   JOB = {threads, backend: 'node' | 'web', runs: [{model, inputs:
 //        {name: {file, shape, dtype}}, outDir, repeat, warmup}]}. backend 'web' = onnxruntime-web WASM, loading
 //        external data the way the app does (session option externalData: [{path: 'weights.bin', data}]). Writes <outDir>/<output>.bin (little-endian raw) and prints one JSON line
 //        per run: {model, outputs: {name: shape}, ms: [...], loadMs}.

@@ -15,7 +15,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from .loaders import sha256_file
+from model.load.checkpoint import sha256_file
 
 OPSET = 17
 MIN_BYTES = 1024

@@ -9,9 +9,9 @@ import os
 import numpy as np
 import torch
 
-from model.stylegan2 import Generator
+from model.nets.stylegan2 import Generator
 
-# The demo generator's config (model/train_demo.py DEMO_CONFIG); used only for --random development runs.
+# The demo generator's config (model/demo/train_gan.py DEMO_CONFIG); used only for --random development runs.
 DEMO_G_CONFIG = dict(size=64, style_dim=128, n_mlp=4, channels={4: 128, 8: 128, 16: 128, 32: 64, 64: 32})
 
 
@@ -23,7 +23,7 @@ class GenBundle:
         for p in self.G.parameters():
             p.requires_grad_(False)
         try:  # precomputed scaled weights: faster, and what the exported graphs use
-            from model.stylegan2 import freeze
+            from model.nets.stylegan2 import freeze
             freeze(self.G)
         except ImportError:
             pass
@@ -61,7 +61,7 @@ def load_bundle(checkpoint=None, psi=1.0, trunc_layers=None, seed=0):
         with torch.no_grad():
             w_avg = G.mapping(torch.randn(4096, G.style_dim)).mean(0)
         return GenBundle(G, w_avg, psi, trunc_layers, sha256='', source='random')
-    from model.loaders import load_rosinality
+    from model.load.checkpoint import load_rosinality
     L = load_rosinality(checkpoint, with_discriminator=False)
     return GenBundle(L.G, L.w_avg, psi, trunc_layers, sha256=L.sha256, source=checkpoint)
 

@@ -19,14 +19,14 @@ import time
 
 import torch
 
-from . import pack
-from .graphs import PackModel, traced
-from .loaders import CheckpointError, load_checkpoint
-from .manifest import build
-from .perceptual import NOTES, DiscriminatorFeatures, PyramidSSIM, load_lpips
+from model.export import onnx_pack as pack
+from model.export.graphs import PackModel, traced
+from model.load.checkpoint import CheckpointError, load_checkpoint
+from model.export.manifest import build
+from model.nets.perceptual import NOTES, DiscriminatorFeatures, PyramidSSIM, load_lpips
 
 # The editor's hot graphs (every inversion step, every slider frame) start from F: their eligible convs run as Winograd
-# (model/winograd.py). Each session holds its own transformed weights (4x the weights, in memory only), so the graphs
+# (model/export/winograd.py). Each session holds its own transformed weights (4x the weights, in memory only), so the graphs
 # that run rarely keep direct convs.
 WINOGRAD_GRAPHS = ('synthesis_from_f', 'grad_fzplus', 'grad_fwplus')
 REQUIRED = ['mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus']
@@ -74,7 +74,7 @@ def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, t
             m = winograd if spec.key in WINOGRAD_GRAPHS else 0
             model = pack.to_onnx(traced(spec, m), spec.inputs, spec.outputs)
             if fp16:
-                from .fp16 import to_fp16, weights_to_fp16
+                from model.export.fp16 import to_fp16, weights_to_fp16
                 if spec.grad:
                     model16 = weights_to_fp16(model)  # fp32 math: Winograd is as accurate as in the fp32 graph
                 else:  # fp16 math: Winograd's transforms (entries up to 8) would cost too much precision
@@ -123,7 +123,7 @@ def main(argv=None):
     ap.add_argument('--lpips-weights', help='LPIPS v0.1 heads (vgg.pth of richzhang/PerceptualSimilarity)')
     ap.add_argument('--vgg-weights', help='torchvision vgg16 state dict (features.N.weight ...)')
     ap.add_argument('--fp16', action='store_true', help='also write <key>@fp16 copies (fp32 I/O; forward graphs '
-                    'in fp16 math, gradient graphs with fp16 weights and fp32 math: see model/fp16.py)')
+                    'in fp16 math, gradient graphs with fp16 weights and fp32 math: see model/export/fp16.py)')
     ap.add_argument('--graphs', help=f'comma-separated subset of {",".join(ALL)} (required ones always)')
     ap.add_argument('--licence', default='unknown')
     ap.add_argument('--weights-source')
@@ -151,7 +151,7 @@ def main(argv=None):
         print(f'error: {e}', file=sys.stderr)
         return 2
     if a.check:
-        from .verify import check_pack
+        from model.export.verify import check_pack
         try:
             check_pack(a.out_dir, pm, winograd=bool(a.winograd))
         except AssertionError as e:

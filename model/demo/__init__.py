@@ -1,0 +1,1 @@
+"""The bundled demo model: training (GAN, encoder), classifier-fitted directions, pack extras."""

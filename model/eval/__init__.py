@@ -1,0 +1,1 @@
+"""Evaluation: fidelity report (inversion + edit test) and the CPU bench."""

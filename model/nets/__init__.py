@@ -1,0 +1,1 @@
+"""Networks: StyleGAN2 (rosinality layout), inversion encoder, perceptual terms, attribute classifier."""
