@@ -226,6 +226,11 @@ def test_lpips_vgg_from_local_weights(tiny_ckpt, tmp_path):
                                keys=['mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus'],
                                log=lambda *a: None)
     assert manifest['loss']['perceptual'] == 'lpips-vgg'
+    # VGG's 64/128-ch convs are Winograd-eligible by shape but stay direct (model/export/winograd.py: a ReLU + max-pool
+    # net's kinks flip under Winograd's float32 error); Winograd's input transform is a 6x6 stride-4 Conv
+    g = onnx.load(str(tmp_path / 'lpack' / 'grad_fzplus.onnx'), load_external_data=False)
+    kernels = [list(a.ints) for n in g.graph.node if n.op_type == 'Conv' for a in n.attribute if a.name == 'kernel_shape']
+    assert [6, 6] not in kernels
     check_pack(str(tmp_path / 'lpack'), pm, keys=['grad_fzplus'])
 
 

@@ -36,7 +36,7 @@ def _conv_backward(grad_out, x, weight, bias_sizes, stride, padding, dilation, t
             # ConvTranspose's col2im buffer: (in channels * k * k) x (output pixels) floats, allocated per run
             col = (x.shape[1] // groups) * weight.shape[2] * weight.shape[3] * x.shape[2] * x.shape[3]
             worth = weight.numel() <= SMALL_CONST or (col >= BIG_COL and weight.numel() <= MID_CONST)
-            if winograd_m and all(s == 1 for s in stride) and not any(op) and winograd.eligible(
+            if winograd_m and not winograd.marked_direct(weight) and all(s == 1 for s in stride) and not any(op) and winograd.eligible(
                     grad_out.shape, (weight.shape[1], weight.shape[0], *weight.shape[2:]), [1, 1],
                     [2 - p for p in padding], dilation, False, groups):
                 return winograd.conv_input_grad(grad_out, weight, padding, winograd_m), None, None

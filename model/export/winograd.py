@@ -15,9 +15,17 @@ same stored weight). Only where it pays off and stays small:
 pixels and MAX_WEIGHT weight values (the transformed weight, in ORT's memory, is (m+2)^2/9 times the weight's size;
 1024 px packs' 512-ch layers are far above it, so they keep direct convs). Numerically F(4,3) in float32 is ~1e-5 relative
 (tests/test_winograd.py); F(2,3) (m=2) is closer to direct but gains less.
+
+Convs marked by model.nets.perceptual.keep_direct_convs (the LPIPS VGG) never get Winograd: in a ReLU + max-pool network F(4,3)'s float32
+error (~1e-5 of the output scale, ~10x a direct conv's) flips the sign of pre-activations that lie that close to zero,
+and a flipped ReLU in a 2x2 pooling window of zeros reroutes the whole window's gradient (amax's backward splits it
+over tied maxima): the exported gradient then differs from autograd's by ~1e-2 relative, far more than the rounding
+itself. The generator's leaky ReLUs (slope 0.2, no max-pool) only change by a factor at such a point.
 """
 import torch
 from torch.nn import functional as F
+
+from model.nets.perceptual import marked_direct
 
 aten = torch.ops.aten
 
@@ -151,7 +159,8 @@ def decomposition(m=4):
     """A make_fx decomposition of aten.convolution: Winograd where eligible() and the weight is constant, else the
     convolution itself (NotImplemented)."""
     def convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
-        if not eligible(x.shape, weight.shape, stride, padding, dilation, transposed, groups) or not _is_constant(weight):
+        if (marked_direct(weight) or not eligible(x.shape, weight.shape, stride, padding, dilation, transposed, groups)
+                or not _is_constant(weight)):
             return NotImplemented
         return conv3x3(x, weight_transform_graph(weight, m), bias, padding, m)
     return {aten.convolution.default: convolution}

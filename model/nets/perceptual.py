@@ -21,6 +21,23 @@ NOTES = {
 }
 
 
+DIRECT_ATTR = '_fzplus_direct_conv'
+
+
+def keep_direct_convs(module):
+    """Mark every conv weight of `module` so that the exporter keeps its convs direct (never Winograd), forward and
+    input gradient. Used for LPIPS-VGG: in a ReLU + max-pool network Winograd's float32 error flips ReLU/max-pool kinks
+    and reroutes gradients (model/export/winograd.py)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            setattr(m.weight, DIRECT_ATTR, True)
+    return module
+
+
+def marked_direct(weight):
+    return bool(getattr(weight, DIRECT_ATTR, False))
+
+
 def gaussian(size=7, sigma=1.5):
     x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     g = torch.exp(-x ** 2 / (2 * sigma ** 2))
@@ -91,6 +108,7 @@ class LPIPSVGG(nn.Module):
         self.register_buffer('shift', torch.tensor([-.030, -.088, -.188]).view(1, 3, 1, 1))
         self.register_buffer('scale', torch.tensor([.458, .448, .450]).view(1, 3, 1, 1))
         self.max_res = max_res
+        keep_direct_convs(self)
 
     def feats(self, x):
         if x.shape[-1] > self.max_res:  # LPIPS is used at <= 256 px (as in the F/Z+ reference code)
