@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from model.load.checkpoint import load_torch_file
 from model.nets.classifier import load_classifier
 from model.eval.fidelity import LINKED, edit_test
 from model.nets.stylegan2 import Generator
@@ -80,7 +81,7 @@ def sphere_walk(z, v, step=0.1):
 
 
 def load_generator(path):
-    ck = torch.load(path, map_location='cpu')
+    ck = load_torch_file(path)  # restricted unpickler: no pickled code runs
     cfg = ck['config']
     g = Generator(cfg['size'], cfg['style_dim'], cfg['n_mlp'], cfg['channel_multiplier'],
                   channels={int(k): v for k, v in cfg['channels'].items()}, lr_mlp=cfg['lr_mlp'])

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from model.load.checkpoint import load_torch_file
 from model.nets.stylegan2 import Discriminator, Generator
 
 DEMO_CONFIG = dict(size=64, style_dim=128, n_mlp=4, channel_multiplier=1,
@@ -196,7 +197,7 @@ def main(argv=None):
     step, seen, mean_path = 0, 0, torch.zeros(())
     fixed_z = torch.randn(64, cfg['style_dim'], generator=torch.Generator().manual_seed(1234))
     if os.path.exists(ckpt_path) and not args.fresh and not args.bench:
-        ck = torch.load(ckpt_path, map_location='cpu')
+        ck = load_torch_file(ckpt_path)
         g.load_state_dict(ck['g']); d.load_state_dict(ck['d']); g_ema.load_state_dict(ck['g_ema'])
         g_opt.load_state_dict(ck['g_opt']); d_opt.load_state_dict(ck['d_opt'])
         step, seen = ck['step'], ck['images_seen']

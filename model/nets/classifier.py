@@ -149,7 +149,8 @@ def metrics(logits, y, kinds):
 
 
 def load_classifier(path=DEFAULT_OUT + '.pt'):
-    ck = torch.load(path, map_location='cpu')
+    from model.load.checkpoint import load_torch_file
+    ck = load_torch_file(path)  # restricted unpickler: no pickled code runs
     net = AttributeNet(len(ck['attributes']), width=ck['width'], size=ck['size'])
     net.load_state_dict(ck['state_dict'])
     net.eval()

@@ -128,7 +128,8 @@ def load_encoder(path):
     has the one F head the pack uses), so a shipped pack's encoder can be fine-tuned without the training checkpoint."""
     if str(path).endswith('.onnx'):
         return encoder_from_onnx(path), {'from': str(path)}
-    ck = torch.load(path, map_location='cpu')
+    from model.load.checkpoint import load_torch_file
+    ck = load_torch_file(path)  # restricted unpickler: no pickled code runs
     enc = Encoder(**ck['config'])
     enc.load_state_dict(ck['state_dict'])
     enc.eval()

@@ -153,7 +153,18 @@ class DiscriminatorFeatures(nn.Module):
 
 
 def load_lpips(vgg_path, lpips_path, max_res=256):
+    """User-supplied weight files, read by the restricted unpickler (model/load/checkpoint.py): a file that asks for
+    anything but tensors and plain containers raises CheckpointError, and no pickled code runs."""
+    from model.load.checkpoint import CheckpointError, load_torch_file
+
     def load(p):
-        sd = torch.load(p, map_location='cpu')
-        return sd.get('state_dict', sd) if isinstance(sd, dict) else sd
-    return LPIPSVGG(load(vgg_path), load(lpips_path), max_res)
+        sd = load_torch_file(p)
+        sd = sd.get('state_dict', sd) if isinstance(sd, dict) else sd
+        if not isinstance(sd, dict):
+            raise CheckpointError(f'{p}: expected a state dict, got {type(sd).__name__}')
+        return sd
+    vgg, lin = load(vgg_path), load(lpips_path)
+    try:
+        return LPIPSVGG(vgg, lin, max_res)
+    except (ValueError, RuntimeError) as e:  # a missing key, a tensor of the wrong shape
+        raise CheckpointError(f'--vgg-weights {vgg_path} / --lpips-weights {lpips_path}: {e}') from None
