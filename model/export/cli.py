@@ -22,7 +22,7 @@ import torch
 from model.export import onnx_pack as pack
 from model.export.graphs import PackModel, traced
 from model.load.checkpoint import CheckpointError, load_checkpoint
-from model.export.manifest import build
+from model.export.manifest import ManifestError, build, pack_name
 from model.nets.perceptual import NOTES, DiscriminatorFeatures, PyramidSSIM, load_lpips
 
 # The editor's hot graphs (every inversion step, every slider frame) start from F: their eligible convs run as Winograd
@@ -51,7 +51,7 @@ def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, t
                 winograd=4, log=print):
     t0 = time.time()
     out_dir = os.path.abspath(out_dir)
-    name = name or os.path.basename(out_dir)
+    name = pack_name(out_dir, name)
     loaded = load_checkpoint(checkpoint)
     G = loaded.G
     if f_res not in G.channels:
@@ -114,7 +114,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog='python3 -m model.export', description=__doc__.split('\n')[0])
     ap.add_argument('checkpoint')
     ap.add_argument('out_dir')
-    ap.add_argument('--name')
+    ap.add_argument('--name', help="pack id: a-z, 0-9, '.', '_', '-' (default: OUT_DIR's folder name made safe, "
+                    "'My FFHQ' -> 'my-ffhq')")
     ap.add_argument('--title')
     ap.add_argument('--f-res', type=int, default=16, help='block whose first conv output is F (default 16)')
     ap.add_argument('--psi', type=float, default=0.7)
@@ -147,7 +148,7 @@ def main(argv=None):
                     weights_source=a.weights_source,
                     default_weights=tuple(float(x) for x in a.default_weights.split(',')),
                     alignment=a.alignment, winograd=a.winograd)
-    except CheckpointError as e:
+    except (CheckpointError, ManifestError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     if a.check:

@@ -1,6 +1,8 @@
 """manifest.json of a model pack: built from a PackModel, validated against schema/manifest.schema.json."""
 import json
 import os
+import re
+import unicodedata
 from datetime import datetime, timezone
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'schema', 'manifest.schema.json')
@@ -29,6 +31,23 @@ def validate(manifest):
         raise ManifestError(f"manifest.json invalid at /{'/'.join(map(str, e.path))}: {e.message}")
     if 'schemaVersion' in manifest and manifest['schemaVersion'] != schema['properties']['schemaVersion']['const']:
         raise ManifestError('schemaVersion mismatch')
+
+
+def pack_name(out_dir, name=None):
+    """The pack id: `name` if given (must match the schema's pattern), else derived from OUT_DIR's folder name
+    (lower case, accents dropped, other characters -> '-'): 'Packs/My FFHQ' -> 'my-ffhq'."""
+    pattern = re.compile(load_schema()['properties']['name']['pattern'])
+    rule = "1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+    if name is not None:
+        if not pattern.match(name):
+            raise ManifestError(f'--name {name!r} is not a pack name ({rule})')
+        return name
+    base = os.path.basename(os.path.normpath(os.path.abspath(out_dir)))
+    ascii_ = unicodedata.normalize('NFKD', base).encode('ascii', 'ignore').decode()
+    derived = re.sub(r'[^a-z0-9._-]+', '-', ascii_.lower()).lstrip('._-')[:64].rstrip('-')
+    if not pattern.match(derived):
+        raise ManifestError(f'cannot make a pack name from the folder name {base!r}: pass --name ({rule})')
+    return derived
 
 
 def build(pm, loaded, name, graphs, weights, perceptual, perceptual_note, title=None, description=None,
