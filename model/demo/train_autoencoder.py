@@ -106,6 +106,7 @@ def main(argv=None):
     ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--lr', type=float, default=0.002, help='G and D (StyleGAN2 default)')
     ap.add_argument('--lr-e', type=float, default=0.0005, help='encoder')
+    ap.add_argument('--g-beta1', type=float, default=0.0, help="Adam beta1 of the synthesis network (GAN-style 0)")
     ap.add_argument('--perceptual', type=float, default=1.0, help='weight of pyramid-SSIM (MSE has weight 1 on [-1,1])')
     ap.add_argument('--adv', type=float, default=0.0, help='weight of the adversarial term (0 = off, no D step)')
     ap.add_argument('--r1', type=float, default=0.1)
@@ -137,7 +138,7 @@ def main(argv=None):
     g_ema, _ = make_models(cfg, D_CHANNELS)
     enc = WEncoder(cfg['size'], cfg['style_dim'])
     synth_params = [p for n, p in g.named_parameters() if not n.startswith('style.')]
-    g_opt = torch.optim.Adam(synth_params, lr=args.lr, betas=(0.0, 0.99))
+    g_opt = torch.optim.Adam(synth_params, lr=args.lr, betas=(args.g_beta1, 0.99))
     e_opt = torch.optim.Adam(enc.parameters(), lr=args.lr_e, betas=(0.9, 0.99))
     d_opt = torch.optim.Adam(d.parameters(), lr=args.lr, betas=(0.0, 0.99))
     map_opt = torch.optim.Adam(g.style.parameters(), lr=args.map_lr, betas=(0.9, 0.99))
@@ -231,7 +232,8 @@ def main(argv=None):
             g_opt.zero_grad(set_to_none=True); e_opt.zero_grad(set_to_none=True)
             loss.backward()
             g_opt.step(); e_opt.step()
-            stats['mse'], stats['ssim'] = mse.item(), ps.item()
+            for k, v in (('mse', mse.item()), ('ssim', ps.item())):  # means over the log window
+                stats[k] = stats.get(k, 0.0) + v
             with torch.no_grad():  # running per-dimension std of encoded w (scales the denoising noise)
                 w_std = 0.99 * w_std + 0.01 * w.detach().float().std(0)
             if args.adv > 0:
@@ -266,9 +268,10 @@ def main(argv=None):
                 continue
             if st['step'] % args.log_every == 0:
                 dt = (time.time() - t_log) / n_log
+                stats = {k: v / n_log if k in ('mse', 'ssim') else v for k, v in stats.items()}
                 print(f"step {st['step']} images {st['seen']} " + ' '.join(f'{k} {v:.4f}' for k, v in stats.items())
                       + f' | {dt:.3f} s/iter, {(time.time() - t_start) / 60:.1f} min', flush=True)
-                t_log, n_log = time.time(), 0
+                t_log, n_log, stats = time.time(), 0, {}
             if st['step'] % 1000 == 0:
                 print(f'held-out PSNR (EMA decoder, encoder w) {recon_grid("%07d" % st["step"]):.2f} dB', flush=True)
             if time.time() - t_ckpt > args.ckpt_every:
