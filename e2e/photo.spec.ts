@@ -44,8 +44,8 @@ async function downloadAndCompare(page: Page): Promise<Check> {
     ctx.drawImage(bmp, 0, 0);
     const got = ctx.getImageData(0, 0, bmp.width, bmp.height).data;
     type Img = { width: number; height: number; data: Uint8ClampedArray };
-    const hook = (globalThis as unknown as { __fzplus: { composite(): { original: Img; result: Img; poly: [number, number][] } } }).__fzplus;
-    const { original: o, result, poly } = hook.composite();
+    const hook = (globalThis as unknown as { __fzplus: { composite(): Promise<{ original: Img; result: Img; poly: [number, number][] } | null> } }).__fzplus;
+    const { original: o, result, poly } = (await hook.composite())!;
     const inPoly = (x: number, y: number) => {
       let inside = false;
       for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {

@@ -2,7 +2,8 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './app/App';
 import './app/styles.css';
-import { boot, installDebugHooks } from './state/actions';
+import { boot } from './state/boot';
+import { installDebugHooks } from './state/debug';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

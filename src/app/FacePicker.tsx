@@ -1,5 +1,5 @@
 import { useStore } from '../state/store';
-import { cancelFacePick, chooseFace, selectFace } from '../state/actions';
+import { cancelFacePick, chooseFace, selectFace } from '../state/photo';
 import { noFaceMessage } from '../image/faces-core';
 import { FrameCanvas } from './FrameCanvas';
 

@@ -1,8 +1,8 @@
 import { useEffect, useRef } from 'react';
-import type { RgbaFrame } from '../state/store';
+import type { RGBAImage } from '../state/store';
 
 /** Draws an RGBA frame at its native size; CSS scales it up. */
-export function FrameCanvas({ frame, testId, label }: { frame: RgbaFrame | null; testId: string; label: string }) {
+export function FrameCanvas({ frame, testId, label }: { frame: RGBAImage | null; testId: string; label: string }) {
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const c = ref.current;

@@ -1,28 +1,15 @@
 /**
- * Model manager (issue 5.2): bundled packs under /models/ plus packs imported from a zip, a folder or a URL and kept
- * in the Origin Private File System; storage quota; switch; delete. Imports are checked with the engine's own
- * manifest + sha256 checks (src/engine/packStream.ts, in the import worker) and then loaded by the engine, which refuses a graph that
- * does not load; on any failure the pack is not kept and the current pack stays in use.
+ * Model manager: bundled packs under /models/ plus packs imported from a zip, a folder or a URL and kept in this
+ * browser (OPFS, through the import worker); storage quota; switch; delete. Imports are checked with the engine's
+ * own manifest + sha256 checks and then loaded by the engine, which refuses a graph that does not load; on any
+ * failure the pack is not kept and the current pack stays in use. The flows are in src/state/packs.ts.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore } from '../state/store';
-import { loadPack, ACTIVE_PACK_KEY as ACTIVE_KEY, DEFAULT_PACKS } from '../state/actions';
-import { errorInfo, proxy } from '../worker/client';
-import { getImporter } from '../worker/importClient';
+import { deleteStoredPack, importPack, listPacks, storageEstimate, switchPack, type PackRow } from '../state/packs';
+import { errorInfo } from '../state/errors';
 import type { ImportProgress, ImportSource } from '../worker/protocol';
-import { defaultPackStorage, storedPackUrl } from '../engine/packStore';
 import './ModelManager.css';
-
-const bundledUrl = (name: string) => new URL(`${import.meta.env.BASE_URL}models/${name}/`, location.href).href;
-
-interface PackRow {
-  id: string;
-  url: string;
-  title: string;
-  source: 'bundled' | 'imported';
-  bytes?: number;
-  resolution?: number;
-}
 
 type Msg = { kind: 'ok' | 'error' | 'info'; text: string };
 
@@ -31,43 +18,6 @@ export function fmtBytes(n: number): string {
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
   if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
   return `${(n / 1024 ** 3).toFixed(2)} GB`;
-}
-
-async function manifestInfo(fetchJson: () => Promise<unknown>): Promise<{ title?: string; resolution?: number }> {
-  try {
-    const m = (await fetchJson()) as { title?: string; resolution?: number };
-    return { title: m.title, resolution: m.resolution };
-  } catch {
-    return {};
-  }
-}
-
-async function listPacks(): Promise<PackRow[]> {
-  const rows: PackRow[] = [];
-  for (const name of DEFAULT_PACKS) {
-    const url = bundledUrl(name);
-    try {
-      const r = await fetch(url + 'manifest.json');
-      if (!r.ok || (r.headers.get('content-type') ?? '').includes('text/html')) continue;
-      const info = await manifestInfo(() => r.json());
-      rows.push({ id: name, url, title: info.title ?? name, resolution: info.resolution, source: 'bundled' });
-    } catch {
-      /* not bundled in this build */
-    }
-  }
-  const storage = defaultPackStorage();
-  let ids: string[] = [];
-  try {
-    ids = await storage.list();
-  } catch {
-    /* no OPFS */
-  }
-  for (const id of ids) {
-    const info = await manifestInfo(async () => JSON.parse(new TextDecoder().decode(await storage.read(id, 'manifest.json'))));
-    const bytes = await storage.size(id).catch(() => undefined);
-    rows.push({ id, url: storedPackUrl(id), title: info.title ?? id, resolution: info.resolution, bytes, source: 'imported' });
-  }
-  return rows;
 }
 
 function progressText(p: ImportProgress): string {
@@ -120,13 +70,11 @@ export function ModelManager() {
 
   const refresh = useCallback(async () => {
     setRows(await listPacks());
-    try {
-      const est = await navigator.storage?.estimate?.();
-      if (est?.quota) {
-        setQuota(`${fmtBytes(est.usage ?? 0)} used of ${fmtBytes(est.quota)} available to this site`);
-        setUsedFrac(Math.min(1, (est.usage ?? 0) / est.quota));
-      }
-    } catch {
+    const est = await storageEstimate();
+    if (est) {
+      setQuota(`${fmtBytes(est.usage)} used of ${fmtBytes(est.quota)} available to this site`);
+      setUsedFrac(Math.min(1, est.usage / est.quota));
+    } else {
       setQuota(null);
     }
   }, []);
@@ -142,8 +90,7 @@ export function ModelManager() {
     setBusy(`Loading ${row.title}…`);
     setMsg(null);
     try {
-      await loadPack(row.url);
-      localStorage.setItem(ACTIVE_KEY, row.url);
+      await switchPack(row.url);
       setMsg({ kind: 'ok', text: `Now using ${row.title}` });
     } catch (e) {
       setMsg({ kind: 'error', text: `${row.title} could not be loaded: ${errorInfo(e).message}. The current pack stays in use.` });
@@ -156,8 +103,7 @@ export function ModelManager() {
     if (!confirm(`Delete the pack "${row.title}" from this browser?`)) return;
     setBusy(`Deleting ${row.title}…`);
     try {
-      await defaultPackStorage().remove(row.id);
-      if (localStorage.getItem(ACTIVE_KEY) === row.url) localStorage.removeItem(ACTIVE_KEY);
+      await deleteStoredPack(row.id);
       setMsg({ kind: 'ok', text: `Deleted ${row.title}` });
     } catch (e) {
       setMsg({ kind: 'error', text: `Could not delete ${row.title}: ${errorInfo(e).message}` });
@@ -170,23 +116,12 @@ export function ModelManager() {
   async function runImport(label: string, source: ImportSource) {
     setBusy(`Reading ${label}…`);
     setMsg(null);
-    const storage = defaultPackStorage();
-    let reading = true; // progress messages come on their own port and may land after the result
     try {
-      // unzip, sha256 and OPFS writes stream in the import worker (issue 5.3): the page never holds the pack
-      const checked = await getImporter()
-        .importPack(source, proxy((p: ImportProgress) => void (reading && setBusy(progressText(p)))))
-        .finally(() => (reading = false));
-      setBusy(`Loading ${checked.manifest.title}…`);
-      const target = storedPackUrl(checked.id);
-      try {
-        await loadPack(target); // the engine creates the graphs' sessions: a graph that does not load is refused here
-      } catch (e) {
-        await storage.remove(checked.id).catch(() => undefined);
-        throw e;
-      }
-      localStorage.setItem(ACTIVE_KEY, target);
-      void navigator.storage?.persist?.().catch(() => false);
+      // unzip, sha256 and storage writes stream in the import worker: the page never holds the pack
+      const checked = await importPack(source, {
+        progress: (p) => setBusy(progressText(p)),
+        loading: (title) => setBusy(`Loading ${title}…`),
+      });
       setMsg({ kind: 'ok', text: `Imported ${checked.manifest.title} (${fmtBytes(checked.bytes)}) and switched to it` });
     } catch (e) {
       setMsg({ kind: 'error', text: `${label} was refused: ${errorInfo(e).message}. The current pack stays in use.` });

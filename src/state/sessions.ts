@@ -1,162 +1,130 @@
 /**
- * Saved editing sessions (issue 5.6): the source photo (original bytes), pack name, face choice, settings, slider
- * values and the codes (F/Z+ with optimizer state), kept in this browser's IndexedDB. Nothing is stored unless the
- * user presses "Save session"; "Delete" removes it. One slot: saving again replaces it.
- *
- * `serializeSession` / `parseSession` are pure (unit-tested); parse validates everything read back, so a damaged
- * or old record is refused with a message instead of breaking the app.
+ * The session flow: offer a saved session after boot, save the current one, delete it, and restore it (its pack,
+ * photo, face choice, settings, codes and sliders) without a new inversion. The record format and IndexedDB access
+ * are in ./sessionRecord.ts.
  */
-import type { DetectedFace, SavedCodes, SliderValues, Space } from '../worker/protocol';
-import type { Point } from '../image/align';
-import type { Settings } from './store';
+import { decodeImage } from '../image/decode';
+import { alignFace, alignmentForWholeImage, alignmentFromLandmarks } from '../image/align';
+import type { RGBAImage } from '../image/types';
+import { getEngine } from '../worker/client';
+import { storedPackId } from '../worker/importClient';
+import { errorInfo, reportError } from './errors';
+import { cancelInversion } from './inversion';
+import { bundledPackUrl, loadPack } from './packs';
+import { beginEditing, toModelFrame } from './photo';
+import { renderSliders } from './sliders';
+import { deleteSession, loadSession, SessionFormatError, storeSession, type SessionData } from './sessionRecord';
+import { get, modelFrame, pushBanner, restPhase, set, type CropInfo, type SourcePhoto } from './store';
 
-export const SESSION_VERSION = 1;
-
-export interface SessionData {
-  savedAt: number;
-  pack: string;
-  packTitle: string;
-  /** Where the pack was loaded from: an imported pack's opfs:/ URL (absent in sessions saved before it existed). */
-  packUrl?: string;
-  photo: { name: string; type: string; bytes: ArrayBuffer };
-  /** Face choice for landmark-aligned packs: index into `faces`, or whole image (null); absent = centre crop. */
-  crop: { faceIndex: number | null; landmarks: Point[] | null } | null;
-  faces: DetectedFace[];
-  settings: Settings;
-  sliders: SliderValues;
-  codes: SavedCodes | null;
-}
-
-/** What goes into IndexedDB (structured-cloneable: typed arrays and ArrayBuffers stay binary). */
-export interface SessionRecord extends SessionData {
-  version: number;
-}
-
-export function serializeSession(d: SessionData): SessionRecord {
-  const copyAdam = (a: { m: Float32Array; v: Float32Array; t: number }) => ({ m: a.m.slice(), v: a.v.slice(), t: a.t });
-  return {
-    version: SESSION_VERSION,
-    savedAt: d.savedAt,
-    pack: d.pack,
-    packTitle: d.packTitle,
-    ...(d.packUrl ? { packUrl: d.packUrl } : {}),
-    photo: { name: d.photo.name, type: d.photo.type, bytes: d.photo.bytes.slice(0) },
-    crop: d.crop ? { faceIndex: d.crop.faceIndex, landmarks: d.crop.landmarks?.map((p) => [p[0], p[1]] as Point) ?? null } : null,
-    faces: d.faces.map((f) => ({ box: { ...f.box }, score: f.score, landmarks: f.landmarks.map((p) => [p[0], p[1]] as Point) })),
-    settings: { ...d.settings, weights: [...d.settings.weights] as [number, number, number] },
-    sliders: { ...d.sliders },
-    codes: d.codes
-      ? {
-          space: d.codes.space,
-          step: d.codes.step,
-          f: d.codes.f?.slice() ?? null,
-          fInit: d.codes.fInit?.slice() ?? null,
-          code: d.codes.code.slice(),
-          adamF: d.codes.adamF ? copyAdam(d.codes.adamF) : null,
-          adamCode: copyAdam(d.codes.adamCode),
-        }
-      : null,
-  };
-}
-
-export class SessionFormatError extends Error {
-  name = 'SessionFormatError';
-}
-
-const SPACES: Space[] = ['F/Z+', 'F/W+', 'Z+', 'W+'];
-const isObj = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object';
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const isPoints = (x: unknown): x is Point[] => Array.isArray(x) && x.every((p) => Array.isArray(p) && p.length === 2 && isNum(p[0]) && isNum(p[1]));
-const isF32 = (x: unknown): x is Float32Array => x instanceof Float32Array;
-const isAdam = (x: unknown) => isObj(x) && isF32(x.m) && isF32(x.v) && isNum(x.t);
-
-/** Validates a record read back from storage; throws SessionFormatError naming the first problem. */
-export function parseSession(raw: unknown): SessionData {
-  const fail = (what: string): never => {
-    throw new SessionFormatError(`saved session is damaged or from another version (${what})`);
-  };
-  if (!isObj(raw)) return fail('not an object');
-  if (raw.version !== SESSION_VERSION) fail(`version ${String(raw.version)}`);
-  if (!isNum(raw.savedAt)) fail('savedAt');
-  if (typeof raw.pack !== 'string' || !raw.pack) fail('pack');
-  const photo = raw.photo;
-  if (!isObj(photo) || typeof photo.name !== 'string' || typeof photo.type !== 'string' || !(photo.bytes instanceof ArrayBuffer) || photo.bytes.byteLength === 0) fail('photo');
-  const faces = raw.faces;
-  if (!Array.isArray(faces) || !faces.every((f) => isObj(f) && isObj(f.box) && isNum(f.score) && isPoints(f.landmarks))) fail('faces');
-  const crop = raw.crop;
-  if (crop !== null) {
-    if (!isObj(crop)) fail('crop');
-    const c = crop as Record<string, unknown>;
-    if (!(c.faceIndex === null || (Number.isInteger(c.faceIndex) && (c.faceIndex as number) >= 0 && (c.faceIndex as number) < (faces as unknown[]).length))) fail('crop.faceIndex');
-    if (!(c.landmarks === null || (isPoints(c.landmarks) && c.landmarks.length === 68))) fail('crop.landmarks');
-  }
-  const st = raw.settings;
-  if (!isObj(st) || !SPACES.includes(st.space as Space) || !isNum(st.steps) || !isNum(st.lr) || !isNum(st.previewEvery) || !Array.isArray(st.weights) || st.weights.length !== 3 || !st.weights.every(isNum)) fail('settings');
-  const sl = raw.sliders;
-  if (!isObj(sl) || !Object.values(sl).every(isNum)) fail('sliders');
-  const c = raw.codes;
-  if (c !== null) {
-    if (!isObj(c) || !SPACES.includes(c.space as Space) || !Number.isInteger(c.step) || !isF32(c.code) || !isAdam(c.adamCode)) fail('codes');
-    const cc = c as Record<string, unknown>;
-    const hasF = (cc.space as string).startsWith('F/');
-    if (hasF && (!isF32(cc.f) || !isF32(cc.fInit) || !isAdam(cc.adamF))) fail('codes.f');
-  }
-  return {
-    savedAt: raw.savedAt as number,
-    pack: raw.pack as string,
-    packTitle: typeof raw.packTitle === 'string' ? raw.packTitle : (raw.pack as string),
-    ...(typeof raw.packUrl === 'string' && raw.packUrl ? { packUrl: raw.packUrl } : {}),
-    photo: photo as SessionData['photo'],
-    crop: crop as SessionData['crop'],
-    faces: faces as DetectedFace[],
-    settings: st as unknown as Settings,
-    sliders: sl as SliderValues,
-    codes: c as SavedCodes | null,
-  };
-}
-
-// ------------------------------------------------------------------------------------------ IndexedDB
-
-const DB = 'fzplus-studio';
-const STORE = 'sessions';
-const KEY = 'last';
-
-function openDb(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error('IndexedDB is not available'));
-  });
-}
-
-async function tx<T>(mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-  const db = await openDb();
+/** After boot: look for a saved session and offer to restore it. */
+export async function checkSavedSession() {
   try {
-    return await new Promise<T>((resolve, reject) => {
-      const t = db.transaction(STORE, mode);
-      const r = f(t.objectStore(STORE));
-      t.oncomplete = () => resolve(r.result);
-      t.onerror = () => reject(t.error ?? r.error);
-      t.onabort = () => reject(t.error ?? new Error('storage transaction aborted'));
-    });
-  } finally {
-    db.close();
+    const d = await loadSession();
+    if (d) set({ saved: { savedAt: d.savedAt, pack: d.pack, packTitle: d.packTitle, photoName: d.photo.name, offered: !get().photo } });
+  } catch (e) {
+    if (e instanceof SessionFormatError) pushBanner('warning', 'Saved session cannot be restored', `${e.message}. You can delete it.`);
+    set({ saved: { savedAt: 0, pack: '?', packTitle: '?', photoName: '?', offered: false } });
   }
 }
 
-export async function storeSession(d: SessionData): Promise<void> {
-  await tx('readwrite', (s) => s.put(serializeSession(d), KEY));
+/** Saves the photo, face choice, settings, sliders and codes in this browser (IndexedDB). */
+export async function saveSession() {
+  const s = get();
+  const source = s.source;
+  if (!s.pack || !s.photo || !source || s.phase === 'inverting') return;
+  try {
+    const codes = s.reconstruction ? await getEngine().exportCodes() : null;
+    const bytes = await source.blob.arrayBuffer();
+    await storeSession({
+      savedAt: Date.now(),
+      pack: s.pack.name,
+      packTitle: s.pack.title,
+      ...(s.packUrl ? { packUrl: s.packUrl } : {}),
+      photo: { name: source.name, type: source.blob.type, bytes },
+      crop: s.crop ? { faceIndex: s.crop.faceIndex, landmarks: s.crop.landmarks } : null,
+      faces: source.faces,
+      settings: s.settings,
+      sliders: s.sliders,
+      codes,
+    });
+    set({ saved: { savedAt: Date.now(), pack: s.pack.name, packTitle: s.pack.title, photoName: source.name, offered: false } });
+    pushBanner('info', 'Session saved', `“${source.name}”, its codes and slider values are stored in this browser only. Delete them from the Photo card.`);
+  } catch (e) {
+    pushBanner('error', 'Could not save the session', errorInfo(e).message);
+  }
 }
 
-/** The saved session, null when there is none; throws SessionFormatError when it cannot be used. */
-export async function loadSession(): Promise<SessionData | null> {
-  // Don't create the database just by looking (nothing is stored before the user saves).
-  if (typeof indexedDB.databases === 'function' && !(await indexedDB.databases()).some((d) => d.name === DB)) return null;
-  const raw = await tx('readonly', (s) => s.get(KEY));
-  return raw === undefined ? null : parseSession(raw);
+export async function discardSession() {
+  try {
+    await deleteSession();
+    set({ saved: null });
+  } catch (e) {
+    pushBanner('error', 'Could not delete the saved session', errorInfo(e).message);
+  }
 }
 
-export async function deleteSession(): Promise<void> {
-  await tx('readwrite', (s) => s.delete(KEY));
+export function dismissSessionOffer() {
+  const sv = get().saved;
+  if (sv) set({ saved: { ...sv, offered: false } });
+}
+
+/** Restores the saved session: its pack (loaded if another one is active), photo, face, settings, codes and sliders. */
+export async function restoreSession() {
+  let d: SessionData | null;
+  try {
+    d = await loadSession();
+  } catch (e) {
+    reportError(e);
+    return;
+  }
+  if (!d) {
+    set({ saved: null });
+    return;
+  }
+  dismissSessionOffer();
+  try {
+    if (get().phase === 'inverting') await cancelInversion();
+    // an imported pack is restored from where it is stored (opfs:), a bundled one from /models/<name>/
+    const url = d.packUrl && storedPackId(d.packUrl) !== null ? d.packUrl : bundledPackUrl(d.pack);
+    if (get().pack?.name !== d.pack || get().packUrl !== url) await loadPack(url);
+    const pack = get().pack!;
+    const blob = new Blob([d.photo.bytes], { type: d.photo.type });
+    const res = await decodeImage(blob, { name: d.photo.name });
+    if (!res.ok) throw Object.assign(new Error(res.message), { name: 'InputError' });
+    const photo: SourcePhoto = { blob, name: d.photo.name, image: res.image, notes: res.notes, size: [res.sourceWidth, res.sourceHeight], faces: d.faces };
+    const R = pack.resolution;
+    let frame: RGBAImage;
+    let crop: CropInfo | null = null;
+    if (d.crop && pack.alignment === 'ffhq-landmarks') {
+      const lm = d.crop.landmarks;
+      const alignment = lm ? alignmentFromLandmarks(lm, R) : alignmentForWholeImage(res.image.width, res.image.height, R);
+      frame = alignFace(res.image, alignment);
+      crop = { alignment, landmarks: lm, faceIndex: d.crop.faceIndex, faceCount: d.faces.length };
+    } else {
+      frame = toModelFrame(res.image, R);
+    }
+    set({
+      source: photo,
+      pendingPhoto: null,
+      settings: { ...d.settings, space: pack.spaces.includes(d.settings.space) ? d.settings.space : pack.spaces[0] },
+    });
+    await beginEditing(frame, photo, crop, { invert: !d.codes, sliders: d.sliders });
+    if (!d.codes) return;
+    const r = await getEngine().importCodes(d.codes);
+    set({
+      phase: 'inverted',
+      reconstruction: modelFrame(r.image, R),
+      edited: modelFrame(r.image, R),
+      finalPsnr: r.psnr,
+      progress: { step: r.steps, totalSteps: Math.max(r.steps, get().settings.steps), loss: [NaN, NaN, NaN], total: NaN, psnr: r.psnr, msPerStep: NaN },
+      canResume: true,
+      lastSpace: r.space,
+      settings: { ...get().settings, space: r.space },
+    });
+    const v = get().sliders;
+    if (Object.values(v).some((x) => x !== 0)) await renderSliders(v);
+  } catch (e) {
+    set({ phase: restPhase(get().phase) });
+    reportError(e);
+  }
 }

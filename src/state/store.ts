@@ -1,19 +1,21 @@
-/** App state (zustand). Pure data + small reducers; side effects live in ./actions.ts. */
+/**
+ * App state (zustand): every piece of state the app keeps, including the non-visual bookkeeping the flows need
+ * (the source photo, a photo queued before a pack loads, the latest render's sequence number), so no flow module
+ * holds mutable state of its own. Pure data + small reducers; side effects live in the flow modules next to this
+ * one (boot, packs, photo, composite, inversion, sliders, sessions).
+ */
 import { create } from 'zustand';
 import type { BackendInfo, DetectedFace, InvertProgress, PackSummary, SliderValues, Space } from '../worker/protocol';
 import type { Alignment, Point } from '../image/align';
+import type { RGBAImage } from '../image/types';
+
+export type { RGBAImage } from '../image/types';
 
 export interface Banner {
   id: number;
   kind: 'error' | 'warning' | 'info';
   title: string;
   message: string;
-}
-
-export interface RgbaFrame {
-  width: number;
-  height: number;
-  data: Uint8ClampedArray;
 }
 
 export type Phase = 'booting' | 'loading-pack' | 'ready' | 'decoding' | 'detecting' | 'picking-face' | 'inverting' | 'inverted' | 'failed';
@@ -24,7 +26,7 @@ export interface FacePick {
   /** Full photo size in pixels. */
   size: [number, number];
   /** The photo downscaled for display (the boxes are drawn over it in photo-relative units). */
-  view: RgbaFrame;
+  view: RGBAImage;
   faces: DetectedFace[];
   selected: number;
   /** Detection itself failed (the message), as opposed to finding no face. */
@@ -38,6 +40,18 @@ export interface CropInfo {
   landmarks: Point[] | null;
   faceIndex: number | null;
   faceCount: number;
+}
+
+/** The full-resolution photo being edited (landmark-aligned packs paste the edit back into it). */
+export interface SourcePhoto {
+  blob: Blob;
+  name: string;
+  image: RGBAImage;
+  notes: string[];
+  size: [number, number];
+  faces: DetectedFace[];
+  /** `image` downscaled for the "In the photo" view, made on first use. */
+  view?: RGBAImage;
 }
 
 export interface Settings {
@@ -61,7 +75,7 @@ export interface AppState {
   pack: PackSummary | null;
   packUrl: string | null;
   /** The photo as the model sees it (R x R), and where it came from. */
-  photo: { frame: RgbaFrame; name: string; notes: string[]; sourceSize: [number, number] } | null;
+  photo: { frame: RGBAImage; name: string; notes: string[]; sourceSize: [number, number] } | null;
   /** Face choice in progress (phase 'picking-face'). */
   facePick: FacePick | null;
   /** Set when the photo was aligned from the full-resolution original (download pastes the edit back). */
@@ -69,9 +83,9 @@ export interface AppState {
   /** The session saved in this browser (summary), if any; `offered` while the restore prompt is shown. */
   saved: { savedAt: number; pack: string; packTitle: string; photoName: string; offered: boolean } | null;
   /** Reconstruction without edits (end of inversion, or latest preview). */
-  reconstruction: RgbaFrame | null;
+  reconstruction: RGBAImage | null;
   /** Latest edited frame. */
-  edited: RgbaFrame | null;
+  edited: RGBAImage | null;
   progress: InvertProgress | null;
   curve: LossPoint[];
   finalPsnr: number | null;
@@ -82,15 +96,26 @@ export interface AppState {
   sliders: SliderValues;
   undo: SliderValues[];
   redo: SliderValues[];
-  compare: boolean;
   frameMs: number | null;
   /** A slider frame is being rendered. */
   rendering: boolean;
   settings: Settings;
   banners: Banner[];
-}
 
-let bannerId = 0;
+  // ------------------------------------------------------------------ bookkeeping of the flows (not drawn)
+  /** The photo being edited, at full (working) resolution. */
+  source: SourcePhoto | null;
+  /** A decoded photo waiting for a face choice; becomes `source` once editing starts. */
+  pendingPhoto: SourcePhoto | null;
+  /** A photo opened while no pack was loaded yet: opened as soon as one loads. */
+  queuedOpen: { blob: Blob; name: string } | null;
+  /** Every pack URL `loadPack` was asked for, in order (test hook: a boot loads exactly one). */
+  packLoads: string[];
+  /** Sequence number of the latest slider render request: replies to older ones are dropped. */
+  renderSeq: number;
+  /** Last banner id handed out. */
+  bannerSeq: number;
+}
 
 export const initialSettings: Settings = { space: 'F/Z+', steps: 100, weights: [1, 1, 0.1], lr: 0.01, previewEvery: 10 };
 
@@ -115,19 +140,33 @@ export const useStore = create<AppState>(() => ({
   sliders: {},
   undo: [],
   redo: [],
-  compare: false,
   frameMs: null,
   rendering: false,
   settings: initialSettings,
   banners: [],
+  source: null,
+  pendingPhoto: null,
+  queuedOpen: null,
+  packLoads: [],
+  renderSeq: 0,
+  bannerSeq: 0,
 }));
 
 export const set = useStore.setState;
 export const get = useStore.getState;
 
+/** An R x R frame from the engine. */
+export const modelFrame = (data: Uint8ClampedArray, R: number): RGBAImage => ({ width: R, height: R, data });
+
+/** The phase to return to when something in progress (a new photo, an inversion) is abandoned. */
+export function restPhase(p: Phase): Phase {
+  if (p === 'decoding' || p === 'detecting' || p === 'picking-face' || p === 'inverting') return get().reconstruction ? 'inverted' : 'ready';
+  return p;
+}
+
 export function pushBanner(kind: Banner['kind'], title: string, message: string): number {
-  const id = ++bannerId;
-  set((s) => ({ banners: [...s.banners.filter((b) => b.title !== title || b.message !== message), { id, kind, title, message }] }));
+  const id = get().bannerSeq + 1;
+  set((s) => ({ bannerSeq: id, banners: [...s.banners.filter((b) => b.title !== title || b.message !== message), { id, kind, title, message }] }));
   return id;
 }
 

@@ -1,16 +1,46 @@
 /// <reference lib="webworker" />
 /**
- * Pack import worker (issue 5.3): unzips, hashes and writes imported packs to OPFS off the UI thread, streaming
- * (src/engine/packStream.ts), so a 140–210 MB pack neither freezes the page nor sits in memory. Exposed with comlink;
- * the message types are in protocol.ts.
+ * Pack import worker: unzips, hashes and writes imported packs to OPFS off the UI thread, streaming
+ * (src/engine/packStream.ts), so a 140–210 MB pack neither freezes the page nor sits in memory. It also answers the
+ * page's questions about stored packs (list, read a sample, delete), so the page never opens the storage itself.
+ * Exposed with comlink; the message types are in protocol.ts (ImportApi) and storedPacksProtocol.ts.
  */
 import * as Comlink from 'comlink';
 import { importPackStream } from '../engine/packStream';
-import { defaultPackStorage } from '../engine/packStore';
+import { defaultPackStorage, storedPackUrl } from '../engine/packStore';
 import type { ImportApi } from './protocol';
+import type { StoredPackInfo, StoredPacksApi } from './storedPacksProtocol';
 
-const api: ImportApi = {
+async function listStored(): Promise<StoredPackInfo[]> {
+  const storage = defaultPackStorage();
+  let ids: string[] = [];
+  try {
+    ids = await storage.list();
+  } catch {
+    return []; // no OPFS
+  }
+  const rows: StoredPackInfo[] = [];
+  for (const id of ids) {
+    const row: StoredPackInfo = { id, url: storedPackUrl(id) };
+    try {
+      const m = JSON.parse(new TextDecoder().decode(await storage.read(id, 'manifest.json'))) as { title?: unknown; resolution?: unknown };
+      if (typeof m.title === 'string') row.title = m.title;
+      if (typeof m.resolution === 'number') row.resolution = m.resolution;
+    } catch {
+      /* unreadable manifest: listed by id */
+    }
+    const bytes = await storage.size(id).catch(() => undefined);
+    if (bytes !== undefined) row.bytes = bytes;
+    rows.push(row);
+  }
+  return rows;
+}
+
+const api: ImportApi & StoredPacksApi = {
   importPack: (source, onProgress) => importPackStream(defaultPackStorage(), source, onProgress),
+  listStored,
+  readStored: (id, path) => defaultPackStorage().read(id, path),
+  removeStored: (id) => defaultPackStorage().remove(id),
 };
 
 Comlink.expose(api);

@@ -1,13 +1,21 @@
-/** The UI's handle on the pack import worker (comlink); one worker, started on the first import. */
+/**
+ * The page's handle on the pack import worker (comlink); one worker, started on first use. It imports packs and
+ * answers for the stored ones (list, read, delete). `storedPackUrl` / `storedPackId` name a stored pack by URL
+ * (opfs:/packs/<id>/), the form the engine's loadPack takes.
+ */
 import * as Comlink from 'comlink';
 import type { ImportApi } from './protocol';
+import type { StoredPacksApi } from './storedPacksProtocol';
 
-let importer: Comlink.Remote<ImportApi> | null = null;
+export { storedPackId, storedPackUrl } from '../engine/packStore';
+export type { StoredPackInfo, StoredPacksApi } from './storedPacksProtocol';
 
-export function getImporter(): Comlink.Remote<ImportApi> {
+let importer: Comlink.Remote<ImportApi & StoredPacksApi> | null = null;
+
+export function getImporter(): Comlink.Remote<ImportApi & StoredPacksApi> {
   if (!importer) {
     const worker = new Worker(new URL('./import.worker.ts', import.meta.url), { type: 'module', name: 'fzplus-import' });
-    importer = Comlink.wrap<ImportApi>(worker);
+    importer = Comlink.wrap<ImportApi & StoredPacksApi>(worker);
   }
   return importer;
 }

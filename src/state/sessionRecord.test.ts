@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSession, serializeSession, SESSION_VERSION, type SessionData } from './sessions';
+import { parseSession, serializeSession, SESSION_VERSION, type SessionData } from './sessionRecord';
 import type { Point } from '../image/align';
 
 function sample(): SessionData {

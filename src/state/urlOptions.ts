@@ -1,0 +1,24 @@
+/** Options read from the page URL (`?pack=…&backend=…&steps=…&space=…&warm=0`). */
+import type { BackendKind } from '../worker/protocol';
+
+export interface UrlOptions {
+  backend: 'auto' | BackendKind;
+  pack: string | null;
+  steps: number | null;
+  space: string | null;
+  /** false with ?warm=0: no speculative warm-up runs after a pack loads (tests, benchmarks of the cold start). */
+  warm: boolean;
+}
+
+export function readUrlOptions(search = location.search): UrlOptions {
+  const q = new URLSearchParams(search);
+  const b = q.get('backend');
+  const steps = Number(q.get('steps'));
+  return {
+    backend: b === 'wasm' || b === 'webgpu' ? b : 'auto',
+    pack: q.get('pack'),
+    steps: Number.isFinite(steps) && steps > 0 ? Math.floor(steps) : null,
+    space: q.get('space'),
+    warm: q.get('warm') !== '0',
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * The stored (imported) packs as the page sees them. OPFS access lives in the pack import worker
+ * (src/worker/import.worker.ts), which serves these calls next to `ImportApi`; the page never touches the storage.
+ */
+export interface StoredPackInfo {
+  id: string;
+  /** opfs:/packs/<id>/, as the engine's loadPack takes it. */
+  url: string;
+  /** From the stored manifest.json; absent when it cannot be read. */
+  title?: string;
+  resolution?: number;
+  /** Total bytes stored; absent when they cannot be counted. */
+  bytes?: number;
+}
+
+export interface StoredPacksApi {
+  /** Every stored pack (an empty list where there is no OPFS). */
+  listStored(): Promise<StoredPackInfo[]>;
+  /** One file of a stored pack (its sample faces); throws when the pack or file does not exist. */
+  readStored(id: string, path: string): Promise<Uint8Array>;
+  removeStored(id: string): Promise<void>;
+}
