@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Generates src/engine/manifest.types.ts from schema/manifest.schema.json (the one source of truth).
+// Generates src/engine/pack/manifest.types.ts from schema/manifest.schema.json (the one source of truth).
 // Usage: npm run gen:types            (writes the file)
 //        node scripts/gen-manifest-types.mjs --check   (exit 1 when the file is stale)
 import { compile } from 'json-schema-to-typescript';
@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const schemaPath = resolve(root, 'schema/manifest.schema.json');
-const outPath = resolve(root, 'src/engine/manifest.types.ts');
+const outPath = resolve(root, 'src/engine/pack/manifest.types.ts');
 // CSP-safe validator (no eval/new Function at run time): ajv standalone code compiled from the same schema.
-const validatorPath = resolve(root, 'src/engine/manifest.validate.generated.js');
+const validatorPath = resolve(root, 'src/engine/pack/manifest.validate.generated.js');
 
 export function generateValidator() {
   const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
@@ -42,7 +42,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const current = existsSync(outPath) ? readFileSync(outPath, 'utf8') : '';
     const currentJs = existsSync(validatorPath) ? readFileSync(validatorPath, 'utf8') : '';
     if (current !== ts || currentJs !== js) {
-      console.error('src/engine/manifest.types.ts is stale: run npm run gen:types');
+      console.error('src/engine/pack/manifest.types.ts is stale: run npm run gen:types');
       process.exit(1);
     }
     console.log('manifest types up to date');

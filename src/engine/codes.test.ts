@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import * as ortNode from 'onnxruntime-node';
 import { Engine } from './engine';
-import type { Ort } from './runtime';
+import type { Ort } from './runtime/ort';
 
 const PACK = resolve(__dirname, '../../public/models/tiny-test');
 const fetchFile = (async (url: string) => new Response(new Uint8Array(readFileSync(String(url).replace('file://', ''))))) as unknown as typeof fetch;
@@ -19,7 +19,7 @@ async function engine() {
   const R = s.resolution;
   const px = new Uint8ClampedArray(R * R * 4);
   for (let i = 0; i < px.length; i++) px[i] = (i * 37) % 251;
-  e.setTarget(px, R, R);
+  e.setTarget({ width: R, height: R, data: px });
   return e;
 }
 

@@ -5,9 +5,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import { Engine } from './engine';
-import type { Ort } from './runtime';
-import { isSuperseded } from './latest';
-import { loadModelPack } from './pack';
+import type { Ort } from './runtime/ort';
+import { isSuperseded } from './schedule';
+import { loadModelPack } from './pack/load';
 
 const PACK = resolve(__dirname, '../../public/models/tiny-test');
 const fileFetch = (overrides: Record<string, (b: Buffer) => Buffer<ArrayBufferLike>> = {}) =>
@@ -38,7 +38,7 @@ describe('engine on the tiny pack (onnxruntime-node)', () => {
     // render a held-out target via the engine: random z+ -> synthesis
     const e = makeEngine();
     await e.loadPack('file://' + PACK);
-    e.setTarget(new Uint8ClampedArray(32 * 32 * 4), 32, 32);
+    e.setTarget({ width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4) });
     await e.invert({ space: 'Z+', steps: 0, seed: 77 });
     target = (await e.render({})) as any;
     target = (target as any).image;
@@ -57,7 +57,7 @@ describe('engine on the tiny pack (onnxruntime-node)', () => {
   it('F/Z+ inversion improves PSNR, streams progress, keeps z on the sphere, resumes', async () => {
     const e = makeEngine();
     await e.loadPack('file://' + PACK);
-    e.setTarget(target, 32, 32);
+    e.setTarget({ width: 32, height: 32, data: target });
     const prog: number[] = [];
     let previews = 0;
     const r1 = await e.invert({ space: 'F/Z+', steps: 30, previewEvery: 10 }, (p) => {
@@ -82,7 +82,7 @@ describe('engine on the tiny pack (onnxruntime-node)', () => {
   it('cancel stops between steps and the state can be resumed', async () => {
     const e = makeEngine();
     await e.loadPack('file://' + PACK);
-    e.setTarget(target, 32, 32);
+    e.setTarget({ width: 32, height: 32, data: target });
     const r = await e.invert({ space: 'F/Z+', steps: 100 }, (p) => {
       if (p.step === 5) e.cancel();
     });
@@ -96,7 +96,7 @@ describe('engine on the tiny pack (onnxruntime-node)', () => {
   it.each(['W+', 'Z+', 'F/W+'] as const)('%s inversion runs and lowers the loss', async (space) => {
     const e = makeEngine();
     await e.loadPack('file://' + PACK);
-    e.setTarget(target, 32, 32);
+    e.setTarget({ width: 32, height: 32, data: target });
     const losses: number[] = [];
     await e.invert({ space, steps: 40 }, (p) => losses.push(p.total));
     expect(losses[39]).toBeLessThan(losses[0]);
@@ -108,7 +108,7 @@ describe('engine on the tiny pack (onnxruntime-node)', () => {
   it('sliders change the image, alpha 0 reproduces the reconstruction, latest wins', async () => {
     const e = makeEngine();
     await e.loadPack('file://' + PACK);
-    e.setTarget(target, 32, 32);
+    e.setTarget({ width: 32, height: 32, data: target });
     const r = await e.invert({ space: 'F/Z+', steps: 10 });
     const zero = (await e.render({ tone: 0 })) as any;
     expect(Array.from(zero.image)).toEqual(Array.from(r.image));
@@ -126,7 +126,7 @@ describe('engine on the tiny pack (onnxruntime-node)', () => {
   it('rejects a target of the wrong size and editing before inversion', async () => {
     const e = makeEngine();
     await e.loadPack('file://' + PACK);
-    expect(() => e.setTarget(new Uint8ClampedArray(16), 2, 2)).toThrow(/32×32/);
+    expect(() => e.setTarget({ width: 2, height: 2, data: new Uint8ClampedArray(16) })).toThrow(/32×32/);
     await expect(e.render({})).rejects.toThrow(/invert/);
   });
 });
@@ -180,7 +180,7 @@ describe('warm-up (engine.warmUp)', () => {
   it('stops for real work, which then runs normally', async () => {
     const { e, runs } = counting();
     await e.loadPack('file://' + PACK);
-    e.setTarget(new Uint8ClampedArray(32 * 32 * 4).fill(128), 32, 32);
+    e.setTarget({ width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4).fill(128) });
     const warm = e.warmUp({ runs: 100000, maxMs: 60000 });
     await new Promise((r) => setTimeout(r, 30));
     const inv = await e.invert({ space: 'F/Z+', steps: 3 });
@@ -201,7 +201,7 @@ describe('warm-up (engine.warmUp)', () => {
     await new Promise((r) => setTimeout(r, 20));
     await e.loadPack('file://' + PACK);
     expect((await warm).outcome).toBe('preempted');
-    e.setTarget(new Uint8ClampedArray(32 * 32 * 4).fill(90), 32, 32);
+    e.setTarget({ width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4).fill(90) });
     expect((await e.invert({ space: 'F/Z+', steps: 2 })).steps).toBe(2);
   });
 

@@ -1,5 +1,5 @@
 /**
- * Storage of imported model packs (model manager, issue 5.2). Packs live in the Origin Private File System under
+ * Storage of imported model packs. Packs live in the Origin Private File System under
  * `packs/<id>/<file>`, so they work offline next time. The engine loads them through the same `fetch` hook it uses for
  * URLs: `makePackFetch()` answers `opfs:/packs/<id>/<file>` from the storage and passes every other URL to `fetch`.
  * No DOM: runs in the page and in the engine worker (both have navigator.storage).
@@ -21,7 +21,7 @@ export interface PackStorage {
   size(id: string): Promise<number>;
   /** One file as a Blob (OPFS: backed by the disk, so a 140 MB weights file is streamed, not copied into memory). */
   blob?(id: string, path: string): Promise<Blob>;
-  /** Starts a streamed import (issue 5.3): files are written as they arrive into a hidden staging folder. */
+  /** Starts a streamed import: files are written as they arrive into a hidden staging folder. */
   stage?(): Promise<PackStage>;
 }
 

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { zipSync } from 'fflate';
 import { importPackStream, type ImportProgress } from './packStream';
 import { makePackFetch, MemoryPackStorage, packIdFromName, storedPackId, storedPackUrl, type PackFiles } from './packStore';
-import { loadModelPack } from './pack';
+import { loadModelPack } from './pack/load';
 
 const DIR = 'public/models/tiny-test';
 

@@ -1,5 +1,5 @@
 /**
- * Streamed pack import (issue 5.3, large packs): a zip, a folder or a URL is read in chunks, every file is hashed
+ * Streamed pack import: a zip, a folder or a URL is read in chunks, every file is hashed
  * incrementally (hash-wasm sha256) and written to storage as it arrives (OPFS staging folder), so a 140–210 MB pack is
  * never held in memory, let alone twice. Runs in the import worker (src/worker/import.worker.ts), off the UI thread.
  * The checks and their messages are the engine's (manifest.ts / pack.ts): bad JSON, missing
@@ -9,8 +9,8 @@
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import { createSHA256, type IHasher } from 'hash-wasm';
 import { EngineError } from './errors';
-import { validateManifest, type ModelPackManifest } from './manifest';
-import { fetchResponse } from './pack';
+import { validateManifest, type ModelPackManifest } from './pack/manifest';
+import { fetchResponse } from './pack/load';
 import { packIdFromName, type FileSink, type PackStage, type PackStorage } from './packStore';
 
 /** A file-like source (File from an <input>, a Blob in tests). `path` is the name inside the pack or folder. */

@@ -2,12 +2,12 @@
 /** Module worker: hosts the engine and exposes it with comlink. */
 import * as Comlink from 'comlink';
 import { Engine } from '../engine/engine';
-import { selectBackend, type BackendInfo, type Ort } from '../engine/runtime';
-import type { EngineApi, ImagePayload, InitOptions } from './protocol';
+import { selectBackend, type BackendInfo } from '../engine/runtime/backend';
+import type { Ort } from '../engine/runtime/ort';
+import type { EngineApi, InitOptions } from './protocol';
 import { defaultPackStorage, makePackFetch } from '../engine/packStore';
 
 let engine: Engine | null = null;
-let ort: Ort | null = null;
 let detector: Promise<import('../image/faces').FaceDetector> | null = null;
 let backendListener: ((b: BackendInfo) => void) | null = null;
 
@@ -16,29 +16,17 @@ function need(): Engine {
   return engine;
 }
 
-/**
- * Which onnxruntime-web build the engine gets. WebGPU needs the JSEP build (`onnxruntime-web`, WebGPU + WASM);
- * on WASM the plain build (`onnxruntime-web/wasm`) runs the same CPU kernels with far less overhead per graph run
- * (demo64 gradient step, 1 thread: 2-3x faster; docs/WASM_SPEED.md), so it is used whenever the backend will be
- * WASM: requested, or no WebGPU adapter. (A later WebGPU -> WASM fallback keeps the JSEP build: it works, slower.)
- * `ortBuild` (bench only) forces one build.
- */
 /** Bench-only init fields (not part of the UI protocol): the ORT build, and extra session options to A/B. */
 type BenchInit = InitOptions & { ortBuild?: 'jsep' | 'wasm'; sessionOptions?: Record<string, unknown> };
 
-async function loadOrt(opts: BenchInit): Promise<Ort> {
-  let build = opts.ortBuild;
-  if (!build) {
-    build = 'wasm';
-    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    if (opts.backend !== 'wasm' && gpu) {
-      try {
-        if (await gpu.requestAdapter()) build = 'jsep';
-      } catch {
-        /* no adapter: WASM */
-      }
-    }
-  }
+/**
+ * Which onnxruntime-web build the engine gets. WebGPU needs the JSEP build (`onnxruntime-web`, WebGPU + WASM);
+ * on WASM the plain build (`onnxruntime-web/wasm`) runs the same CPU kernels with far less overhead per graph run
+ * (demo64 gradient step, 1 thread: 2-3x faster; docs/WASM_SPEED.md), so it is used whenever the backend is WASM.
+ * A later WebGPU -> WASM fallback keeps the JSEP build: it works, slower. `ortBuild` (bench only) forces one build.
+ */
+async function loadOrt(backend: BackendInfo, forced?: 'jsep' | 'wasm'): Promise<Ort> {
+  const build = forced ?? (backend.kind === 'webgpu' ? 'jsep' : 'wasm');
   const mod = build === 'jsep' ? await import('onnxruntime-web') : await import('onnxruntime-web/wasm');
   return mod as unknown as Ort;
 }
@@ -46,26 +34,26 @@ async function loadOrt(opts: BenchInit): Promise<Ort> {
 const api: EngineApi = {
   async init(opts: BenchInit) {
     if (!engine) {
-      const o = (ort = await loadOrt(opts));
-      o.env.wasm.wasmPaths = opts.wasmPaths;
-      o.env.logLevel = 'error';
+      const backend = await selectBackend(opts.backend, opts.threads);
+      const ort = await loadOrt(backend, opts.ortBuild);
+      ort.env.wasm.wasmPaths = opts.wasmPaths;
+      ort.env.logLevel = 'error';
       const extra = opts.sessionOptions;
-      engine = new Engine(o, {
-        sessionFactory: extra ? (_key, bytes, options) => o.InferenceSession.create(bytes, { ...options, ...extra }) : undefined,
-        backend: opts.backend,
+      engine = new Engine(ort, {
+        sessionFactory: extra ? (_key, bytes, options) => ort.InferenceSession.create(bytes, { ...options, ...extra }) : undefined,
+        backend,
         threads: opts.threads,
         keepOnGpu: opts.keepOnGpu ?? true,
         fetch: makePackFetch(defaultPackStorage), // imported packs (opfs:/packs/<id>/) come from OPFS
         onBackendChange: (b) => backendListener?.(b),
       });
     }
-    if (!engine.backend) engine.backend = await selectBackend(ort!, opts.backend, opts.threads);
-    return engine.backend;
+    return engine.backend!;
   },
   loadPack: (url, onProgress) => need().loadPack(url, onProgress),
   warmUp: (opts) => need().warmUp(opts),
-  async setTarget(img: ImagePayload) {
-    need().setTarget(img.data, img.width, img.height);
+  async setTarget(img) {
+    need().setTarget(img);
   },
   async invert(opts, onProgress) {
     const res = await need().invert(opts, (p) => {

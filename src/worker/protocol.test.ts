@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as ortNode from 'onnxruntime-node';
 import { Engine } from '../engine/engine';
 import { EngineError, isEngineErrorName } from '../engine/errors';
-import type { Ort } from '../engine/runtime';
+import type { Ort } from '../engine/runtime/ort';
 import type { EngineApi, InvertProgress, InvertResult, PackSummary, RenderResult } from './protocol';
 
 const PACK = resolve(__dirname, '../../public/models/tiny-test');
@@ -21,7 +21,7 @@ describe('worker protocol', () => {
     });
     const summary: PackSummary = await e.loadPack('file://' + PACK);
     expect(structuredClone(summary)).toEqual(summary);
-    e.setTarget(new Uint8ClampedArray(32 * 32 * 4).fill(128), 32, 32);
+    e.setTarget({ width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4).fill(128) });
     const progress: InvertProgress[] = [];
     const res: InvertResult = await e.invert({ space: 'F/Z+', steps: 4, previewEvery: 2 }, (p) => progress.push(p));
     for (const p of progress) expect(structuredClone(p)).toEqual(p);

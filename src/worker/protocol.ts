@@ -2,19 +2,20 @@
  * Every type that crosses the UI <-> worker boundary (comlink). The UI imports only these types and the client;
  * it never imports onnxruntime or the engine's implementation.
  */
-import type { BackendInfo, BackendKind } from '../engine/runtime';
-import type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, Space, WarmUpResult } from '../engine/engine';
-import type { LoadProgress } from '../engine/pack';
-import type { Superseded } from '../engine/latest';
+import type { BackendInfo, BackendKind, BackendPreference } from '../engine/runtime/backend';
+import type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, Space, WarmUpOptions, WarmUpResult } from '../engine/engine';
+import type { LoadProgress } from '../engine/pack/load';
+import type { Superseded } from '../engine/schedule';
 import type { DetectedFace } from '../image/faces-core';
+import type { RGBAImage } from '../image/types';
 import type { ImportedPack, ImportProgress, ImportSource, SourceFile } from '../engine/packStream';
 
 export type { ImportedPack, ImportProgress, ImportSource, SourceFile };
-export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes, WarmUpResult };
+export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes, SliderValues, WarmUpOptions, WarmUpResult, RGBAImage };
 
 export interface InitOptions {
   /** 'auto' = WebGPU when an adapter exists, else WASM. */
-  backend: 'auto' | BackendKind;
+  backend: BackendPreference;
   /** WASM threads; default min(hardwareConcurrency, 4) when cross-origin isolated (bench overrides). */
   threads?: number;
   /** Keep constant inputs in GPU buffers between runs (WebGPU). */
@@ -22,16 +23,6 @@ export interface InitOptions {
   /** Absolute URL prefix of ORT's wasm files (ort.env.wasm.wasmPaths). */
   wasmPaths: string;
 }
-
-/** RGBA8 image; `data` is transferred. */
-export interface ImagePayload {
-  width: number;
-  height: number;
-  data: Uint8ClampedArray;
-}
-
-/** Slider values by direction id, in the direction's units. */
-export type SliderValues = Record<string, number>;
 
 /** Error as it arrives from the worker: `name` is an EngineErrorCode, `message` names the problem. */
 export interface EngineErrorShape {
@@ -42,16 +33,17 @@ export interface EngineErrorShape {
 export interface EngineApi {
   init(opts: InitOptions): Promise<BackendInfo>;
   loadPack(url: string, onProgress?: (p: LoadProgress) => void): Promise<PackSummary>;
-  setTarget(img: ImagePayload): Promise<void>;
+  /** The photo to invert, RGBA8 at the pack's resolution; `data` is transferred. */
+  setTarget(img: RGBAImage): Promise<void>;
   /** Runs the hot graphs on made-up inputs until real work arrives (WASM: V8 tiers the wasm up before the first inversion). */
-  warmUp(opts?: { runs?: number; maxMs?: number }): Promise<WarmUpResult>;
+  warmUp(opts?: WarmUpOptions): Promise<WarmUpResult>;
   invert(opts: InvertOptions, onProgress?: (p: InvertProgress) => void): Promise<InvertResult>;
   cancel(): Promise<void>;
   render(values: SliderValues): Promise<RenderResult | Superseded>;
   backend(): Promise<BackendInfo | null>;
   onBackendChange(cb: (b: BackendInfo) => void): Promise<void>;
   /** Faces (largest first) with 68 landmarks in photo pixels; face-api is loaded on first use. `img` is copied, not kept. */
-  detectFaces(img: ImagePayload): Promise<DetectedFace[]>;
+  detectFaces(img: RGBAImage): Promise<DetectedFace[]>;
   /** Current codes + optimizer state (for a saved session), null before the first inversion. */
   exportCodes(): Promise<SavedCodes | null>;
   /** Installs saved codes for the current target; returns their reconstruction. */

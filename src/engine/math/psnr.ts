@@ -32,3 +32,9 @@ export function psnrRgba8(a: Uint8ClampedArray | Uint8Array, b: Uint8ClampedArra
   const mse = se / n;
   return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
 }
+
+/** PSNR (dB) from a mean squared error in the value range [lo, hi]; an MSE of 0 counts as 1e-12. */
+export function psnrFromMse(mse: number, range: [number, number] = [-1, 1]): number {
+  const peak = range[1] - range[0];
+  return 10 * Math.log10((peak * peak) / Math.max(mse, 1e-12));
+}

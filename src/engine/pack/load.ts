@@ -1,5 +1,7 @@
-import { EngineError } from './errors';
-import { validateManifest, type GraphKey, type ModelPackManifest } from './manifest';
+/** Loading a model pack over fetch: manifest.json (validated), the graphs and the shared weights file, each checked. */
+import { EngineError } from '../errors';
+import { ENGINE_GRAPHS, type GraphKey } from '../graphs/contract';
+import { validateManifest, type ModelPackManifest } from './manifest';
 
 export interface ModelPack {
   baseUrl: string;
@@ -29,16 +31,12 @@ export interface LoadPackOptions {
   fp16?: boolean;
 }
 
-const ENGINE_GRAPHS: GraphKey[] = [
-  'mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus', 'grad_fwplus', 'grad_wplus', 'grad_zplus_nof', 'encoder',
-];
-
 export async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function joinUrl(base: string, file: string): string {
+export function joinUrl(base: string, file: string): string {
   return base.endsWith('/') ? base + file : base + '/' + file;
 }
 

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { validateManifest } from './manifest';
 
-const root = resolve(__dirname, '../..');
+const root = resolve(__dirname, '../../..');
 const tiny = () => JSON.parse(readFileSync(resolve(root, 'public/models/tiny-test/manifest.json'), 'utf8'));
 
 describe('manifest validation', () => {

@@ -1,37 +1,10 @@
 import type { ModelPackManifest } from './manifest.types';
 // CSP-safe ajv standalone validator generated from schema/manifest.schema.json by `npm run gen:types`.
 import { validate as schemaValidate } from './manifest.validate.generated.js';
-import { EngineError } from './errors';
+import { EngineError } from '../errors';
+import { GRAPH_IO, type GraphKey } from '../graphs/contract';
 
 export type { ModelPackManifest };
-export type GraphKey =
-  | 'mapping'
-  | 'synthesis'
-  | 'features'
-  | 'synthesis_from_f'
-  | 'grad_fzplus'
-  | 'grad_fwplus'
-  | 'grad_wplus'
-  | 'grad_zplus_nof'
-  | 'encoder'
-  | 'classifier';
-
-export const REQUIRED_GRAPHS: GraphKey[] = ['mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus'];
-
-/** Input and output names of every graph, from docs/CONTRACTS.md. */
-export const GRAPH_IO: Record<GraphKey, { inputs: string[]; outputs: string[] }> = {
-  mapping: { inputs: ['z'], outputs: ['w'] },
-  synthesis: { inputs: ['wplus'], outputs: ['image'] },
-  features: { inputs: ['wplus'], outputs: ['f'] },
-  synthesis_from_f: { inputs: ['f', 'wplus'], outputs: ['image'] },
-  grad_fzplus: { inputs: ['target', 'f', 'zplus', 'f_init', 'weights'], outputs: ['loss', 'grad_f', 'grad_zplus'] },
-  grad_fwplus: { inputs: ['target', 'f', 'wplus', 'f_init', 'weights'], outputs: ['loss', 'grad_f', 'grad_wplus'] },
-  grad_wplus: { inputs: ['target', 'wplus', 'weights'], outputs: ['loss', 'grad_wplus'] },
-  grad_zplus_nof: { inputs: ['target', 'zplus', 'weights'], outputs: ['loss', 'grad_zplus'] },
-  encoder: { inputs: ['image'], outputs: ['f', 'zplus'] },
-  classifier: { inputs: ['image'], outputs: ['logits'] },
-};
-
 interface AjvError {
   instancePath: string;
   message?: string;

@@ -1,8 +1,11 @@
-/** Latest-wins scheduler: at most one job runs; while it runs, only the newest submitted job waits; older waiting jobs
- * resolve at once as superseded. A slider preview never queues behind a stale one. */
+/** Scheduling of graph runs: one at a time (Mutex), latest-wins for slider frames, a clock and a yield. */
+
+/** What a slider frame request resolves to when a newer one replaced it before it ran. */
 export const SUPERSEDED = { superseded: true } as const;
 export type Superseded = typeof SUPERSEDED;
 
+/** At most one job runs; while it runs, only the newest submitted job waits; older waiting jobs resolve at once as
+ * superseded. A slider preview never queues behind a stale one. */
 export class LatestWins<A, R> {
   private running = false;
   private waiting: { arg: A; resolve: (r: R | Superseded) => void; reject: (e: unknown) => void } | null = null;
@@ -44,4 +47,14 @@ export class Mutex {
     this.tail = p.catch(() => undefined);
     return p;
   }
+}
+
+/** Milliseconds from a monotonic clock where there is one. */
+export function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+/** Lets other messages (cancel, a newer slider value) through between graph runs. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
 }

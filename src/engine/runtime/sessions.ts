@@ -1,75 +1,12 @@
 /**
- * ORT sessions for one model pack on one backend. The `ort` module is injected: onnxruntime-web in the worker,
- * onnxruntime-node in node tests (with a session factory that loads from files).
+ * ORT sessions for one model pack on one backend: created on first use (fp16 copies where asked for), constant
+ * inputs kept in GPU buffers on WebGPU, GPU device loss and out-of-memory failures turned into engine errors.
  */
-import type * as OrtWeb from 'onnxruntime-web';
-import { EngineError } from './errors';
-import type { GraphKey } from './manifest';
-import type { ModelPack } from './pack';
-
-export type Ort = typeof OrtWeb;
-export type OrtTensor = OrtWeb.Tensor;
-export type OrtSession = OrtWeb.InferenceSession;
-export type BackendKind = 'webgpu' | 'wasm';
-
-export interface BackendInfo {
-  kind: BackendKind;
-  /** WASM threads (ort.env.wasm.numThreads); 0 for WebGPU. */
-  threads: number;
-  crossOriginIsolated: boolean;
-  /** e.g. "google swiftshader (fallback)". */
-  adapter?: string;
-  /** Why WebGPU was not used, or why we fell back. */
-  note?: string;
-  /** WebGPU adapter with the `shader-f16` feature: a pack's `<key>@fp16` graphs are used (issue 5.3). */
-  f16?: boolean;
-}
-
-export type SessionFactory = (key: GraphKey, bytes: Uint8Array, options: OrtWeb.InferenceSession.SessionOptions) => Promise<OrtSession>;
-
-interface GpuLike {
-  requestAdapter(opts?: unknown): Promise<{ info?: { vendor?: string; architecture?: string }; isFallbackAdapter?: boolean; features?: { has(f: string): boolean } } | null>;
-}
-
-/** Picks WebGPU when navigator.gpu gives an adapter (unless forced to WASM); configures ORT's WASM threads. */
-export async function selectBackend(ort: Ort, preference: 'auto' | BackendKind = 'auto', threadsOverride?: number): Promise<BackendInfo> {
-  const g = globalThis as unknown as { navigator?: { gpu?: GpuLike; hardwareConcurrency?: number }; crossOriginIsolated?: boolean };
-  const isolated = !!g.crossOriginIsolated;
-  const hc = g.navigator?.hardwareConcurrency ?? 1;
-  const threads = isolated ? (threadsOverride && threadsOverride > 0 ? threadsOverride : Math.max(1, Math.min(hc, 4))) : 1;
-  configureWasm(ort, threads);
-  let note: string | undefined;
-  if (preference !== 'wasm') {
-    const gpu = g.navigator?.gpu;
-    if (!gpu) note = 'WebGPU not available in this browser';
-    else {
-      try {
-        const adapter = await gpu.requestAdapter();
-        if (adapter) {
-          const info = adapter.info ?? {};
-          const name = [info.vendor, info.architecture].filter(Boolean).join(' ') || 'WebGPU adapter';
-          // onnxruntime-web asks for 'shader-f16' itself when the adapter has it
-          const f16 = !!adapter.features?.has('shader-f16');
-          return { kind: 'webgpu', threads: 0, crossOriginIsolated: isolated, adapter: name + (adapter.isFallbackAdapter ? ' (software fallback)' : ''), f16 };
-        }
-        note = 'no WebGPU adapter';
-      } catch (e) {
-        note = `WebGPU adapter request failed: ${(e as Error).message}`;
-      }
-    }
-  } else note = 'WASM requested';
-  if (!isolated) note = (note ? note + '; ' : '') + 'not cross-origin isolated: 1 WASM thread';
-  return { kind: 'wasm', threads, crossOriginIsolated: isolated, note };
-}
-
-let wasmConfigured = false;
-/** WASM settings freeze at the first session of a worker: set them once, explicitly. */
-export function configureWasm(ort: Ort, threads: number, wasmPaths?: string) {
-  if (wasmConfigured) return;
-  wasmConfigured = true;
-  ort.env.wasm.numThreads = threads;
-  if (wasmPaths) ort.env.wasm.wasmPaths = wasmPaths;
-}
+import { EngineError } from '../errors';
+import type { GraphKey } from '../graphs/contract';
+import type { ModelPack } from '../pack/load';
+import type { BackendKind } from './backend';
+import type { Ort, OrtSession, OrtTensor, SessionFactory, SessionOptions } from './ort';
 
 export interface RuntimeOptions {
   /** Keep constant inputs (target, F_init, edit F) as GPU-buffer tensors between runs (WebGPU only). */
@@ -96,8 +33,8 @@ export class Runtime {
   private sessions = new Map<GraphKey, Promise<OrtSession>>();
   private pinned: OrtTensor[] = [];
   private gpuDevice: any = null;
+  /** Set when the WebGPU device is lost: every later run throws DeviceLostError. */
   lost = false;
-  onDeviceLost?: (reason: string) => void;
 
   constructor(
     readonly ort: Ort,
@@ -122,7 +59,7 @@ export class Runtime {
     if (!s) {
       const bytes = this.usesFp16(key) ? this.pack.graphs16![key] : this.pack.graphs[key];
       if (!bytes) return Promise.reject(new EngineError('PackGraphError', `the model pack has no '${key}' graph`));
-      const options: OrtWeb.InferenceSession.SessionOptions = {
+      const options: SessionOptions = {
         executionProviders: [this.backend],
         graphOptimizationLevel: 'all',
       };
@@ -148,9 +85,8 @@ export class Runtime {
       const dev = await (this.ort.env.webgpu as unknown as { device: Promise<any> }).device;
       if (!dev || this.gpuDevice === dev) return;
       this.gpuDevice = dev;
-      dev.lost?.then((info: { message?: string; reason?: string }) => {
+      dev.lost?.then(() => {
         this.lost = true;
-        this.onDeviceLost?.(info?.message || info?.reason || 'device lost');
       });
     } catch {
       /* no device to watch */
@@ -202,7 +138,7 @@ export class Runtime {
       if (v === undefined) throw new EngineError('StateError', `missing input '${inp.name}' for graph '${key}'`);
       ortFeeds[inp.name] = v instanceof Float32Array ? new this.ort.Tensor('float32', v, inp.shape) : v;
     }
-    let out: OrtWeb.InferenceSession.OnnxValueMapType;
+    let out: Awaited<ReturnType<OrtSession['run']>>;
     try {
       out = await sess.run(ortFeeds);
     } catch (e) {

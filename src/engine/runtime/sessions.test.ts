@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isOutOfMemory, Runtime, selectBackend, type Ort } from './runtime';
-import type { ModelPack } from './pack';
+import { selectBackend } from './backend';
+import type { Ort } from './ort';
+import { isOutOfMemory, Runtime } from './sessions';
+import type { ModelPack } from '../pack/load';
 
 const pack = (): ModelPack => ({
   baseUrl: 'mem:/',
@@ -9,7 +11,7 @@ const pack = (): ModelPack => ({
   graphs16: { mapping: new Uint8Array([2]) },
 });
 
-describe('large packs: fp16 graphs and memory errors (issue 5.3)', () => {
+describe('large packs: fp16 graphs and memory errors', () => {
   it('uses the @fp16 copy only when asked (WebGPU with shader-f16)', async () => {
     const seen: number[] = [];
     const factory = async (_k: string, bytes: Uint8Array) => (seen.push(bytes[0]), {} as never);
@@ -36,8 +38,7 @@ describe('large packs: fp16 graphs and memory errors (issue 5.3)', () => {
       value: { hardwareConcurrency: 2, gpu: { requestAdapter: async () => ({ info: { vendor: 'x' }, features: new Set(['shader-f16']) }) } },
     });
     try {
-      const ort = { env: { wasm: {} } } as unknown as Ort;
-      const b = await selectBackend(ort, 'auto');
+      const b = await selectBackend('auto');
       expect(b.kind).toBe('webgpu');
       expect(b.f16).toBe(true);
     } finally {

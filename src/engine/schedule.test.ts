@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LatestWins, Mutex, isSuperseded } from './latest';
+import { LatestWins, Mutex, isSuperseded } from './schedule';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

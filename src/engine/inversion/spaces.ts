@@ -1,0 +1,27 @@
+/** The latent spaces an inversion can optimise in, and the gradient graph of each. */
+import type { GraphKey } from '../graphs/contract';
+import type { ModelPackManifest } from '../pack/manifest';
+
+export type Space = 'W+' | 'Z+' | 'F/W+' | 'F/Z+';
+export const SPACES: Space[] = ['F/Z+', 'F/W+', 'Z+', 'W+'];
+export const SPACE_GRAPH: Record<Space, GraphKey> = {
+  'W+': 'grad_wplus',
+  'Z+': 'grad_zplus_nof',
+  'F/W+': 'grad_fwplus',
+  'F/Z+': 'grad_fzplus',
+};
+
+/** Whether the space optimises F (the synthesis features at fBlock) besides the code. */
+export const hasF = (s: Space) => s.startsWith('F/');
+/** Whether the code is Z+ (on the sphere, mapped by the network) rather than W+. */
+export const isZ = (s: Space) => s.endsWith('Z+');
+
+/** The code's input name in the gradient graph and the name of its gradient output. */
+export function codeNames(s: Space): { input: 'zplus' | 'wplus'; grad: 'grad_zplus' | 'grad_wplus' } {
+  return isZ(s) ? { input: 'zplus', grad: 'grad_zplus' } : { input: 'wplus', grad: 'grad_wplus' };
+}
+
+/** The spaces whose gradient graph the pack has. */
+export function availableSpaces(m: ModelPackManifest): Space[] {
+  return SPACES.filter((s) => !!m.graphs[SPACE_GRAPH[s]]);
+}

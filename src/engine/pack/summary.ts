@@ -1,0 +1,40 @@
+/** What the UI needs to know about a loaded pack (plain data: it crosses the worker boundary). */
+import { availableSpaces, type Space } from '../inversion/spaces';
+import { joinUrl, type ModelPack } from './load';
+import type { ModelPackManifest } from './manifest';
+
+export interface PackSummary {
+  name: string;
+  title: string;
+  description?: string;
+  resolution: number;
+  imageRange: [number, number];
+  alignment: ModelPackManifest['alignment'];
+  /** strength: the pack's measured editStrength (own attribute's change in sigma at +2 sigma), when it has one. */
+  directions: { id: string; label: string; kind: string; range: [number, number]; strength?: number }[];
+  samples: string[];
+  spaces: Space[];
+  hasEncoder: boolean;
+  defaultWeights: [number, number, number];
+  perceptual: string;
+  provenance: ModelPackManifest['provenance'];
+}
+
+export function summarise(pack: ModelPack): PackSummary {
+  const m = pack.manifest;
+  return {
+    name: m.name,
+    title: m.title,
+    description: m.description,
+    resolution: m.resolution,
+    imageRange: m.imageRange,
+    alignment: m.alignment,
+    directions: m.directions.map((d) => ({ id: d.id, label: d.label, kind: d.kind, range: d.range, ...(d.editStrength !== undefined ? { strength: d.editStrength } : {}) })),
+    samples: (m.samples ?? []).map((s) => joinUrl(pack.baseUrl, s)),
+    spaces: availableSpaces(m),
+    hasEncoder: !!m.graphs.encoder,
+    defaultWeights: m.loss.defaultWeights as [number, number, number],
+    perceptual: m.loss.perceptual,
+    provenance: m.provenance,
+  };
+}
