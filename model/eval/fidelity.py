@@ -1,5 +1,14 @@
 """Fidelity bench of a demo model (the numbers the README quotes).
 
+With --spaces: the paper's comparison of latent spaces (W, W+, S, Z, Z+, F/W+, F/Z+; model/eval/spaces.py, whose
+docstring says what is measured), written to docs/SPACES.md with --report. The one command (docs/SPACES.md):
+
+    taskset -c 1 nice -n 10 /usr/bin/python3 -m model.fidelity --pack public/models/demo64 \
+        --checkpoint model/checkpoints/demo64-g_ema.pt --encoder public/models/demo64/encoder.onnx \
+        --spaces W,W+,S,Z,Z+,F/W+,F/Z+ --anchor --edit-mode fixed,follow --n 16 --report docs/SPACES.md
+
+Without --spaces, the F/Z+ bench below (F-block sweep):
+
 1. **Inversion**: F/Z+ inversion of held-out faces (never trained on), started from the encoder, Adam for
    --steps (default 300) steps with the engine's settings (one lr for F and Z+, default 0.01, betas 0.9/0.999;
    every z re-normalised onto the sphere after each step). The loss is the gradient graphs' loss, computed by the
@@ -58,11 +67,38 @@ def parse_args(argv=None):
     p.add_argument('--no-fid', action='store_true')
     p.add_argument('--no-edits', action='store_true')
     p.add_argument('--threads', type=int, default=1)
-    p.add_argument('--out', default='runs/fidelity/fidelity.json')
+    p.add_argument('--out', default=None, help='JSON report (default runs/fidelity/fidelity.json; with --spaces '
+                   'runs/fidelity/spaces.json, or spaces.json beside --report)')
     p.add_argument('--codes', default=None,
-                   help='.pt file of inverted (F, Z+) per block: loaded if it exists and matches (skips the '
-                        'inversion; earlier PSNR numbers are kept from --out), else written after inverting')
-    return p.parse_args(argv)
+                   help='.pt file of inverted codes (per block, or per space with --spaces): loaded if it exists and '
+                        'matches (skips the inversion), else written after inverting')
+    s = p.add_argument_group('latent-space comparison (model/eval/spaces.py)')
+    s.add_argument('--spaces', default=None, help='comma list of W,W+,S,Z,Z+,F/W+,F/Z+ (runs the comparison)')
+    s.add_argument('--anchor', action='store_true', help="also invert F/Z+ with the anchored F term (grad_fzplus_anchored)")
+    s.add_argument('--edit-mode', default='fixed', help='fixed (F fixed, the paper), follow (F follows the edit) or fixed,follow')
+    s.add_argument('--report', default=None, help='Markdown file whose generated section is rewritten (docs/SPACES.md)')
+    s.add_argument('--edit-directions', default=None, help='comma list of direction ids (default: every labelled one)')
+    s.add_argument('--grid', default=None, help='image grid PNG (default with --report: spaces-grid.png beside it)')
+    s.add_argument('--grid-modes', default=None, help='F fixed vs F follows grid PNG (default with --report and '
+                   'follow: spaces-edit-modes.png beside it)')
+    s.add_argument('--no-grid', action='store_true')
+    s.add_argument('--grid-faces', type=int, default=6)
+    s.add_argument('--grid-directions', default='smile,light_hair,hat')
+    s.add_argument('--app-steps', type=int, default=100, help="the app's default step count (PSNR also reported there)")
+    s.add_argument('--lpips-weights', default=None, help='LPIPS v0.1 heads (local file): adds an LPIPS-VGG column')
+    s.add_argument('--vgg-weights', default=None, help='torchvision vgg16 state dict (local file)')
+    s.add_argument('--prior-n', type=int, default=20000, help='mapping samples for the W prior (Mahalanobis)')
+    s.add_argument('--dir-samples', type=int, default=2048, help='samples for the mapped difference of a Z direction')
+    a = p.parse_args(argv)
+    if a.spaces:
+        base = os.path.dirname(a.report) if a.report else None
+        a.out = a.out or (os.path.join(base, 'spaces.json') if base is not None else 'runs/fidelity/spaces.json')
+        if a.report:
+            a.grid = a.grid or os.path.join(base, 'spaces-grid.png')
+            if 'follow' in a.edit_mode:
+                a.grid_modes = a.grid_modes or os.path.join(base, 'spaces-edit-modes.png')
+    a.out = a.out or 'runs/fidelity/fidelity.json'
+    return a
 
 
 # ---- inversion ---------------------------------------------------------------------------------------------
@@ -77,19 +113,8 @@ def make_loss_parts(bundle, perceptual_kind='pyramid-ssim'):
 
 
 def pyramid_ssim_per_face(perc, x, y):
-    """model.nets.perceptual.PyramidSSIM with the mean taken per face ([B]); equals perc(x[i:i+1], y[i:i+1])."""
-    from torch.nn import functional as F
-    x, y = (x + 1) * 0.5, (y + 1) * 0.5
-    g = lambda t: F.conv2d(t, perc.window, groups=3)
-    total = 0
-    for level in range(perc.levels):
-        if level:
-            x, y = F.conv2d(x, perc.down, stride=2, groups=3), F.conv2d(y, perc.down, stride=2, groups=3)
-        mx, my = g(x), g(y)
-        sxx, syy, sxy = g(x * x) - mx * mx, g(y * y) - my * my, g(x * y) - mx * my
-        s = ((2 * mx * my + perc.c1) * (2 * sxy + perc.c2)) / ((mx * mx + my * my + perc.c1) * (sxx + syy + perc.c2))
-        total = total + (1 - s.flatten(1).mean(1))
-    return total / perc.levels
+    """model.nets.perceptual.PyramidSSIM per face ([B]): perc(x[i:i+1], y[i:i+1]), the grad_fzplus graph's term."""
+    return torch.stack([perc(x[i:i + 1], y[i:i + 1]) for i in range(x.shape[0])])
 
 
 def per_face_loss(bundle, perc, f, zplus, f_init, target, f_res):
@@ -229,13 +254,16 @@ def sphere_walk(z, d, alpha, layers):
     return z
 
 
-def edit_test(delta, j, attrs, linked=LINKED):
+def edit_test(delta, j, attrs, linked=LINKED, heads=None):
     """Issue 3's test on per-face changes `delta` [N, A] (numpy) for attribute j, ignoring the attributes linked to
     it by definition: (fraction moved the intended way, own mean change, worst other attribute, its mean |change|
-    over the own mean |change|). It passes when the fraction is >= 0.9 and the ratio < 1/3."""
+    over the own mean |change|). It passes when the fraction is >= 0.9 and the ratio < 1/3. heads: the attribute
+    ids counted as others (default: all; issue 12 counts only the reliable classifier heads)."""
     own = delta[:, j]
     others = np.abs(delta).mean(0)
     others[j] = 0
+    if heads is not None:
+        others[[k for k, a in enumerate(attrs) if a not in heads]] = 0
     for lk in linked.get(attrs[j], ()):
         if lk in attrs:
             others[attrs.index(lk)] = 0
@@ -331,6 +359,19 @@ def domain_fid(bundle, clf, data_dir, n=1000, seed=0, log=print):
 # ---- main ----------------------------------------------------------------------------------------------------
 def main(argv=None):
     args = parse_args(argv)
+    if args.spaces:
+        import shlex
+        import sys
+        from model.eval import spaces
+        args.command_line = 'python3 -m model.fidelity ' + ' '.join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+        spaces.run(args)
+    else:
+        run_blocks(args)
+    return 0
+
+
+def run_blocks(args):
+    """The F/Z+ bench (per F block) -> report dict."""
     torch.set_num_threads(args.threads)
     t_start = time.time()
     log = lambda s: print(s, flush=True)
@@ -380,7 +421,8 @@ def main(argv=None):
         else:
             log(f'  (no classifier at {args.classifier}: edits and FID skipped)')
     target = load_faces(args.data, 'heldout', n=args.n, start=args.offset)
-    codes = torch.load(args.codes) if args.codes and os.path.exists(args.codes) else {}
+    from model.load.checkpoint import load_torch_file
+    codes = load_torch_file(args.codes) if args.codes and os.path.exists(args.codes) else {}
     ref_sd = None
     for r in f_list:
         log(f'F block {r}x{r} (firstWs {bundle.first_ws(r)}), {args.n} faces, {args.steps} steps')
@@ -468,4 +510,5 @@ def _write(path, report):
 
 
 if __name__ == '__main__':
-    main()
+    import sys
+    sys.exit(main())

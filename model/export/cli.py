@@ -31,6 +31,7 @@ from model.nets.perceptual import NOTES, DiscriminatorFeatures, PyramidSSIM, loa
 WINOGRAD_GRAPHS = ('synthesis_from_f', 'grad_fzplus', 'grad_fwplus')
 REQUIRED = ['mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus']
 ALL = REQUIRED + ['grad_fwplus', 'grad_wplus', 'grad_zplus_nof']
+OPT_IN = ['grad_s', 'grad_fzplus_anchored']  # exported only when named (--graphs): model.fidelity's S and anchored F/Z+
 
 
 def make_perceptual(kind, loaded, lpips_weights=None, vgg_weights=None):
@@ -125,7 +126,8 @@ def main(argv=None):
     ap.add_argument('--vgg-weights', help='torchvision vgg16 state dict (features.N.weight ...)')
     ap.add_argument('--fp16', action='store_true', help='also write <key>@fp16 copies (fp32 I/O; forward graphs '
                     'in fp16 math, gradient graphs with fp16 weights and fp32 math: see model/export/fp16.py)')
-    ap.add_argument('--graphs', help=f'comma-separated subset of {",".join(ALL)} (required ones always)')
+    ap.add_argument('--graphs', help=f'comma-separated subset of {",".join(ALL + OPT_IN)} (required ones always; '
+                    f'default: {",".join(ALL)})')
     ap.add_argument('--licence', default='unknown')
     ap.add_argument('--weights-source')
     ap.add_argument('--default-weights', default='1,1,0.1', help='lambda_mse,lambda_perc,lambda_f')
@@ -137,9 +139,10 @@ def main(argv=None):
     ap.add_argument('--check', action='store_true', help='run every graph in onnxruntime-node vs PyTorch / float64')
     a = ap.parse_args(argv)
     perceptual = a.perceptual or ('lpips-vgg' if a.lpips_weights else 'pyramid-ssim')
-    keys = sorted(set(REQUIRED) | set(a.graphs.split(',')), key=ALL.index) if a.graphs else None
-    if keys and any(k not in ALL for k in keys):
-        ap.error(f'unknown graph keys {[k for k in keys if k not in ALL]}')
+    known = ALL + OPT_IN
+    if a.graphs and any(k not in known for k in a.graphs.split(',')):
+        ap.error(f'unknown graph keys {[k for k in a.graphs.split(",") if k not in known]}')
+    keys = sorted(set(REQUIRED) | set(a.graphs.split(',')), key=known.index) if a.graphs else None
     torch.set_grad_enabled(True)
     try:
         _, pm = export_pack(a.checkpoint, a.out_dir, name=a.name, title=a.title, f_res=a.f_res, psi=a.psi,

@@ -3,6 +3,7 @@
 Forward graphs are plain functions; `grad_*` graphs return (loss[3], grads...) computed by autograd and are
 traced with grad_graphs.trace. Input order = contract order = ONNX input order.
 """
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -68,11 +69,37 @@ class PackModel:
     def zplus_to_wplus(self, zplus):
         return self.truncate(self.G.mapping(zplus[0]))[None]
 
+    # StyleSpace: one style vector per modulated conv (the output of its affine layer), in synthesis order
+    def style_layers(self):
+        """[(ModulatedConv2d, W+ index it reads)] in the order synthesis runs them (conv1, to_rgb1, then per block
+        the upsampling conv, the second conv and the ToRGB); S = their affine outputs concatenated."""
+        G = self.G
+        layers = [(G.conv1.conv, 0), (G.to_rgb1.conv, 1)]
+        for j, to_rgb in enumerate(G.to_rgbs):
+            layers += [(G.convs[2 * j].conv, 2 * j + 1), (G.convs[2 * j + 1].conv, 2 * j + 2), (to_rgb.conv, 2 * j + 3)]
+        return layers
+
+    def style_dims(self):
+        return [conv.in_ch for conv, _ in self.style_layers()]
+
+    def styles(self, wplus):
+        """wplus [B, numWs, wDim] -> s [B, sum(style_dims)]: every affine layer applied to the W+ entry it reads."""
+        return torch.cat([conv.modulation(wplus[:, i]) for conv, i in self.style_layers()], 1)
+
+    def synthesis_s(self, s):
+        """s [B, sum(style_dims)] -> image: the generator's own synthesis with each affine output given."""
+        ends = torch.tensor(self.style_dims()).cumsum(0).tolist()
+        parts = [s[:, e - d:e] for d, e in zip(self.style_dims(), ends)]  # slices (Slice ops), not torch.split
+        with _given_styles([conv for conv, _ in self.style_layers()], parts):
+            return self.G.synthesis(s.new_zeros(s.shape[0], self.num_ws, self.w_dim))
+
     # losses: (loss vector [mse, perceptual, f], weighted total)
-    def loss(self, image, target, weights, f=None, f_init=None):
+    def loss(self, image, target, weights, f=None, f_init=None, anchor=None):
         mse = ((image - target) ** 2).mean()
         perc = self.perceptual(image, target) if self.perceptual is not None else torch.zeros_like(mse)
         freg = ((f - f_init) ** 2).mean() if f is not None else torch.zeros_like(mse)
+        if anchor is not None:
+            freg = freg + ((f - anchor) ** 2).mean()
         loss = torch.stack([mse, perc, freg])
         return loss, (loss * weights).sum()
 
@@ -88,6 +115,16 @@ class PackModel:
     def loss_zplus_nof(self, target, zplus, weights):
         return self.loss(self.synthesis(self.zplus_to_wplus(zplus)), target, weights)
 
+    def loss_s(self, target, s, weights):
+        return self.loss(self.synthesis_s(s), target, weights)
+
+    def loss_fzplus_anchored(self, target, f, zplus, f_init, weights):
+        """F/Z+ with the F term anchored to the generator as well: mean((F - F_init)^2) + mean((F - F_gen(W+))^2),
+        where F_gen(W+) = features(current W+) keeps its gradient, so every z (also the layers below F) is pulled
+        towards codes whose own features match F, and the residual F - F_gen(W+) stays small (issue 12)."""
+        wplus = self.zplus_to_wplus(zplus)
+        return self.loss(self.synthesis_from_f(f, wplus), target, weights, f, f_init, anchor=self.features(wplus))
+
     # graph table
     def examples(self, seed=0):
         """Random but plausible inputs for every graph (z on the sphere, F and target from the generator)."""
@@ -101,7 +138,8 @@ class PackModel:
             f = self.features(wplus)
             target = self.synthesis(self.zplus_to_wplus(sphere(randn(1, self.num_ws, self.z_dim)))).clamp(-1, 1)
             f_init = f + 0.05 * randn(*f.shape)
-        return dict(z=z[0], zplus=z, wplus=wplus, f=f, f_init=f_init, target=target,
+            s = self.styles(wplus)
+        return dict(z=z[0], zplus=z, wplus=wplus, f=f, f_init=f_init, target=target, s=s,
                     weights=torch.tensor([1.0, 1.0, 0.1], dtype=dt))
 
     def specs(self, keys=None):
@@ -120,8 +158,35 @@ class PackModel:
                       pick('target', 'wplus', 'weights'), ['loss', 'grad_wplus'], True),
             GraphSpec('grad_zplus_nof', grad_of(self.loss_zplus_nof, ['zplus']),
                       pick('target', 'zplus', 'weights'), ['loss', 'grad_zplus'], True),
+            GraphSpec('grad_s', grad_of(self.loss_s, ['s']), pick('target', 's', 'weights'), ['loss', 'grad_s'], True),
+            GraphSpec('grad_fzplus_anchored', grad_of(self.loss_fzplus_anchored, ['f', 'zplus']),
+                      pick('target', 'f', 'zplus', 'f_init', 'weights'), ['loss', 'grad_f', 'grad_zplus'], True),
         ]
         return [s for s in table if keys is None or s.key in keys]
+
+
+class _Given(torch.nn.Module):
+    """Stands in for an affine layer: returns the given style whatever W it is called with."""
+
+    def __init__(self, s):
+        super().__init__()
+        self.s = s
+
+    def forward(self, w):
+        return self.s
+
+
+@contextmanager
+def _given_styles(convs, styles):
+    """Within the block, each ModulatedConv2d in convs uses the given style instead of its affine layer's output."""
+    saved = [c.modulation for c in convs]
+    try:
+        for c, s in zip(convs, styles):
+            c.modulation = _Given(s)
+        yield
+    finally:
+        for c, m in zip(convs, saved):
+            c.modulation = m
 
 
 def grad_of(loss_fn, diff):

@@ -12,7 +12,7 @@ import torch
 from model.runtime import ort_node
 
 FWD_TOL = 1e-4       # max |onnx - torch| / max |torch| for forward graphs and loss
-ZGRAD_TOL = 1e-4     # dz+ / dw+ relative error vs float64
+ZGRAD_TOL = 1e-4     # dz+ / dw+ / ds relative error vs float64
 GRAD_SLACK = 2.0     # ONNX may be at most this many times further from float64 than PyTorch float32 is (+1e-6)
 WINOGRAD_SLACK = 5e-5  # + this for packs with Winograd convs: F(4,3) in float32 is ~1e-5 relative (tests/test_winograd.py)
 
@@ -67,7 +67,7 @@ def check_pack(pack_dir, pm, keys=None, log=print, winograd=None):
             errs[f'{n}_vs_f64'], errs[f'{n}_torch32_vs_f64'] = e_onnx, e_torch
             if n == 'loss' and e_onnx > FWD_TOL:
                 failures.append(f'{key}.loss vs f64: {e_onnx:.2e}')
-            elif n in ('grad_zplus', 'grad_wplus') and e_onnx > ZGRAD_TOL:
+            elif n in ('grad_zplus', 'grad_wplus', 'grad_s') and e_onnx > ZGRAD_TOL:
                 failures.append(f'{key}.{n} vs f64: {e_onnx:.2e} > {ZGRAD_TOL}')
             elif n == 'grad_f' and e_onnx > GRAD_SLACK * e_torch + slack:
                 failures.append(f'{key}.grad_f vs f64: {e_onnx:.2e} (torch f32: {e_torch:.2e})')
