@@ -1,7 +1,8 @@
 /** Advanced settings for the next inversion: latent space, steps, learning rate, preview interval, loss weights. */
 import { updateSettings } from '../state/inversion';
+import { setEditMode } from '../state/sliders';
 import { get, useStore } from '../state/store';
-import type { Space } from '../worker/protocol';
+import type { FEditMode, Space } from '../worker/protocol';
 
 const WEIGHT_NAMES = ['MSE', 'perceptual', 'F reg.'];
 
@@ -9,6 +10,7 @@ export function AdvancedCard() {
   const pack = useStore((s) => s.pack);
   const settings = useStore((s) => s.settings);
   const inverting = useStore((s) => s.phase === 'inverting');
+  const editMode = useStore((s) => s.editMode);
   if (!pack) return null;
   return (
     <details className="card advanced">
@@ -21,6 +23,18 @@ export function AdvancedCard() {
           ))}
         </select>
       </label>
+      {settings.space.startsWith('F/') && (
+        <label className="field" title="Fixed: F stays as inverted and only the layers after the F block edit (the paper's edit). Follows: every layer edits and F moves with the edit by the generator's own change of F.">
+          <span>F while editing</span>
+          <select value={editMode} data-testid="edit-mode" onChange={(e) => void setEditMode(e.target.value as FEditMode)}>
+            {(['follow', 'fixed'] as FEditMode[]).map((m) => (
+              <option key={m} value={m}>
+                {m === 'follow' ? 'follows the edit' : 'fixed (paper)'}{m === pack.editMode ? ' (default for this model)' : ''}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
       <label className="field">
         <span>Steps</span>
         <input type="number" min={1} max={5000} value={settings.steps} disabled={inverting} data-testid="steps"

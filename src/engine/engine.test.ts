@@ -123,6 +123,27 @@ describe('engine on the tiny pack (onnxruntime-node)', () => {
     expect(isSuperseded(res[3])).toBe(false);
   });
 
+  it('F follows the edit: F_gen(W+_edit) + residual reproduces F_inv at alpha ~0, and edits every layer', async () => {
+    const e = makeEngine();
+    await e.loadPack('file://' + PACK);
+    e.setTarget({ width: 32, height: 32, data: target });
+    const r = await e.invert({ space: 'F/Z+', steps: 10 });
+    const meanDiff = (a: Uint8ClampedArray, b: Uint8ClampedArray) => {
+      let d = 0;
+      for (let i = 0; i < a.length; i++) d += Math.abs(a[i] - b[i]);
+      return d / a.length;
+    };
+    e.setEditMode('follow');
+    const tiny = (await e.render({ tone: 1e-4 })) as any;
+    expect(meanDiff(tiny.image, r.image)).toBeLessThan(0.05); // residual formula: no jump when the walk is ~0
+    const follow = (await e.render({ tone: 3 })) as any;
+    e.setEditMode('fixed');
+    const fixed = (await e.render({ tone: 3 })) as any;
+    expect(meanDiff(follow.image, r.image)).toBeGreaterThan(1);
+    expect(meanDiff(follow.image, fixed.image)).toBeGreaterThan(0.5); // layers below F and F itself moved too
+    expect(() => e.setEditMode('sideways' as any)).toThrow(/edit mode/);
+  });
+
   it('rejects a target of the wrong size and editing before inversion', async () => {
     const e = makeEngine();
     await e.loadPack('file://' + PACK);

@@ -6,7 +6,7 @@
  *   edit/      slider frames (sphere walk)
  */
 import { EngineError } from './errors';
-import { Editor, type RenderResult } from './edit/editor';
+import { defaultEditMode, Editor, type FEditMode, type RenderResult } from './edit/editor';
 import type { SliderValues } from './edit/directions';
 import { Generator } from './graphs/generator';
 import { GraphRunner } from './graphs/runner';
@@ -24,7 +24,7 @@ import type { Ort, SessionFactory } from './runtime/ort';
 import { isSuperseded, LatestWins, type Superseded } from './schedule';
 import type { RGBAImage } from '../image/types';
 
-export type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, Space, WarmUpOptions, WarmUpResult };
+export type { FEditMode, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, Space, WarmUpOptions, WarmUpResult };
 export { SPACE_GRAPH, SPACES };
 
 export interface EngineOptions {
@@ -117,7 +117,7 @@ export class Engine {
     });
     const gen = new Generator(this.runner, opened.pack.manifest);
     await this.runner.swap(opened.runtime, () => {
-      this.loaded = { pack: opened.pack, gen, editor: new Editor(gen, this.runner.constants.f_edit) };
+      this.loaded = { pack: opened.pack, gen, editor: new Editor(gen, this.runner.constants.f_edit, defaultEditMode(opened.pack.manifest, opened.pack.manifest.graphs)) };
       this.inv = null;
       this.target.clear();
     });
@@ -206,6 +206,13 @@ export class Engine {
     const inv = this.inv;
     if (!inv) return Promise.reject(new EngineError('StateError', 'invert a photo before editing'));
     return this.loaded!.editor.render(inv, alphas);
+  }
+
+  /** How slider frames treat F in the F spaces: fixed (the paper's edit) or following the edit (see edit/editor.ts). */
+  setEditMode(mode: FEditMode): void {
+    if (mode !== 'fixed' && mode !== 'follow') throw new EngineError('StateError', `unknown edit mode ${String(mode)}`);
+    if (!this.loaded) throw new EngineError('StateError', 'no model pack loaded');
+    this.loaded.editor.mode = mode;
   }
 
   /** Renders the edit for slider values {directionId: alpha}. Latest wins: a stale waiting request resolves as superseded. */

@@ -66,8 +66,11 @@ export async function loadPack(url: string) {
       }),
     );
     const backend = await engine.backend();
+    const fMode = readUrlOptions().fMode;
+    if (fMode && fMode !== pack.editMode) await engine.setEditMode(fMode);
     set((s) => ({
       pack,
+      editMode: fMode ?? pack.editMode,
       packUrl: url,
       backend,
       phase: 'ready',

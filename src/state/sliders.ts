@@ -1,6 +1,6 @@
 /** The slider flow: live edits rendered by the engine (latest wins), one undo entry per gesture, reset, undo, redo. */
 import { getEngine } from '../worker/client';
-import type { SliderValues } from '../worker/protocol';
+import type { FEditMode, SliderValues } from '../worker/protocol';
 import { reportError } from './errors';
 import { commitSliders, get, modelFrame, redoSliders, set, undoSliders, zeroSliders } from './store';
 
@@ -16,6 +16,17 @@ export async function renderSliders(values: SliderValues) {
     set({ edited: modelFrame(r.image, s.pack.resolution), frameMs: r.ms, rendering: false });
   } catch (e) {
     if (seq === get().renderSeq) set({ rendering: false });
+    reportError(e);
+  }
+}
+
+/** F fixed (the paper's edit) or F following the edit; re-renders the current sliders. */
+export async function setEditMode(mode: FEditMode) {
+  try {
+    await getEngine().setEditMode(mode);
+    set({ editMode: mode });
+    void renderSliders(get().sliders);
+  } catch (e) {
     reportError(e);
   }
 }

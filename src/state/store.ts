@@ -5,7 +5,7 @@
  * one (boot, packs, photo, composite, inversion, sliders, sessions).
  */
 import { create } from 'zustand';
-import type { BackendInfo, DetectedFace, InvertProgress, PackSummary, SliderValues, Space } from '../worker/protocol';
+import type { BackendInfo, DetectedFace, FEditMode, InvertProgress, PackSummary, SliderValues, Space } from '../worker/protocol';
 import type { Alignment, Point } from '../image/align';
 import type { RGBAImage } from '../image/types';
 
@@ -94,6 +94,8 @@ export interface AppState {
   /** Space of the inversion the engine holds (resume only continues in the same space). */
   lastSpace: Space | null;
   sliders: SliderValues;
+  /** How slider frames treat F in the F spaces (the pack's measured default until the user picks). */
+  editMode: FEditMode;
   undo: SliderValues[];
   redo: SliderValues[];
   frameMs: number | null;
@@ -138,6 +140,7 @@ export const useStore = create<AppState>(() => ({
   canResume: false,
   lastSpace: null,
   sliders: {},
+  editMode: 'fixed',
   undo: [],
   redo: [],
   frameMs: null,

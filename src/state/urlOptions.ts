@@ -1,5 +1,5 @@
-/** Options read from the page URL (`?pack=…&backend=…&steps=…&space=…&warm=0`). */
-import type { BackendKind } from '../worker/protocol';
+/** Options read from the page URL (`?pack=…&backend=…&steps=…&space=…&warm=0&fmode=fixed|follow`). */
+import type { BackendKind, FEditMode } from '../worker/protocol';
 
 export interface UrlOptions {
   backend: 'auto' | BackendKind;
@@ -8,6 +8,8 @@ export interface UrlOptions {
   space: string | null;
   /** false with ?warm=0: no speculative warm-up runs after a pack loads (tests, benchmarks of the cold start). */
   warm: boolean;
+  /** How edits treat F (?fmode=fixed|follow); null = the pack's measured default. */
+  fMode: FEditMode | null;
 }
 
 export function readUrlOptions(search = location.search): UrlOptions {
@@ -20,5 +22,6 @@ export function readUrlOptions(search = location.search): UrlOptions {
     steps: Number.isFinite(steps) && steps > 0 ? Math.floor(steps) : null,
     space: q.get('space'),
     warm: q.get('warm') !== '0',
+    fMode: q.get('fmode') === 'fixed' || q.get('fmode') === 'follow' ? (q.get('fmode') as FEditMode) : null,
   };
 }

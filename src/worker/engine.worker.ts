@@ -69,6 +69,9 @@ const api: EngineApi = {
     const r = await need().render(values);
     return 'image' in r ? Comlink.transfer(r, [r.image.buffer]) : r;
   },
+  async setEditMode(mode) {
+    need().setEditMode(mode);
+  },
   async backend() {
     return engine?.backend ?? null;
   },

@@ -3,7 +3,7 @@
  * it never imports onnxruntime or the engine's implementation.
  */
 import type { BackendInfo, BackendKind, BackendPreference } from '../engine/runtime/backend';
-import type { InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, Space, WarmUpOptions, WarmUpResult } from '../engine/engine';
+import type { FEditMode, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, Space, WarmUpOptions, WarmUpResult } from '../engine/engine';
 import type { LoadProgress } from '../engine/pack/load';
 import type { Superseded } from '../engine/schedule';
 import type { DetectedFace } from '../image/faces-core';
@@ -11,7 +11,7 @@ import type { RGBAImage } from '../image/types';
 import type { ImportedPack, ImportProgress, ImportSource, SourceFile } from '../engine/packStream';
 
 export type { ImportedPack, ImportProgress, ImportSource, SourceFile };
-export type { BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes, SliderValues, WarmUpOptions, WarmUpResult, RGBAImage };
+export type { FEditMode, BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes, SliderValues, WarmUpOptions, WarmUpResult, RGBAImage };
 
 export interface InitOptions {
   /** 'auto' = WebGPU when an adapter exists, else WASM. */
@@ -40,6 +40,8 @@ export interface EngineApi {
   invert(opts: InvertOptions, onProgress?: (p: InvertProgress) => void): Promise<InvertResult>;
   cancel(): Promise<void>;
   render(values: SliderValues): Promise<RenderResult | Superseded>;
+  /** F fixed (the paper's edit) or F following the edit, for the next frames. */
+  setEditMode(mode: FEditMode): Promise<void>;
   backend(): Promise<BackendInfo | null>;
   onBackendChange(cb: (b: BackendInfo) => void): Promise<void>;
   /** Faces (largest first) with 68 landmarks in photo pixels; face-api is loaded on first use. `img` is copied, not kept. */

@@ -11,9 +11,12 @@ import { hasF, type Space } from '../inversion/spaces';
 /** Slider values by direction id, in the direction's units. */
 export type SliderValues = Record<string, number>;
 
-/** The non-zero sliders as walk directions. F spaces edit only the layers after fBlock.firstWs (F fixes the rest). */
-export function walkDirections(m: ModelPackManifest, alphas: SliderValues, space: Space): WalkDirection[] {
-  const first = hasF(space) ? m.fBlock.firstWs : 0;
+/**
+ * The non-zero sliders as walk directions. With F fixed, F spaces edit only the layers after fBlock.firstWs (F fixes
+ * the rest); `firstLayer` overrides that (0 when F follows the edit).
+ */
+export function walkDirections(m: ModelPackManifest, alphas: SliderValues, space: Space, firstLayer?: number): WalkDirection[] {
+  const first = firstLayer ?? (hasF(space) ? m.fBlock.firstWs : 0);
   const allLayers = Array.from({ length: m.numWs - first }, (_, i) => i + first);
   const out: WalkDirection[] = [];
   for (const d of m.directions) {

@@ -1,6 +1,9 @@
 /**
  * One edited frame: Z+ codes walk along the slider directions on the sphere (W+ codes get the equivalent W shift),
- * F stays fixed, then mapping -> truncation -> synthesis_from_f.
+ * then mapping -> truncation -> synthesis_from_f. In the F spaces F is handled by the edit mode:
+ *   fixed   F stays as inverted and only the layers after the F block are walked (the paper's edit);
+ *   follow  every layer is walked and F moves with the edit: F_edit = F_gen(W+_edit) + (F_inv - F_gen(W+_inv)),
+ *           the inverted F's residual over what the generator itself produces (FS-Encoder's edit, no training).
  */
 import type { Generator } from '../graphs/generator';
 import type { Constant } from '../graphs/runner';
@@ -8,30 +11,68 @@ import { sphereWalk } from '../math/sphere';
 import { now } from '../schedule';
 import { tensorToRgba } from '../../image/tensor';
 import type { Inversion } from '../inversion/inversion';
-import { isZ } from '../inversion/spaces';
+import { hasF, isZ } from '../inversion/spaces';
 import { walkDirections, WDelta, type SliderValues } from './directions';
+
+export type FEditMode = 'fixed' | 'follow';
 
 export interface RenderResult {
   image: Uint8ClampedArray;
   ms: number;
 }
 
+/** The pack's default edit mode: its manifest's measured choice, else the paper's (F fixed). */
+export function defaultEditMode(m: { editing?: { fMode?: FEditMode } }, graphs: Record<string, unknown>): FEditMode {
+  return m.editing?.fMode === 'follow' && graphs.features ? 'follow' : 'fixed';
+}
+
 export class Editor {
   private readonly wDelta: WDelta;
-  /** Which inversion, at which step, the `f_edit` constant holds: F is fixed while editing, so it is uploaded once. */
+  /** Which inversion, at which step, the `f_edit` constant holds: in fixed mode F is uploaded once. */
   private fEditOf: { inv: Inversion; step: number } | null = null;
+  /** F_inv - F_gen(W+_inv) of the current inversion (follow mode), with |residual| / |F_inv|. */
+  private residualOf: { inv: Inversion; step: number; r: Float32Array; ratio: number } | null = null;
 
   constructor(
     private readonly gen: Generator,
     private readonly fEdit: Constant,
+    public mode: FEditMode = 'fixed',
   ) {
     this.wDelta = new WDelta(gen);
+  }
+
+  /** Whether frames of this inversion move F (follow mode needs the pack's `features` graph). */
+  follows(inv: Inversion): boolean {
+    return this.mode === 'follow' && !!inv.f && hasF(inv.space) && !!this.gen.manifest.graphs.features;
+  }
+
+  private async wplusOf(inv: Inversion, code: Float32Array): Promise<Float32Array> {
+    return isZ(inv.space) ? this.gen.zToW(code) : code.slice();
+  }
+
+  /** |F_inv - F_gen(W+_inv)| / |F_inv| for the current inversion (follow mode), computed once per inversion step. */
+  async residual(inv: Inversion): Promise<{ r: Float32Array; ratio: number }> {
+    const c = this.residualOf;
+    if (c && c.inv === inv && c.step === inv.step) return c;
+    const fInv = inv.f!;
+    const fGen = await this.gen.features(await this.wplusOf(inv, inv.code));
+    const r = new Float32Array(fInv.length);
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < r.length; i++) {
+      r[i] = fInv[i] - fGen[i];
+      num += r[i] * r[i];
+      den += fInv[i] * fInv[i];
+    }
+    this.residualOf = { inv, step: inv.step, r, ratio: Math.sqrt(num / Math.max(den, 1e-30)) };
+    return this.residualOf;
   }
 
   async render(inv: Inversion, alphas: SliderValues): Promise<RenderResult> {
     const m = this.gen.manifest;
     const t0 = now();
-    const dirs = walkDirections(m, alphas, inv.space);
+    const follow = this.follows(inv);
+    const dirs = walkDirections(m, alphas, inv.space, follow ? 0 : undefined);
     let wplus: Float32Array;
     if (isZ(inv.space)) {
       wplus = await this.gen.zToW(dirs.length ? sphereWalk(inv.code, m.zDim, dirs) : inv.code);
@@ -42,8 +83,14 @@ export class Editor {
         for (let i = 0; i < wplus.length; i++) wplus[i] += d[i];
       }
     }
-    let f: Constant | null = null;
-    if (inv.f) {
+    let f: Constant | Float32Array | null = null;
+    if (inv.f && follow && dirs.length) {
+      const { r } = await this.residual(inv);
+      const fEdit = await this.gen.features(wplus);
+      const moved = new Float32Array(r.length);
+      for (let i = 0; i < r.length; i++) moved[i] = fEdit[i] + r[i];
+      f = moved;
+    } else if (inv.f) {
       if (this.fEditOf?.inv !== inv || this.fEditOf.step !== inv.step || !this.fEdit.isSet) {
         this.fEdit.set(inv.f.slice(), m.fBlock.shape);
         this.fEditOf = { inv, step: inv.step };

@@ -30,6 +30,11 @@ export class Generator {
     return w;
   }
 
+  /** F at the pack's F block for W+ (the `features` graph). */
+  async features(wplus: Float32Array): Promise<Float32Array> {
+    return (await this.runner.run('features', { wplus })).f;
+  }
+
   /** The image tensor for W+, from F when given (synthesis_from_f), else from the constant input (synthesis). */
   async synthesize(f: Feed | null, wplus: Float32Array): Promise<Float32Array> {
     if (f) return (await this.runner.run('synthesis_from_f', { f, wplus })).image;

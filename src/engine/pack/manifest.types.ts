@@ -107,6 +107,19 @@ export interface ModelPackManifest {
     [k: string]: Graph;
   };
   directions: Direction[];
+  /**
+   * How slider edits treat F in the F spaces, as measured for this pack (model/eval/fidelity.py --edit-mode).
+   */
+  editing?: {
+    /**
+     * fixed: F stays as inverted and only layers >= fBlock.firstWs are walked (the paper's edit). follow: every layer is walked and F_edit = F_gen(W+_edit) + (F_inv - F_gen(W+_inv)) (needs the features graph). Default fixed.
+     */
+    fMode?: 'fixed' | 'follow';
+    /**
+     * Measured mean |F_inv - F_gen(W+_inv)| / |F_inv| on held-out faces.
+     */
+    fResidual?: number;
+  };
   classifier?: {
     attributes: {
       id: string;

@@ -1,4 +1,5 @@
 /** What the UI needs to know about a loaded pack (plain data: it crosses the worker boundary). */
+import { defaultEditMode, type FEditMode } from '../edit/editor';
 import { availableSpaces, type Space } from '../inversion/spaces';
 import { joinUrl, type ModelPack } from './load';
 import type { ModelPackManifest } from './manifest';
@@ -14,6 +15,8 @@ export interface PackSummary {
   directions: { id: string; label: string; kind: string; range: [number, number]; strength?: number }[];
   samples: string[];
   spaces: Space[];
+  /** The pack's default handling of F while editing (its measured choice; 'fixed' when it states none). */
+  editMode: FEditMode;
   hasEncoder: boolean;
   defaultWeights: [number, number, number];
   perceptual: string;
@@ -32,6 +35,7 @@ export function summarise(pack: ModelPack): PackSummary {
     directions: m.directions.map((d) => ({ id: d.id, label: d.label, kind: d.kind, range: d.range, ...(d.editStrength !== undefined ? { strength: d.editStrength } : {}) })),
     samples: (m.samples ?? []).map((s) => joinUrl(pack.baseUrl, s)),
     spaces: availableSpaces(m),
+    editMode: defaultEditMode(m, m.graphs),
     hasEncoder: !!m.graphs.encoder,
     defaultWeights: m.loss.defaultWeights as [number, number, number],
     perceptual: m.loss.perceptual,
