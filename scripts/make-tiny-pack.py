@@ -23,6 +23,8 @@ from onnx import numpy_helper
 
 torch.manual_seed(7)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from model.export.contract_generated import GRAPH_INPUTS, GRAPH_OUTPUTS, tensor_shape  # noqa: E402
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'public/models/tiny-test')
 NAME = 'tiny-test'
 
@@ -317,22 +319,12 @@ def check_grads():
 check_grads()
 
 os.makedirs(OUT, exist_ok=True)
-zp_spec = [1, NUM_WS, Z]
-wp_spec = [1, NUM_WS, W]
-img_spec = [1, 3, R, R]
 f_spec = [1, C, F_RES, F_RES]
-GRAPHS = {
-    'mapping': (Mapping(), [('z', [NUM_WS, Z])], [('w', [NUM_WS, W])]),
-    'synthesis': (Synthesis(), [('wplus', wp_spec)], [('image', img_spec)]),
-    'features': (Features(), [('wplus', wp_spec)], [('f', f_spec)]),
-    'synthesis_from_f': (SynthFromF(), [('f', f_spec), ('wplus', wp_spec)], [('image', img_spec)]),
-    'grad_fzplus': (GradFZ(), [('target', img_spec), ('f', f_spec), ('zplus', zp_spec), ('f_init', f_spec), ('weights', [3])],
-                    [('loss', [3]), ('grad_f', f_spec), ('grad_zplus', zp_spec)]),
-    'grad_fwplus': (GradFW(), [('target', img_spec), ('f', f_spec), ('wplus', wp_spec), ('f_init', f_spec), ('weights', [3])],
-                    [('loss', [3]), ('grad_f', f_spec), ('grad_wplus', wp_spec)]),
-    'grad_wplus': (GradW(), [('target', img_spec), ('wplus', wp_spec), ('weights', [3])], [('loss', [3]), ('grad_wplus', wp_spec)]),
-    'grad_zplus_nof': (GradZ(), [('target', img_spec), ('zplus', zp_spec), ('weights', [3])], [('loss', [3]), ('grad_zplus', zp_spec)]),
-}
+MODULES = {'mapping': Mapping(), 'synthesis': Synthesis(), 'features': Features(), 'synthesis_from_f': SynthFromF(),
+           'grad_fzplus': GradFZ(), 'grad_fwplus': GradFW(), 'grad_wplus': GradW(), 'grad_zplus_nof': GradZ()}
+# input and output names, order and shapes from the graph contract (schema/graphs.contract.json)
+spec = lambda names: [(n, tensor_shape(n, numWs=NUM_WS, zDim=Z, wDim=W, R=R, F=f_spec)) for n in names]
+GRAPHS = {key: (mod, spec(GRAPH_INPUTS[key]), spec(GRAPH_OUTPUTS[key])) for key, mod in MODULES.items()}
 
 weights_blob = bytearray()
 blob_index = {}  # sha -> (offset, length)

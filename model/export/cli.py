@@ -20,6 +20,7 @@ import time
 import torch
 
 from model.export import onnx_pack as pack
+from model.export.contract_generated import EXPORTED_GRAPHS, REQUIRED_GRAPHS
 from model.export.graphs import PackModel, traced
 from model.load.checkpoint import CheckpointError, load_checkpoint
 from model.export.manifest import ManifestError, build, pack_name
@@ -29,8 +30,8 @@ from model.nets.perceptual import NOTES, DiscriminatorFeatures, PyramidSSIM, loa
 # (model/export/winograd.py). Each session holds its own transformed weights (4x the weights, in memory only), so the graphs
 # that run rarely keep direct convs.
 WINOGRAD_GRAPHS = ('synthesis_from_f', 'grad_fzplus', 'grad_fwplus')
-REQUIRED = ['mapping', 'synthesis', 'features', 'synthesis_from_f', 'grad_fzplus']
-ALL = REQUIRED + ['grad_fwplus', 'grad_wplus', 'grad_zplus_nof']
+REQUIRED = list(REQUIRED_GRAPHS)
+ALL = list(EXPORTED_GRAPHS)
 OPT_IN = ['grad_s', 'grad_fzplus_anchored']  # exported only when named (--graphs): model.fidelity's S and anchored F/Z+
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from model.export.autograd_trace import trace
+from model.export.contract_generated import GRAPH_INPUTS, GRAPH_OUTPUTS
 from model.nets.stylegan2 import freeze, unfreeze
 
 
@@ -145,19 +146,16 @@ class PackModel:
     def specs(self, keys=None):
         ex = self.examples()
         pick = lambda *names: {n: ex[n] for n in names}
+        io = lambda key: (pick(*GRAPH_INPUTS[key]), list(GRAPH_OUTPUTS[key]))  # the contract's names, in order
         table = [
-            GraphSpec('mapping', self.mapping, {'z': ex['z']}, ['w']),
-            GraphSpec('synthesis', self.synthesis, pick('wplus'), ['image']),
-            GraphSpec('features', self.features, pick('wplus'), ['f']),
-            GraphSpec('synthesis_from_f', self.synthesis_from_f, pick('f', 'wplus'), ['image']),
-            GraphSpec('grad_fzplus', grad_of(self.loss_fzplus, ['f', 'zplus']),
-                      pick('target', 'f', 'zplus', 'f_init', 'weights'), ['loss', 'grad_f', 'grad_zplus'], True),
-            GraphSpec('grad_fwplus', grad_of(self.loss_fwplus, ['f', 'wplus']),
-                      pick('target', 'f', 'wplus', 'f_init', 'weights'), ['loss', 'grad_f', 'grad_wplus'], True),
-            GraphSpec('grad_wplus', grad_of(self.loss_wplus, ['wplus']),
-                      pick('target', 'wplus', 'weights'), ['loss', 'grad_wplus'], True),
-            GraphSpec('grad_zplus_nof', grad_of(self.loss_zplus_nof, ['zplus']),
-                      pick('target', 'zplus', 'weights'), ['loss', 'grad_zplus'], True),
+            GraphSpec('mapping', self.mapping, *io('mapping')),
+            GraphSpec('synthesis', self.synthesis, *io('synthesis')),
+            GraphSpec('features', self.features, *io('features')),
+            GraphSpec('synthesis_from_f', self.synthesis_from_f, *io('synthesis_from_f')),
+            GraphSpec('grad_fzplus', grad_of(self.loss_fzplus, ['f', 'zplus']), *io('grad_fzplus'), True),
+            GraphSpec('grad_fwplus', grad_of(self.loss_fwplus, ['f', 'wplus']), *io('grad_fwplus'), True),
+            GraphSpec('grad_wplus', grad_of(self.loss_wplus, ['wplus']), *io('grad_wplus'), True),
+            GraphSpec('grad_zplus_nof', grad_of(self.loss_zplus_nof, ['zplus']), *io('grad_zplus_nof'), True),
             GraphSpec('grad_s', grad_of(self.loss_s, ['s']), pick('target', 's', 'weights'), ['loss', 'grad_s'], True),
             GraphSpec('grad_fzplus_anchored', grad_of(self.loss_fzplus_anchored, ['f', 'zplus']),
                       pick('target', 'f', 'zplus', 'f_init', 'weights'), ['loss', 'grad_f', 'grad_zplus'], True),

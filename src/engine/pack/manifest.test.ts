@@ -36,8 +36,8 @@ describe('manifest validation', () => {
     m.graphs.grad_fzplus.inputs[2].shape = [0, 0, 0];
     expect(() => validateManifest(m)).toThrow(/grad_fzplus' zplus has shape \[0,0,0\]/);
   });
-  it('the generated types and validator are up to date with the schema', () => {
-    // fails when schema/manifest.schema.json changed without `npm run gen:types`
+  it('the generated files are up to date with the schema and the graph contract', () => {
+    // fails when schema/manifest.schema.json or schema/graphs.contract.json changed without `npm run gen:types`
     execFileSync(process.execPath, [resolve(root, 'scripts/gen-manifest-types.mjs'), '--check'], { stdio: 'pipe' });
   });
 });

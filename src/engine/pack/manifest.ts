@@ -2,7 +2,7 @@ import type { ModelPackManifest } from './manifest.types';
 // CSP-safe ajv standalone validator generated from schema/manifest.schema.json by `npm run gen:types`.
 import { validate as schemaValidate } from './manifest.validate.generated.js';
 import { EngineError } from '../errors';
-import { GRAPH_IO, type GraphKey } from '../graphs/contract';
+import { expectedShape, GRAPH_IO, type GraphKey } from '../graphs/contract';
 
 export type { ModelPackManifest };
 interface AjvError {
@@ -32,24 +32,7 @@ export function validateManifest(json: unknown): ModelPackManifest {
   }
   const m = json as ModelPackManifest;
   const problems: string[] = [];
-  const R = m.resolution;
-  const img = [1, 3, R, R];
   const f = m.fBlock.shape;
-  const expect: Record<string, number[]> = {
-    z: [m.numWs, m.zDim],
-    w: [m.numWs, m.wDim],
-    wplus: [1, m.numWs, m.wDim],
-    zplus: [1, m.numWs, m.zDim],
-    image: img,
-    target: img,
-    f,
-    f_init: f,
-    grad_f: f,
-    grad_zplus: [1, m.numWs, m.zDim],
-    grad_wplus: [1, m.numWs, m.wDim],
-    weights: [3],
-    loss: [3],
-  };
   if (m.truncation.wAvg.length !== m.wDim) problems.push(`truncation.wAvg has ${m.truncation.wAvg.length} values, wDim is ${m.wDim}`);
   if (m.fBlock.firstWs < 0 || m.fBlock.firstWs >= m.numWs) problems.push(`fBlock.firstWs ${m.fBlock.firstWs} outside [0, ${m.numWs})`);
   if (m.imageRange[0] >= m.imageRange[1]) problems.push(`imageRange ${JSON.stringify(m.imageRange)} is empty`);
@@ -61,9 +44,9 @@ export function validateManifest(json: unknown): ModelPackManifest {
     const outNames = g.outputs.map((t) => t.name);
     for (const n of io.inputs) if (!inNames.includes(n)) problems.push(`graph '${key}' lacks input '${n}'`);
     for (const n of io.outputs) if (!outNames.includes(n)) problems.push(`graph '${key}' lacks output '${n}'`);
-    if (base === 'classifier' || base === 'encoder') continue;
+    if (!io.checkShapes) continue;
     for (const t of [...g.inputs, ...g.outputs]) {
-      const want = expect[t.name];
+      const want = expectedShape(t.name, m);
       // An output declared with non-positive dims is "unknown" (a graph whose shape inference gave up): tolerated, the
       // engine reads the shape from the tensor it gets. Inputs must always be exact.
       if (g.outputs.includes(t) && t.shape.some((d) => d <= 0)) continue;
