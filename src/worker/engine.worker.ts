@@ -5,7 +5,7 @@ import { Engine } from '../engine/engine';
 import { selectBackend, type BackendInfo } from '../engine/runtime/backend';
 import type { Ort } from '../engine/runtime/ort';
 import type { EngineApi, InitOptions } from './protocol';
-import { defaultPackStorage, makePackFetch } from '../engine/packStore';
+import { defaultPackStorage, makePackFetch } from '../engine/pack/store';
 
 let engine: Engine | null = null;
 let detector: Promise<import('../image/faces').FaceDetector> | null = null;

@@ -1,13 +1,13 @@
 /// <reference lib="webworker" />
 /**
  * Pack import worker: unzips, hashes and writes imported packs to OPFS off the UI thread, streaming
- * (src/engine/packStream.ts), so a 140–210 MB pack neither freezes the page nor sits in memory. It also answers the
+ * (src/engine/pack/import.ts), so a 140–210 MB pack neither freezes the page nor sits in memory. It also answers the
  * page's questions about stored packs (list, read a sample, delete), so the page never opens the storage itself.
  * Exposed with comlink; the message types are in protocol.ts (ImportApi) and storedPacksProtocol.ts.
  */
 import * as Comlink from 'comlink';
-import { importPackStream } from '../engine/packStream';
-import { defaultPackStorage, storedPackUrl } from '../engine/packStore';
+import { importPackStream } from '../engine/pack/import';
+import { defaultPackStorage, storedPackUrl } from '../engine/pack/store';
 import type { ImportApi } from './protocol';
 import type { StoredPackInfo, StoredPacksApi } from './storedPacksProtocol';
 

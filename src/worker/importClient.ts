@@ -7,7 +7,7 @@ import * as Comlink from 'comlink';
 import type { ImportApi } from './protocol';
 import type { StoredPacksApi } from './storedPacksProtocol';
 
-export { storedPackId, storedPackUrl } from '../engine/packStore';
+export { storedPackId, storedPackUrl } from '../engine/pack/store';
 export type { StoredPackInfo, StoredPacksApi } from './storedPacksProtocol';
 
 let importer: Comlink.Remote<ImportApi & StoredPacksApi> | null = null;

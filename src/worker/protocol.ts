@@ -8,7 +8,7 @@ import type { LoadProgress } from '../engine/pack/load';
 import type { Superseded } from '../engine/schedule';
 import type { DetectedFace } from '../image/faces-core';
 import type { RGBAImage } from '../image/types';
-import type { ImportedPack, ImportProgress, ImportSource, SourceFile } from '../engine/packStream';
+import type { ImportedPack, ImportProgress, ImportSource, SourceFile } from '../engine/pack/import';
 
 export type { ImportedPack, ImportProgress, ImportSource, SourceFile };
 export type { FEditMode, BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes, SliderValues, WarmUpOptions, WarmUpResult, RGBAImage };

@@ -3,9 +3,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { zipSync } from 'fflate';
-import { importPackStream, type ImportProgress } from './packStream';
-import { makePackFetch, MemoryPackStorage, packIdFromName, storedPackId, storedPackUrl, type PackFiles } from './packStore';
-import { loadModelPack } from './pack/load';
+import { importPackStream, type ImportProgress } from './import';
+import { makePackFetch, MemoryPackStorage, packIdFromName, storedPackId, storedPackUrl, type PackFiles } from './store';
+import { loadModelPack } from './load';
 
 const DIR = 'public/models/tiny-test';
 

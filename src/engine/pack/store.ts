@@ -4,7 +4,7 @@
  * URLs: `makePackFetch()` answers `opfs:/packs/<id>/<file>` from the storage and passes every other URL to `fetch`.
  * No DOM: runs in the page and in the engine worker (both have navigator.storage).
  */
-import { EngineError } from './errors';
+import { EngineError } from '../errors';
 
 export type PackFiles = Map<string, Uint8Array>;
 

@@ -8,10 +8,10 @@
  */
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import { createSHA256, type IHasher } from 'hash-wasm';
-import { EngineError } from './errors';
-import { validateManifest, type ModelPackManifest } from './pack/manifest';
-import { fetchResponse } from './pack/load';
-import { packIdFromName, type FileSink, type PackStage, type PackStorage } from './packStore';
+import { EngineError } from '../errors';
+import { validateManifest, type ModelPackManifest } from './manifest';
+import { fetchResponse } from './load';
+import { packIdFromName, type FileSink, type PackStage, type PackStorage } from './store';
 
 /** A file-like source (File from an <input>, a Blob in tests). `path` is the name inside the pack or folder. */
 export interface SourceFile {
