@@ -152,6 +152,9 @@ def main(argv=None):
         if ck.get('map_opt'):
             map_opt.load_state_dict(ck['map_opt'])
         st.update(ck['progress'])
+        for opt, lr in ((g_opt, args.lr), (e_opt, args.lr_e), (d_opt, args.lr), (map_opt, args.map_lr)):
+            for group in opt.param_groups:  # the command line's rates win over the saved ones (lr decay by resuming)
+                group['lr'] = lr
         if 'rng' in ck:
             torch.set_rng_state(ck['rng'])
         print(f"resumed from {args.state}: {st['step']} ae steps, {st['map_step']} mapping steps", flush=True)
@@ -287,14 +290,20 @@ def main(argv=None):
 
     # ---- stage mapping: fit mapping(z) to the distribution of encoded training faces
     enc.eval()
-    with torch.no_grad():
-        w_set = []
-        for i in range(0, n_data, 256):
-            idx = torch.arange(i, min(i + 256, n_data))
-            x = batch_from(data, idx).contiguous()
-            w_set.append(enc(x))
-            w_set.append(enc(x.flip(3)))
-        w_set = torch.cat(w_set).float()
+    cache = os.path.join(args.run_dir, f"w_set-ae{st['step']}.pt")  # the encoded set depends only on E
+    if os.path.exists(cache):
+        w_set = load_torch_file(cache)
+    else:
+        with torch.no_grad():
+            w_set = []
+            for i in range(0, n_data, 256):
+                idx = torch.arange(i, min(i + 256, n_data))
+                x = batch_from(data, idx).contiguous()
+                w_set.append(enc(x))
+                w_set.append(enc(x.flip(3)))
+            w_set = torch.cat(w_set).float()
+        torch.save(w_set, cache)
+    t_start = time.time()  # --max-minutes counts the mapping fit, not the encoding
     mu, cov = w_set.mean(0), torch.cov(w_set.T)
     print(f'encoded {w_set.shape[0]} faces; w mean norm {mu.norm():.3f}, trace cov {cov.trace():.3f}', flush=True)
     requires_grad(g.style, True)
