@@ -38,12 +38,13 @@ fi
 echo "== exporting $CK -> $OUT (F block $F_RES, psi $PSI on layers < $TL, loss weights $WEIGHTS)"
 $NICE $PY -m model.export "$CK" "$OUT" --name demo64 --title "Demo faces 64 px (facesjs)" \
   --f-res "$F_RES" --psi "$PSI" --trunc-layers "$TL" --default-weights "$WEIGHTS" \
-  --graphs grad_fzplus,grad_fwplus,grad_wplus,grad_zplus_nof --licence "$LICENCE" --weights-source "$SOURCE"
+  --graphs grad_fzplus,grad_fwplus,grad_wplus,grad_zplus_nof --licence "$LICENCE" --weights-source "$SOURCE" \
+  --ganspace 0  # the demo's directions (classifier-fitted + GANSpace) come from $DIRS below
 
 extras=(--encoder "$ENC" --samples-data data/faces-64 --samples 8 --samples-offset 0 --facesjs-credit
         --licence "$LICENCE" --weights-source "$SOURCE" --max-mb 30 --verify
         --description "Our own StyleGAN2 trained on procedurally drawn faces (facesjs), with an inversion encoder, an attribute classifier and labelled edit directions. Not a photo model: it inverts and edits facesjs-style drawings.")
-GEN_INFO=$($PY -c "import torch,sys; c=torch.load(sys.argv[1],map_location='cpu'); print(f\"step {c.get('step','?')}, {c.get('images_seen','?')} images seen (model/demo/train_gan.py)\")" "$CK")
+GEN_INFO=$($PY -c "import sys; from model.load.checkpoint import load_torch_file; c=load_torch_file(sys.argv[1]); print(f\"step {c.get('step','?')}, {c.get('images_seen','?')} images seen (model/demo/train_gan.py)\")" "$CK")
 extras+=(--doc-extra "Generator training=$GEN_INFO"
          --doc-extra "Encoder=model/demo/train_encoder.py (self-supervised on generator samples + real-face reconstruction), head for F block $F_RES"
          --doc-extra "Fidelity=measured by model/eval/fidelity.py, numbers in docs/DEMO_MODEL.md")

@@ -35,7 +35,7 @@ def test_export_cli_into_capitalised_folder(tmp_path):
     ck = tmp_path / 'tiny.pt'
     torch.save({'g_ema': G.state_dict(), 'latent_avg': torch.zeros(16)}, ck)
     out = tmp_path / 'Packs' / 'My Model'
-    r = subprocess.run([sys.executable, '-m', 'model.export', str(ck), str(out), '--f-res', '8'],
+    r = subprocess.run([sys.executable, '-m', 'model.export', str(ck), str(out), '--f-res', '8', '--ganspace', '0'],
                        cwd=REPO, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads((out / 'manifest.json').read_text())['name'] == 'my-model'

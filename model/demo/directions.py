@@ -11,7 +11,8 @@ What it does
    accuracy on 20 % of the samples is in `stats`.
 3. GANSpace: PCA of w = mapping(z) over the samples. Each of the top `--pca` W components u_k is expressed as a
    Z direction by least squares: the Z vector d_k that best predicts the coordinate (w - mean) . u_k from z
-   (then normalised). `explainedVariance` is the component's share of W's total variance.
+   (then normalised). `explainedVariance` is the component's share of W's total variance. The PCA and the
+   regression are the exporter's (model/directions/latent.py), on this script's samples.
 In-context fit (`--f-res`, default 16: the demo pack's F block): the app edits with F fixed, so only the style
 layers >= firstWs can move an attribute. The samples are therefore rendered as the app renders an edit: F from one
 z (z_F) and the style layers from another (z_S), `synthesis_from_f(F(z_F), W(z_S))`, and the boundaries are fitted
@@ -38,7 +39,6 @@ Output: {"directions": [manifest direction objects], "classifier": {"attributes"
 """
 import argparse
 import json
-import math
 import os
 import time
 
@@ -46,6 +46,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from model.directions.latent import LatentStats
+from model.directions.walk import normalise, sphere_walk  # noqa: F401 (also this module's API)
 from model.load.checkpoint import load_torch_file
 from model.nets.classifier import load_classifier
 from model.eval.fidelity import LINKED, edit_test
@@ -66,18 +68,6 @@ DIRECTION_ATTRIBUTES = [
     ('bald', 'Bald'),
     ('eyebrow_angle', 'Eyebrow angle'),
 ]
-
-
-def normalise(z):
-    return z * torch.rsqrt(z.pow(2).mean(-1, keepdim=True) + 1e-8)
-
-
-def sphere_walk(z, v, step=0.1):
-    """CONTRACTS.md edit: n = ceil(|v| / step) steps of z <- normalise(z + v / n). z [B, D], v [D] or [B, D]."""
-    n = max(1, int(math.ceil(float(v.norm(dim=-1).max()) / step)))
-    for _ in range(n):
-        z = normalise(z + v / n)
-    return z
 
 
 def load_generator(path):
@@ -152,23 +142,17 @@ def boundary(z, score, kind, reg_frac, seed=0, min_class=20):
 
 
 def ganspace(g, z, k):
-    """Top-k PCA components of w = mapping(z), each expressed as a unit Z direction by least squares."""
+    """Top-k PCA components of w = mapping(z) on these samples, each as a unit Z direction by least squares:
+    [(d, explained variance, R^2, W sigma)]. The PCA and the regression are model/directions' (the exporter's
+    GANSpace, which also measures layer ranges: model/directions/ganspace.py)."""
     with torch.no_grad():
         w = g.mapping(torch.as_tensor(z, dtype=torch.float32)).double().numpy()
-    mu = w.mean(0)
-    wc = w - mu
-    u, s, vt = np.linalg.svd(wc, full_matrices=False)
-    var = s ** 2 / (len(w) - 1)
-    explained = var / var.sum()
-    coords = wc @ vt[:k].T                                   # [N, k]
-    zc = z - z.mean(0)
-    coef, *_ = np.linalg.lstsq(zc, coords, rcond=None)       # [D, k]
+    stats = LatentStats.from_samples(z, w)
+    U, var, total = stats.pca(k)
     out = []
-    for j in range(k):
-        d = coef[:, j] / np.linalg.norm(coef[:, j])
-        pred = zc @ coef[:, j]
-        r2 = 1 - ((coords[:, j] - pred) ** 2).mean() / coords[:, j].var()
-        out.append((d, float(explained[j]), float(r2), float(np.sqrt(var[j]))))
+    for u, lam in zip(U, var):
+        b, r2 = stats.regress(u)
+        out.append((b / np.linalg.norm(b), float(lam / total), r2, float(np.sqrt(lam))))
     return out
 
 

@@ -28,8 +28,8 @@ from model.load.checkpoint import sha256_file
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'schema', 'manifest.schema.json')
 FACESJS_CREDIT = 'Training faces drawn with facesjs 5.0.3 (Apache-2.0, https://github.com/zengm-games/facesjs)'
 DTYPES = {1: 'float32', 10: 'float16', 7: 'int64', 6: 'int32', 2: 'uint8'}
-DIRECTION_KEYS = ('id', 'label', 'kind', 'vector', 'range', 'layers', 'attribute', 'classifierAccuracy',
-                  'explainedVariance', 'editStrength')
+with open(SCHEMA_PATH) as _f:  # every key a manifest direction may have (model/directions/ adds space, wVector, ...)
+    DIRECTION_KEYS = tuple(json.load(_f)['definitions']['direction']['properties'])
 
 
 class PackError(ValueError):

@@ -3,11 +3,15 @@
     python3 -m model.export CHECKPOINT OUT_DIR [--f-res 16] [--psi 0.7] [--trunc-layers 8]
         [--perceptual pyramid-ssim|lpips-vgg|discriminator] [--lpips-weights LPIPS.pth --vgg-weights VGG16.pth]
         [--name NAME] [--title T] [--licence L] [--weights-source S] [--fp16] [--graphs k1,k2]
+        [--ganspace K] [--directions FILE|SET ...]
 
 CHECKPOINT: a rosinality/stylegan2-pytorch .pt ({'g_ema', 'latent_avg'} or train.py's dict) or an NVIDIA
 stylegan2-ada-pytorch network pickle (.pkl, read with a restricted unpickler that never runs pickled code).
 The pack is built in a temporary folder beside OUT_DIR and renamed into place at the end: a failed export
 leaves no partial pack (an existing OUT_DIR is only replaced by a complete new one).
+Edit directions (model/directions/): K GANSpace components (default 12; --ganspace 0: none) and any direction
+files or shipped sets (--directions interfacegan-ffhq for FFHQ config-f), fitted and checked before the graphs
+are exported, so a bad direction file costs seconds, not the export.
 """
 import argparse
 import json
@@ -23,6 +27,7 @@ from model.export import onnx_pack as pack
 from model.export.contract_generated import EXPORTED_GRAPHS, REQUIRED_GRAPHS
 from model.export.graphs import PackModel, traced
 from model.load.checkpoint import CheckpointError, load_checkpoint
+from model.directions.files import DirectionError
 from model.export.manifest import ManifestError, build, pack_name
 from model.nets.perceptual import NOTES, DiscriminatorFeatures, PyramidSSIM, load_lpips
 
@@ -50,7 +55,7 @@ def make_perceptual(kind, loaded, lpips_weights=None, vgg_weights=None):
 def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, trunc_layers=8,
                 perceptual='pyramid-ssim', lpips_weights=None, vgg_weights=None, fp16=False, keys=None,
                 licence='unknown', weights_source=None, default_weights=(1.0, 1.0, 0.1), alignment='none',
-                winograd=4, log=print):
+                winograd=4, ganspace=0, directions=(), directions_space=None, ganspace_samples=None, log=print):
     t0 = time.time()
     out_dir = os.path.abspath(out_dir)
     name = pack_name(out_dir, name)
@@ -60,6 +65,8 @@ def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, t
         raise SystemExit(f'--f-res {f_res}: the generator has blocks {sorted(G.channels)}')
     pm = PackModel(G, loaded.w_avg, f_res=f_res, psi=psi, trunc_layers=min(trunc_layers, G.n_latent),
                    perceptual=make_perceptual(perceptual, loaded, lpips_weights, vgg_weights))
+    from model.directions.pack import export_directions
+    direction_entries, _ = export_directions(pm, ganspace, directions, directions_space, ganspace_samples, log)
     keys = keys or ALL
     missing = [k for k in REQUIRED if k not in keys]
     if missing:
@@ -89,7 +96,7 @@ def export_pack(checkpoint, out_dir, name=None, title=None, f_res=16, psi=0.7, t
         wentry = {'file': 'weights.bin', 'sha256': pack.sha256_file(weights.path), 'bytes': weights.size}
         manifest = build(pm, loaded, name, graphs, wentry, perceptual, NOTES[perceptual], title=title,
                          default_weights=default_weights, licence=licence, weights_source=weights_source,
-                         alignment=alignment,
+                         alignment=alignment, directions=direction_entries,
                          notes=f'F = output of the first conv of the {f_res}x{f_res} block; exported with '
                                f'torch {torch.__version__}, opset {pack.OPSET}'
                                + (f'; {", ".join(WINOGRAD_GRAPHS)}: 3x3 convs of >= 64 channels up to 64x64 as '
@@ -137,6 +144,14 @@ def main(argv=None):
     ap.add_argument('--winograd', type=int, choices=[0, 2, 4], default=4,
                     help='3x3 convs of 64-128 channels at <= 64x64 px as Winograd F(m, 3): 4 (default; ~1e-5 relative '
                          'error, WASM convs 1.7-2.6x faster), 2 (closer to direct, less gain) or 0 (direct convs)')
+    ap.add_argument('--ganspace', type=int, default=12, metavar='K',
+                    help='GANSpace components to compute as edit directions (default 12, 0: none)')
+    ap.add_argument('--ganspace-samples', type=int, default=100_000, help='z samples for the PCA of W')
+    ap.add_argument('--directions', nargs='+', default=[], metavar='FILE|SET',
+                    help='direction files (InterFaceGAN .npy, GANSpace .npz, e4e/pSp .pt, manifest JSON) or '
+                         'interfacegan-ffhq (FFHQ config-f: 1024 px, zDim 512, 18 ws)')
+    ap.add_argument('--directions-space', choices=['z', 'w'], help='space of the --directions files, whatever their '
+                    'names say (default: W for _w names and .pt, else Z)')
     ap.add_argument('--check', action='store_true', help='run every graph in onnxruntime-node vs PyTorch / float64')
     a = ap.parse_args(argv)
     perceptual = a.perceptual or ('lpips-vgg' if a.lpips_weights else 'pyramid-ssim')
@@ -151,8 +166,9 @@ def main(argv=None):
                     vgg_weights=a.vgg_weights, fp16=a.fp16, keys=keys, licence=a.licence,
                     weights_source=a.weights_source,
                     default_weights=tuple(float(x) for x in a.default_weights.split(',')),
-                    alignment=a.alignment, winograd=a.winograd)
-    except (CheckpointError, ManifestError) as e:
+                    alignment=a.alignment, winograd=a.winograd, ganspace=a.ganspace, directions=a.directions,
+                    directions_space=a.directions_space, ganspace_samples=a.ganspace_samples)
+    except (CheckpointError, ManifestError, DirectionError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     if a.check:

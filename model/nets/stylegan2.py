@@ -290,8 +290,16 @@ class Generator(nn.Module):
         return self.f_index(f_res) + 2
 
     # ---- synthesis -----------------------------------------------------------------------------
-    def _run(self, latent, noise, f=None, f_res=None, stop_at_f=False):
-        """Shared synthesis loop. latent [B, n_latent, D]. With f given, start right after F (skip restarts)."""
+    def _run(self, latent, noise, f=None, f_res=None, stop_at_f=False, window=None):
+        """Shared synthesis loop. latent [B, n_latent, D]. With f given, start right after F (skip restarts).
+        window (res, y0, x0, size): once the block of resolution res is done, continue on that square of it only
+        (features, RGB skip and noise cropped): the output is the matching region of the image, at a fraction of the
+        cost, exact away from the region's border (which sees zero padding instead of its neighbours)."""
+        if window is not None:
+            wres, y0, x0, size = window
+            noise = [n if n.shape[-1] <= wres else
+                     n[..., y0 * (n.shape[-1] // wres):(y0 + size) * (n.shape[-1] // wres),
+                       x0 * (n.shape[-1] // wres):(x0 + size) * (n.shape[-1] // wres)] for n in noise]
         fi = self.f_index(f_res) if f_res is not None else None
         if f is None:
             out = self.conv1(self.input(latent.shape[0]), latent[:, 0], noise=noise[0])
@@ -311,19 +319,22 @@ class Generator(nn.Module):
                     return out
             out = self.convs[k + 1](out, latent[:, k + 2], noise=noise[k + 2])
             skip = to_rgb(out, latent[:, k + 3], skip)
+            if window is not None and 2 ** (j + 3) == wres:
+                out = out[..., y0:y0 + size, x0:x0 + size]
+                skip = skip[..., y0:y0 + size, x0:x0 + size]
         return skip
 
-    def synthesis(self, wplus, noise=None):
-        """wplus [B, n_latent, D] -> image [B, 3, size, size] (stored noise unless given)."""
-        return self._run(wplus, noise or self.stored_noise())
+    def synthesis(self, wplus, noise=None, window=None):
+        """wplus [B, n_latent, D] -> image [B, 3, size, size] (stored noise unless given; window: see _run)."""
+        return self._run(wplus, noise or self.stored_noise(), window=window)
 
     def features(self, wplus, f_res=16, noise=None):
         """Output of the first conv of block f_res (after noise + activation)."""
         return self._run(wplus, noise or self.stored_noise(), f_res=f_res, stop_at_f=True)
 
-    def synthesis_from_f(self, f, wplus, f_res=16, noise=None):
+    def synthesis_from_f(self, f, wplus, f_res=16, noise=None, window=None):
         """Synthesis continuing from F; the ToRGBs of blocks before f_res are dropped (skip restarts)."""
-        return self._run(wplus, noise or self.stored_noise(), f=f, f_res=f_res)
+        return self._run(wplus, noise or self.stored_noise(), f=f, f_res=f_res, window=window)
 
     def forward(self, styles, return_latents=False, inject_index=None, truncation=1, truncation_latent=None,
                 input_is_latent=False, noise=None, randomize_noise=True):

@@ -161,13 +161,16 @@ export interface TensorSpec {
 export interface Direction {
   id: string;
   label: string;
-  kind: 'interfacegan' | 'ganspace';
   /**
-   * Unit-length direction in Z (length zDim).
+   * interfacegan: a linear boundary's normal (fitted with a classifier, or an imported InterFaceGAN / e4e file); ganspace: a principal axis (model/directions/ganspace.py or an imported GANSpace file); custom: any other imported or user-made direction.
+   */
+  kind: 'interfacegan' | 'ganspace' | 'custom';
+  /**
+   * Unit-length direction in Z (length zDim): what the Z+ spaces walk. For space 'w' directions, the fitted Z conversion of wVector (model/directions/convert.py).
    */
   vector: number[];
   /**
-   * Slider range in sigma units of z (each z has radius sqrt(zDim)): the sphere walk of docs/CONTRACTS.md moves z by alpha times the unit direction, in small re-normalised steps.
+   * Slider range in the direction's sigma units. Space 'z': sigma of z along the direction (each z has radius sqrt(zDim)); the sphere walk of docs/CONTRACTS.md moves z by alpha * zScale times the unit direction, in small re-normalised steps. Space 'w': sigma of W along wVector (wSigma).
    *
    * @minItems 2
    * @maxItems 2
@@ -184,4 +187,64 @@ export interface Direction {
    * Measured effect of the direction: mean change of its own attribute's classifier score, in standard deviations of that score, at +2 sigma with F fixed (model/demo/directions.py, fresh samples). The editor lists sliders below 0.1 as subtle on this model.
    */
   editStrength?: number;
+  /**
+   * Where the direction is defined (default 'z'). z: vector is the direction; the W+ spaces apply the mean W displacement of the same Z walk. w: wVector is the direction; the W+ spaces add alpha * wSigma * wVector to the w of each of its layers, the Z+ spaces walk vector (its fitted Z conversion) by alpha * zScale.
+   */
+  space?: 'z' | 'w';
+  /**
+   * Space 'w': the unit direction in W (length wDim).
+   */
+  wVector?: number[];
+  /**
+   * Space 'w': spread (std) of sampled W along wVector, the W displacement per slider unit in the W+ spaces.
+   */
+  wSigma?: number;
+  /**
+   * Z walk (sigma units of z) per slider unit in the Z+ spaces; default 1. Space 'w': measured so that one slider unit moves W along wVector by one wSigma on average (model/directions/convert.py).
+   */
+  zScale?: number;
+  /**
+   * Space 'w': how vector was fitted from wVector, and how well (measured on fresh samples).
+   */
+  conversion?: {
+    /**
+     * regression: least squares of the W coordinate on z (GANSpace's map back to Z); inverse: the Z direction whose displacement under the least-squares linear model w ~ A z is wVector (ridge below). The better one, by measured cosine, is kept.
+     */
+    method: 'regression' | 'inverse';
+    /**
+     * inverse: ridge relative to A's largest squared singular value.
+     */
+    ridge?: number;
+    /**
+     * Share of the W coordinate's variance that is linear in z.
+     */
+    r2?: number;
+    /**
+     * W sigma moved per z sigma walked (zScale = 1 / gain).
+     */
+    gain?: number;
+    /**
+     * cos(mean W displacement of the Z walk, wVector).
+     */
+    cosine?: number;
+    /**
+     * Samples behind the fit.
+     */
+    samples?: number;
+  };
+  /**
+   * false: no visible effect once F is fixed (measured, or every layer of it is below fBlock.firstWs); the F/Z+ and F/W+ editors do not offer it. Default true.
+   */
+  offerInF?: boolean;
+  /**
+   * Measured mean |pixel change| (0-255 levels) at +2 slider units on its layers over random faces: whole generator (Z+/W+) and with F fixed (F spaces).
+   */
+  effect?: {
+    whole?: number;
+    fromF?: number;
+  };
+  /**
+   * Where the direction comes from (method, file, set).
+   */
+  source?: string;
 }
