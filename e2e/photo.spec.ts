@@ -1,6 +1,6 @@
 /**
- * Issue 6 in the real app: a pack whose manifest asks for `ffhq-landmarks` (the reference-64 pack with its
- * manifest's alignment switched at request time) → faces detected in the engine worker, boxes drawn, the user
+ * Real photos in the app: a pack whose manifest asks for `ffhq-landmarks` (the reference-64 pack with its
+ * manifest's alignment switched at request time) → faces detected in the image worker, boxes drawn, the user
  * picks one, the aligned face is inverted, and "Download full photo" gives the full-resolution photo that differs
  * from the original only inside the face region. A photo without a face gives the message and the whole-image
  * option. The service worker is blocked so that page.route sees the manifest request.
@@ -69,7 +69,7 @@ async function downloadAndCompare(page: Page): Promise<Check> {
 }
 
 test('group photo: pick a face, invert the aligned crop, download the full photo edited only inside the face', async ({ page }) => {
-  test.setTimeout(300_000);
+  test.setTimeout(600_000);
   const errors = collectErrors(page);
   await landmarkPack(page);
   await dropFile(page, SAMPLE, 'sample1.jpg', 'image/jpeg');

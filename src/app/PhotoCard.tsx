@@ -26,7 +26,7 @@ export function PhotoCard() {
       <div className="row wrap">
         <FilePicker label="Open another…" />
         {crop && crop.faceCount > 1 && (
-          <button onClick={pickAnotherFace} data-testid="pick-another">Pick another face</button>
+          <button onClick={() => void pickAnotherFace()} data-testid="pick-another">Pick another face</button>
         )}
       </div>
       <div className="row wrap session-row">

@@ -3,29 +3,23 @@
  * result ("In the photo" shows the edit pasted back into the whole photo; "Hold to compare" the unedited one).
  */
 import { useEffect, useState } from 'react';
-import { compositePreview } from '../state/composite';
+import { showInPhoto } from '../state/composite';
 import { useStore, type RGBAImage } from '../state/store';
 import { FacePicker } from './FacePicker';
 import { FilePicker } from './FilePicker';
 import { FrameCanvas } from './FrameCanvas';
 import { Samples } from './Samples';
 
-/** The edit pasted back into the photo while `on` (null otherwise, or until the first one arrives). */
+/** The edit pasted back into the photo while `on` (composited in the image worker; null until the first arrives). */
 function useInPhoto(on: boolean, frame: RGBAImage | null): RGBAImage | null {
   const crop = useStore((s) => s.crop);
-  const [composite, setComposite] = useState<{ crop: typeof crop; image: RGBAImage } | null>(null);
+  const shownCrop = useStore((s) => s.inPhoto.crop);
+  const image = useStore((s) => s.inPhoto.image);
   useEffect(() => {
-    if (!on || !crop || !frame) return;
-    let current = true;
-    void compositePreview(frame).then((image) => {
-      if (current && image) setComposite({ crop, image });
-    });
-    return () => {
-      current = false;
-    };
+    if (on && crop && frame) showInPhoto(frame);
   }, [on, crop, frame]);
   // the previous composite of the same crop stays up until the next one is ready (no flicker while dragging)
-  return on && crop && frame && composite?.crop === crop ? composite.image : null;
+  return on && crop && frame && shownCrop === crop ? image : null;
 }
 
 export function Stage() {

@@ -1,5 +1,5 @@
 /**
- * Image <-> tensor conversion (minimal version written by the app engineer; helper-4 owns src/image and may extend it).
+ * Image <-> tensor conversion and resizing.
  * RGBA8 (ImageData layout) <-> float32 NCHW RGB in a value range (normally [-1, 1]). No DOM needed.
  */
 import type { RGBAImage } from './types';
@@ -38,7 +38,7 @@ export function tensorToRgba(t: ArrayLike<number>, width: number, height: number
 }
 
 // ---------------------------------------------------------------------------------------------
-// Resizing (helper-4). Area-averaging when shrinking (every source pixel contributes by its overlap,
+// Resizing. Area-averaging when shrinking (every source pixel contributes by its overlap,
 // so no aliasing), bilinear when enlarging. Separable, on float planes; no DOM.
 
 

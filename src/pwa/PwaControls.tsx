@@ -1,5 +1,5 @@
 /**
- * PWA controls (helper-4): an "Install app" button when the browser offers installation, and an
+ * PWA controls: an "Install app" button when the browser offers installation, and an
  * "Update available" prompt when a new service worker is waiting. Registration itself is done by the
  * external /registerSW.js that vite-plugin-pwa injects (no inline script, CSP-safe); this component only
  * watches the registration. Mount it once, e.g. in the app header: <PwaControls />.

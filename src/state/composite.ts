@@ -1,55 +1,74 @@
 /**
- * The edited face pasted back into the photo (landmark-aligned packs): the "In the photo" view on a copy of the
- * photo downscaled to PHOTO_VIEW px, and the full-resolution result that "Download full photo" saves.
+ * The edited face pasted back into the photo (landmark-aligned packs), computed in the image worker: the
+ * "In the photo" view on a copy of the photo downscaled to PHOTO_VIEW px (latest frame wins: one request in flight,
+ * only the newest waiting frame follows it), and the full-resolution result that "Download full photo" saves.
  */
-import { alignmentFromQuad, pasteBack, type Point } from '../image/align';
 import type { RGBAImage } from '../image/types';
-import { PHOTO_VIEW, viewOf } from './photo';
-import { get, set } from './store';
+import { getImageWorker } from '../worker/imageClient';
+import { reportError } from './errors';
+import { PHOTO_VIEW } from './photo';
+import { get, set, type CropInfo } from './store';
+
+const pasteOf = (crop: CropInfo) => ({ alignment: crop.alignment, landmarks: crop.landmarks });
 
 /**
- * The paste-back of frame `f` on the downscaled photo: the quad and landmarks are scaled with it, so this costs a
- * few ms per slider frame instead of a full-resolution pass. Null without a landmark crop.
+ * Asks for `frame` pasted into the photo; the result lands in `state.inPhoto` (for the crop it was made for). While
+ * one is being made, later frames replace each other and only the last is composited next.
  */
-export async function compositePreview(f: RGBAImage | null): Promise<RGBAImage | null> {
+export function showInPhoto(frame: RGBAImage) {
   const s = get();
-  const src = s.source;
-  if (!f || !s.crop || !src) return null;
-  const img = src.image;
-  let view = src.view;
-  if (!view) {
-    view = viewOf(img, PHOTO_VIEW);
-    set({ source: { ...src, view } });
+  if (!s.crop || !s.source) return;
+  if (s.inPhoto.busy) {
+    set({ inPhoto: { ...s.inPhoto, next: { frame, crop: s.crop } } });
+    return;
   }
-  const kx = view.width / img.width, ky = view.height / img.height;
-  const sc = (p: Point): Point => [p[0] * kx, p[1] * ky];
-  const q = s.crop.alignment.quad;
-  const al = alignmentFromQuad([sc(q[0]), sc(q[1]), sc(q[2]), sc(q[3])], s.crop.alignment.size);
-  return pasteBack(view, f, al, s.crop.landmarks ? { landmarks: s.crop.landmarks.map(sc) } : {});
+  void composeInPhoto(frame, s.crop);
 }
 
+async function composeInPhoto(frame: RGBAImage, crop: CropInfo) {
+  const { source } = get();
+  if (!source || get().crop !== crop) return; // a frame of the previous photo
+  set((s) => ({ inPhoto: { ...s.inPhoto, busy: true, next: null } }));
+  try {
+    const image = await getImageWorker().previewPaste(source.id, frame, pasteOf(crop), PHOTO_VIEW);
+    if (get().crop === crop) set((s) => ({ inPhoto: { ...s.inPhoto, crop, image } }));
+  } catch (e) {
+    reportError(e);
+  } finally {
+    const next = get().inPhoto.next;
+    set((s) => ({ inPhoto: { ...s.inPhoto, busy: false, next: null } }));
+    if (next) void composeInPhoto(next.frame, next.crop);
+  }
+}
+
+/** The frame a download or the full composite uses: the edit, else the reconstruction. */
+const resultFrame = () => get().edited ?? get().reconstruction;
+
 /** The edited face pasted back into the full-resolution photo (landmark-aligned packs), else null. */
-export function compositeFullPhoto(): RGBAImage | null {
-  const s = get();
-  const f = s.edited ?? s.reconstruction;
-  if (!f || !s.crop || !s.source) return null;
-  return pasteBack(s.source.image, f, s.crop.alignment, s.crop.landmarks ? { landmarks: s.crop.landmarks } : {});
+export async function compositeFullPhoto(): Promise<RGBAImage | null> {
+  const { crop, source } = get();
+  const f = resultFrame();
+  if (!f || !crop || !source) return null;
+  return getImageWorker().paste(source.id, f, pasteOf(crop));
 }
 
 /** Saves the result as a PNG: the full photo with the edit pasted back, else the edited frame. */
 export async function downloadPng() {
   const s = get();
-  const f = compositeFullPhoto() ?? s.edited ?? s.reconstruction;
+  const f = resultFrame();
   if (!f) return;
-  const c = new OffscreenCanvas(f.width, f.height);
-  c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(f.data), f.width, f.height), 0, 0);
-  const blob = await c.convertToBlob({ type: 'image/png' });
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  const base = (s.photo?.name ?? 'face').replace(/\.[^.]+$/, '');
-  a.download = `${base}-fzplus-edit.png`;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  try {
+    const into = s.crop && s.source ? { id: s.source.id, paste: pasteOf(s.crop) } : null;
+    const blob = await getImageWorker().png(f, into);
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    const base = (s.photo?.name ?? 'face').replace(/\.[^.]+$/, '');
+    a.download = `${base}-fzplus-edit.png`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  } catch (e) {
+    reportError(e);
+  }
 }

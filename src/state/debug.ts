@@ -1,6 +1,7 @@
 /** Test hooks on `globalThis.__fzplus` (used by the e2e specs). Harmless in production. */
 import { apply, faceRegion, type Point } from '../image/align';
 import { getEngine } from '../worker/client';
+import { getImageWorker } from '../worker/imageClient';
 import { compositeFullPhoto } from './composite';
 import { get } from './store';
 
@@ -14,12 +15,12 @@ export function installDebugHooks() {
     /** Full-resolution original and the pasted-back result, plus the face polygon in photo pixels. */
     composite: async () => {
       const s = get();
-      const out = compositeFullPhoto();
+      const out = await compositeFullPhoto();
       if (!out || !s.source || !s.crop) return null;
       const al = s.crop.alignment;
       const R = al.size;
       const polyCrop: Point[] = s.crop.landmarks ? faceRegion(s.crop.landmarks, al) : [[0, 0], [0, R], [R, R], [R, 0]];
-      return { original: s.source.image, result: out, poly: polyCrop.map((q) => apply(al.toPhoto, q)) };
+      return { original: await getImageWorker().pixels(s.source.id), result: out, poly: polyCrop.map((q) => apply(al.toPhoto, q)) };
     },
   };
 }

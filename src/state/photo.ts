@@ -1,14 +1,14 @@
 /**
  * The photo flow: a dropped / pasted / picked / sample file → decode → (landmark packs) face detection → face
- * choice → alignment to the pack's R x R → handed to the engine, and a fresh inversion starts. On any failure (and
- * while a face is being chosen) the current photo and edits stay.
+ * choice → the pack's R x R input → handed to the engine, and a fresh inversion starts. The pixel work (decode,
+ * detection, alignment, views) runs in the image worker; this module only moves ids and small images. On any
+ * failure (and while a face is being chosen) the current photo and edits stay.
  */
-import { decodeImage } from '../image/decode';
-import { centerSquare, resizeRGBA } from '../image/tensor';
-import { alignFace, alignmentForWholeImage, alignmentFromLandmarks } from '../image/align';
+import { alignmentForWholeImage, alignmentFromLandmarks } from '../image/align';
 import { pickDefaultFace } from '../image/faces-core';
 import type { RGBAImage } from '../image/types';
 import { getEngine } from '../worker/client';
+import { getImageWorker } from '../worker/imageClient';
 import type { SliderValues } from '../worker/protocol';
 import { errorInfo, reportError } from './errors';
 import { cancelInversion, invert } from './inversion';
@@ -17,15 +17,22 @@ import { get, pushBanner, restPhase, set, zeroSliders, type CropInfo, type Sourc
 /** Longest side of the photo shown in the face picker and in the "In the photo" view. */
 export const PHOTO_VIEW = 720;
 
-/** Centre square, area-averaged down to the pack's resolution (alignment 'none'). */
-export function toModelFrame(img: RGBAImage, R: number): RGBAImage {
-  return resizeRGBA(centerSquare(img), R, R);
+/**
+ * Sets the source / pending photo and frees, in the image worker, every photo neither of them refers to any more.
+ */
+export function adoptPhotos(next: { source?: SourcePhoto | null; pendingPhoto?: SourcePhoto | null }) {
+  const before = [get().source, get().pendingPhoto];
+  set(next);
+  const kept = [get().source?.id, get().pendingPhoto?.id];
+  for (const p of before) if (p && !kept.includes(p.id)) void getImageWorker().release(p.id);
 }
 
-/** `img` downscaled to at most `maxSide` on its longer side (itself when already smaller). */
-export function viewOf(img: RGBAImage, maxSide = PHOTO_VIEW): RGBAImage {
-  const k = Math.min(1, maxSide / Math.max(img.width, img.height));
-  return k < 1 ? resizeRGBA(img, Math.max(1, Math.round(img.width * k)), Math.max(1, Math.round(img.height * k))) : img;
+/** Decodes a file in the image worker; a refusal comes back as its message (nothing is kept then). */
+export async function decodePhoto(blob: Blob, name: string, faces: SourcePhoto['faces'] = []): Promise<SourcePhoto | { refused: string }> {
+  const res = await getImageWorker().open(blob, name);
+  if (!res.ok) return { refused: res.message };
+  const h = res.photo;
+  return { id: h.id, blob, name, notes: h.notes, size: h.sourceSize, width: h.width, height: h.height, faces };
 }
 
 /**
@@ -42,37 +49,42 @@ export async function openImage(blob: Blob, name: string, opts: { aligned?: bool
   if (s.phase === 'inverting') await cancelInversion();
   const before = restPhase(get().phase);
   set({ phase: 'decoding' });
+  const images = getImageWorker();
+  let photo: SourcePhoto | null = null;
   try {
-    const res = await decodeImage(blob, { name });
-    if (!res.ok) {
-      pushBanner('error', `Cannot open “${name}”`, res.message);
+    const res = await decodePhoto(blob, name);
+    if ('refused' in res) {
+      pushBanner('error', `Cannot open “${name}”`, res.refused);
       set({ phase: before });
       return;
     }
-    const photo: SourcePhoto = { blob, name, image: res.image, notes: res.notes, size: [res.sourceWidth, res.sourceHeight], faces: [] };
+    photo = res;
     if (s.pack.alignment !== 'ffhq-landmarks' || opts.aligned) {
       // alignment 'none': centre square, as the pack expects
-      set({ source: photo });
-      await beginEditing(toModelFrame(res.image, s.pack.resolution), photo, null);
+      const frame = await images.modelInput(photo.id, s.pack.resolution, null);
+      adoptPhotos({ source: photo });
+      await beginEditing(frame, photo, null);
       return;
     }
     set({ phase: 'detecting' });
     let error: string | undefined;
     try {
-      photo.faces = await getEngine().detectFaces({ width: res.image.width, height: res.image.height, data: res.image.data });
+      photo.faces = await images.detectFaces(photo.id);
     } catch (e) {
       error = errorInfo(e).message;
     }
-    set({ pendingPhoto: photo });
+    adoptPhotos({ pendingPhoto: photo });
     if (photo.faces.length === 1 && !error) {
       await chooseFace(0);
       return;
     }
+    const view = await images.view(photo.id, PHOTO_VIEW);
     set({
-      facePick: { name, size: [res.image.width, res.image.height], view: viewOf(res.image), faces: photo.faces, selected: pickDefaultFace(photo.faces), error },
+      facePick: { name, size: [photo.width, photo.height], view, faces: photo.faces, selected: pickDefaultFace(photo.faces), error },
       phase: 'picking-face',
     });
   } catch (e) {
+    if (photo && get().source !== photo && get().pendingPhoto !== photo) void images.release(photo.id);
     set({ phase: before });
     reportError(e);
   }
@@ -97,20 +109,32 @@ export function selectFace(i: number) {
 
 /** Leave the face picker without changing the current photo. */
 export function cancelFacePick() {
-  set({ pendingPhoto: null, facePick: null, phase: get().reconstruction ? 'inverted' : 'ready' });
+  adoptPhotos({ pendingPhoto: null });
+  set({ facePick: null, phase: get().reconstruction ? 'inverted' : 'ready' });
 }
 
 /** Back to the face picker for the current photo (several faces). */
-export function pickAnotherFace() {
+export async function pickAnotherFace() {
   const s = get();
   const src = s.source;
   if (!src || src.faces.length < 2 || s.phase === 'inverting') return;
-  const img = src.image;
-  set({
-    pendingPhoto: src,
-    facePick: { name: src.name, size: [img.width, img.height], view: viewOf(img), faces: src.faces, selected: s.crop?.faceIndex ?? pickDefaultFace(src.faces) },
-    phase: 'picking-face',
-  });
+  try {
+    const view = await getImageWorker().view(src.id, PHOTO_VIEW);
+    adoptPhotos({ pendingPhoto: src });
+    set({
+      facePick: { name: src.name, size: [src.width, src.height], view, faces: src.faces, selected: s.crop?.faceIndex ?? pickDefaultFace(src.faces) },
+      phase: 'picking-face',
+    });
+  } catch (e) {
+    reportError(e);
+  }
+}
+
+/** Where face `i` (or the whole image, when null) of `p` lies in the photo, for a pack of resolution R. */
+export function cropFor(p: SourcePhoto, i: number | null, R: number): CropInfo {
+  const face = i === null ? null : p.faces[i];
+  const alignment = face ? alignmentFromLandmarks(face.landmarks, R) : alignmentForWholeImage(p.width, p.height, R);
+  return { alignment, landmarks: face ? face.landmarks : null, faceIndex: face ? i : null, faceCount: p.faces.length };
 }
 
 /** Aligns face `i` of the pending photo (or the whole image when i is null) to the pack resolution and inverts it. */
@@ -118,13 +142,11 @@ export async function chooseFace(i: number | null) {
   const s = get();
   const p = s.pendingPhoto;
   if (!p || !s.pack) return;
-  const R = s.pack.resolution;
   try {
-    const face = i === null ? null : p.faces[i];
-    const alignment = face ? alignmentFromLandmarks(face.landmarks, R) : alignmentForWholeImage(p.image.width, p.image.height, R);
-    const frame = alignFace(p.image, alignment);
-    set({ pendingPhoto: null, source: p });
-    await beginEditing(frame, p, { alignment, landmarks: face ? face.landmarks : null, faceIndex: face ? i : null, faceCount: p.faces.length });
+    const crop = cropFor(p, i, s.pack.resolution);
+    const frame = await getImageWorker().modelInput(p.id, s.pack.resolution, crop.alignment);
+    adoptPhotos({ pendingPhoto: null, source: p });
+    await beginEditing(frame, p, crop);
   } catch (e) {
     set({ facePick: null, phase: restPhase(get().phase) });
     reportError(e);

@@ -3,18 +3,17 @@
  * photo, face choice, settings, codes and sliders) without a new inversion. The record format and IndexedDB access
  * are in ./sessionRecord.ts.
  */
-import { decodeImage } from '../image/decode';
-import { alignFace, alignmentForWholeImage, alignmentFromLandmarks } from '../image/align';
-import type { RGBAImage } from '../image/types';
+import { alignmentForWholeImage, alignmentFromLandmarks } from '../image/align';
 import { getEngine } from '../worker/client';
+import { getImageWorker } from '../worker/imageClient';
 import { storedPackId } from '../worker/importClient';
 import { errorInfo, reportError } from './errors';
 import { cancelInversion } from './inversion';
 import { bundledPackUrl, loadPack } from './packs';
-import { beginEditing, toModelFrame } from './photo';
+import { adoptPhotos, beginEditing, decodePhoto } from './photo';
 import { renderSliders } from './sliders';
 import { deleteSession, loadSession, SessionFormatError, storeSession, type SessionData } from './sessionRecord';
-import { get, modelFrame, pushBanner, restPhase, set, type CropInfo, type SourcePhoto } from './store';
+import { get, modelFrame, pushBanner, restPhase, set, type CropInfo } from './store';
 
 /** After boot: look for a saved session and offer to restore it. */
 export async function checkSavedSession() {
@@ -89,25 +88,18 @@ export async function restoreSession() {
     if (get().pack?.name !== d.pack || get().packUrl !== url) await loadPack(url);
     const pack = get().pack!;
     const blob = new Blob([d.photo.bytes], { type: d.photo.type });
-    const res = await decodeImage(blob, { name: d.photo.name });
-    if (!res.ok) throw Object.assign(new Error(res.message), { name: 'InputError' });
-    const photo: SourcePhoto = { blob, name: d.photo.name, image: res.image, notes: res.notes, size: [res.sourceWidth, res.sourceHeight], faces: d.faces };
+    const photo = await decodePhoto(blob, d.photo.name, d.faces);
+    if ('refused' in photo) throw Object.assign(new Error(photo.refused), { name: 'InputError' });
     const R = pack.resolution;
-    let frame: RGBAImage;
     let crop: CropInfo | null = null;
     if (d.crop && pack.alignment === 'ffhq-landmarks') {
       const lm = d.crop.landmarks;
-      const alignment = lm ? alignmentFromLandmarks(lm, R) : alignmentForWholeImage(res.image.width, res.image.height, R);
-      frame = alignFace(res.image, alignment);
+      const alignment = lm ? alignmentFromLandmarks(lm, R) : alignmentForWholeImage(photo.width, photo.height, R);
       crop = { alignment, landmarks: lm, faceIndex: d.crop.faceIndex, faceCount: d.faces.length };
-    } else {
-      frame = toModelFrame(res.image, R);
     }
-    set({
-      source: photo,
-      pendingPhoto: null,
-      settings: { ...d.settings, space: pack.spaces.includes(d.settings.space) ? d.settings.space : pack.spaces[0] },
-    });
+    const frame = await getImageWorker().modelInput(photo.id, R, crop?.alignment ?? null);
+    adoptPhotos({ source: photo, pendingPhoto: null });
+    set({ settings: { ...d.settings, space: pack.spaces.includes(d.settings.space) ? d.settings.space : pack.spaces[0] } });
     await beginEditing(frame, photo, crop, { invert: !d.codes, sliders: d.sliders });
     if (!d.codes) return;
     const r = await getEngine().importCodes(d.codes);

@@ -1,6 +1,6 @@
 /**
  * App state (zustand): every piece of state the app keeps, including the non-visual bookkeeping the flows need
- * (the source photo, a photo queued before a pack loads, the latest render's sequence number), so no flow module
+ * (the source photo's handle, a photo queued before a pack loads, the latest render's sequence number), so no flow module
  * holds mutable state of its own. Pure data + small reducers; side effects live in the flow modules next to this
  * one (boot, packs, photo, composite, inversion, sliders, sessions).
  */
@@ -42,16 +42,30 @@ export interface CropInfo {
   faceCount: number;
 }
 
-/** The full-resolution photo being edited (landmark-aligned packs paste the edit back into it). */
+/**
+ * The photo being edited. Its pixels stay in the image worker (`id`); the page keeps the file (for a saved
+ * session), its name, notes, sizes and the faces found in it.
+ */
 export interface SourcePhoto {
+  /** Id of the decoded photo in the image worker. */
+  id: number;
   blob: Blob;
   name: string;
-  image: RGBAImage;
   notes: string[];
+  /** Size of the file's image before any downscale (shown to the user). */
   size: [number, number];
+  /** Decoded (working) size: face boxes, landmarks and the alignment are in these pixels. */
+  width: number;
+  height: number;
   faces: DetectedFace[];
-  /** `image` downscaled for the "In the photo" view, made on first use. */
-  view?: RGBAImage;
+}
+
+/** The "In the photo" view: the latest composite (of `crop`), one request in flight and the newest frame waiting. */
+export interface InPhotoView {
+  crop: CropInfo | null;
+  image: RGBAImage | null;
+  busy: boolean;
+  next: { frame: RGBAImage; crop: CropInfo } | null;
 }
 
 export interface Settings {
@@ -103,9 +117,10 @@ export interface AppState {
   rendering: boolean;
   settings: Settings;
   banners: Banner[];
+  inPhoto: InPhotoView;
 
   // ------------------------------------------------------------------ bookkeeping of the flows (not drawn)
-  /** The photo being edited, at full (working) resolution. */
+  /** The photo being edited (its pixels are in the image worker). */
   source: SourcePhoto | null;
   /** A decoded photo waiting for a face choice; becomes `source` once editing starts. */
   pendingPhoto: SourcePhoto | null;
@@ -147,6 +162,7 @@ export const useStore = create<AppState>(() => ({
   rendering: false,
   settings: initialSettings,
   banners: [],
+  inPhoto: { crop: null, image: null, busy: false, next: null },
   source: null,
   pendingPhoto: null,
   queuedOpen: null,
