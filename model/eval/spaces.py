@@ -381,14 +381,21 @@ def reliable_heads(attributes):
     return ok
 
 
-def edit_rows(delta, j, attrs, reliable, fid_edit, fid_recon):
-    """Issue 12's test on per-face changes delta [N, A] (sigma units, already signed so that + is intended)."""
+def edit_rows(delta, j, attrs, reliable, fid_edit, fid_recon, delta_prob=None):
+    """Issue 12's test on per-face changes delta [N, A] (sigma units, already signed so that + is intended); the
+    same on probabilities (delta_prob: binary heads as sigmoid, where a saturated rare head's logit jitters by whole
+    units with no visible change)."""
     from model.eval.fidelity import edit_test
     frac, own, worst, ratio = edit_test(delta, j, attrs, heads=reliable)
     _, _, worst_s, ratio_s = edit_test(delta, j, attrs)
     guard = fid_edit <= GUARD * fid_recon
     moved = frac >= 0.9 and ratio < 1 / 3
-    return dict(frac_intended=round(frac, 3), own_mean_delta_sigma=round(own, 3), worst_other=worst,
+    extra = {}
+    if delta_prob is not None:
+        frac_p, _, worst_p, ratio_p = edit_test(delta_prob, j, attrs, heads=reliable)
+        extra = dict(prob_frac_intended=round(frac_p, 3), prob_worst_other=worst_p, prob_worst_other_ratio=round(ratio_p, 3),
+                     prob_success=bool(frac_p >= 0.9 and ratio_p < 1 / 3 and guard))
+    return dict(**extra, frac_intended=round(frac, 3), own_mean_delta_sigma=round(own, 3), worst_other=worst,
                 worst_other_ratio=round(ratio, 3), strict_worst_other=worst_s, strict_worst_other_ratio=round(ratio_s, 3),
                 fid=round(fid_edit, 2), fid_ratio=round(fid_edit / max(fid_recon, 1e-9), 3), guard=bool(guard),
                 success=bool(moved and guard), success_strict=bool(frac >= 0.9 and ratio_s < 1 / 3 and guard),
@@ -453,6 +460,7 @@ def run(args, log=print):
                 os.makedirs(os.path.dirname(os.path.abspath(args.codes)), exist_ok=True)
                 torch.save(cache, args.codes)
         inv[name] = (f, code)
+        report['inversion_cpu_s'] = round(report.get('inversion_cpu_s', 0) + secs, 1)
         img0, img = cd.render(sp, f0, c0), cd.render(sp, f, code)
         m0, m = metrics(img0, target), metrics(img, target)
         row = dict(graph=sp.graph, start=start_label(sp, enc_z is not None),
@@ -491,6 +499,7 @@ def run(args, log=print):
         keep = [i for i in range(held_all.shape[0]) if not args.offset <= i < args.offset + n]
         ref_scores, ref_feats = clf(held_all[keep], features=True)
         sd = ref_scores.std(0).clamp_min(1e-6)
+        sd_p = clf.probs(ref_scores).std(0).clamp_min(1e-6)
         report['fid_targets'] = _r(fid(clf(target, features=True)[1], ref_feats), 2)
         report['fid_ref_n'] = len(keep)
         masks = region_masks(args.data, sorted(set(REGIONS.values())))
@@ -526,7 +535,8 @@ def run(args, log=print):
                         wps.append(wpe)
                         scores, feats = clf(img, features=True)
                         delta = (sign * (scores - base) / sd).numpy()
-                        r = edit_rows(delta, j, attrs, reliable, fid(feats, ref_feats), fid_recon)
+                        delta_p = (sign * (clf.probs(scores) - clf.probs(base)) / sd_p).numpy()
+                        r = edit_rows(delta, j, attrs, reliable, fid(feats, ref_feats), fid_recon, delta_p)
                         r['pixel_change'] = _r(float((img - recon).abs().mean() * 127.5), 2)
                         region = REGIONS.get(d['attribute'])
                         if region:
@@ -560,7 +570,9 @@ def run(args, log=print):
     md = markdown(report, os.path.dirname(os.path.abspath(args.report or args.out)))
     if args.report:
         write_report(args.report, md, command=getattr(args, 'command_line', None))
-        log(f'wrote {args.out} and the generated section of {args.report}')
+        summary = os.path.join(os.path.dirname(os.path.abspath(args.report)), 'spaces-summary.json')
+        _write_json(summary, app_summary(report))
+        log(f'wrote {args.out}, {summary} and the generated section of {args.report}')
     else:
         with open(os.path.splitext(args.out)[0] + '.md', 'w') as fh:
             fh.write(md)
@@ -574,6 +586,7 @@ def edit_summary(rows, prior_edit):
                            if e[s].get('region') == region]
     return dict(n=len(rows), pass_plus=sum(both('success', 'plus')), pass_minus=sum(both('success', 'minus')),
                 pass_plus_strict=sum(both('success_strict', 'plus')),
+                pass_plus_prob=sum(both('prob_success', 'plus')), pass_minus_prob=sum(both('prob_success', 'minus')),
                 pass_plus_no_guard=sum(both('success_no_guard', 'plus')),
                 guard_fail=sum(not g for g in both('guard', 'plus') + both('guard', 'minus')),
                 frac_intended_plus=_r(np.mean(both('frac_intended', 'plus')), 3),
@@ -583,6 +596,19 @@ def edit_summary(rows, prior_edit):
                 outside_mouth=_r(np.mean(outs('mouth')), 2) if outs('mouth') else None,
                 outside_hair=_r(np.mean(outs('hair')), 2) if outs('hair') else None,
                 prior_edit=prior_edit)
+
+
+def app_summary(rep):
+    """One line per space for the app's space picker (src/app/AdvancedCard.tsx shows it for the measured generator)."""
+    lines = {}
+    for name, r in rep['spaces'].items():
+        app = r['psnr_at'].get(str(rep['app_steps']), r['psnr'])
+        line = f"PSNR {r['psnr']:.1f} dB after {rep['steps']} steps ({app:.1f} at {rep['app_steps']}), {r['ms_per_step']:.0f} ms/step"
+        for key, mode in (('edits_summary', 'F fixed' if SPACES[name].has_f else ''), ('edits_follow_summary', 'F follows')):
+            if key in r:
+                line += f"; {r[key]['pass_plus']}/{r[key]['n']} edits pass at +{rep['alpha']:g}σ" + (f' ({mode})' if mode else '')
+        lines[name] = line
+    return dict(generator_sha256=rep['generator_sha256'], faces=rep['n'], doc='docs/SPACES.md', spaces=lines)
 
 
 def start_label(sp, encoder):
@@ -690,7 +716,7 @@ def make_grid(path, cd, editor, names, inv, target, dirs, alpha, faces, mode='fi
             vec = torch.tensor(d['vector'], dtype=torch.float32)
             img, _ = editor.apply(sp, f, code, d, vec / vec.norm(), alpha, mode)
             cols.append([_tile(x) for x in img])
-            header.append(f'\n+{alpha:g} {d["id"][:7]}')
+            header.append(f'\n+{alpha:g} {d["id"][:6]}')
     _draw_grid(path, [[c[i] for c in cols] for i in range(k)], header, groups, target.shape[-1])
 
 
@@ -711,7 +737,7 @@ def make_mode_grid(path, cd, editor, names, inv, target, dirs, alpha, faces):
             for mode in ('fixed', 'follow'):
                 img, _ = editor.apply(sp, f, code, d, vec / vec.norm(), alpha, mode)
                 cols.append([_tile(x) for x in img])
-                header.append(f'{d["id"][:10]}\n{mode}')
+                header.append(f'{d["id"][:9]}\n{mode}')
     _draw_grid(path, [[c[i] for c in cols] for i in range(k)], header, groups, target.shape[-1])
 
 
@@ -727,7 +753,8 @@ def markdown(rep, base='docs'):
          f"`{rep['encoder']}`; {rep['n']} held-out faces (indices {rep['offset']}..{rep['offset'] + rep['n'] - 1}), "
          f"{rep['steps']} Adam steps per face, lr {rep['lr']}, loss weights {rep['weights']} (MSE, pyramid-SSIM, F), "
          f"truncation psi {rep['psi']}, F block {rep['f_res']}x{rep['f_res']} (firstWs {rep['first_ws']}); "
-         f"{rep['threads']} thread(s). Run took {rep['seconds'] / 60:.0f} min.", '',
+         f"{rep['threads']} thread(s). Inversions: {rep.get('inversion_cpu_s', 0) / 60:.0f} min of CPU time; this run "
+         f"(inversions cached or not) {rep['seconds'] / 60:.0f} min.", '',
          '**Reconstruction**', '',
          f"| space | start | PSNR start | PSNR @{rep['app_steps']} | PSNR @{rep['steps']} | min | faces >= 30 dB | SSIM | "
          f"pyramid-SSIM dist. | LPIPS | ms/step | residual F | domain FID |",
@@ -745,12 +772,14 @@ def markdown(rep, base='docs'):
     if any('edits' in r for r in sp.values()):
         L += ['', f"**Editing** ({len(rep['directions'])} labelled directions at +-{rep['alpha']:g} sigma; pass = >= 90 % of "
                   f"faces move the intended way, every other reliable head < 1/3 as much, and the edited images' domain FID "
-                  f"<= {GUARD}x the reconstructions'; strict = every head counts)", '',
-              f"| space | edit | pass +{rep['alpha']:g}σ | pass -{rep['alpha']:g}σ | strict +{rep['alpha']:g}σ | "
+                  f"<= {GUARD}x the reconstructions'; strict = every head counts; on probabilities = the same test on "
+                  "sigmoid(logit) of binary heads, where a saturated rare head such as facemask no longer jitters by "
+                  "whole logit units)", '',
+              f"| space | edit | pass +{rep['alpha']:g}σ | pass -{rep['alpha']:g}σ | on probabilities +/- | strict +{rep['alpha']:g}σ | "
               f"pass w/o guard | guard fails (of {2 * len(rep['directions'])}) | intended (+) | own Δ (+, σ) | own Δ (-, σ) | "
               "edit FID (mean) | change outside mouth (smile, mouth) | change outside hair (hair colour) | "
               "Mahalanobis recon / edited (frac > prior p99) |",
-              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for name, r in sp.items():
             for key, mode in (('edits', 'F fixed' if SPACES[name].has_f else 'walk'), ('edits_follow', 'F follows')):
                 if key + '_summary' not in r:
@@ -758,6 +787,7 @@ def markdown(rep, base='docs'):
                 s, pr = r[key + '_summary'], r['prior_recon']
                 pe = s['prior_edit']
                 L.append(f"| {name} | {mode} | **{s['pass_plus']}/{s['n']}** | {s['pass_minus']}/{s['n']} | "
+                         f"{s['pass_plus_prob']}/{s['n']}, {s['pass_minus_prob']}/{s['n']} | "
                          f"{s['pass_plus_strict']}/{s['n']} | {s['pass_plus_no_guard']}/{s['n']} | {s['guard_fail']} | "
                          f"{s['frac_intended_plus'] * 100:.0f}% | {s['own_plus']:+.2f} | {s['own_minus']:+.2f} | "
                          f"{s['fid_mean']:.1f} (recon {r['fid_recon']:.1f}) | {_fmt(s['outside_mouth'])} | "
@@ -775,14 +805,14 @@ def markdown(rep, base='docs'):
         # per-direction table
         cols = [(name, key) for name, r in sp.items() for key in ('edits', 'edits_follow') if key in r]
         L += ['', f"**Per direction** (+{rep['alpha']:g}σ: own Δ in σ, share of faces moved the intended way; ✓ = passes "
-                  "with the guard, ✗g = fails only the guard)", '',
+                  "with the guard, ✓p = passes on probabilities only, ✗g = fails only the guard)", '',
               '| direction | ' + ' | '.join(f"{n}{' follow' if k == 'edits_follow' else ''}" for n, k in cols) + ' |',
               '|---' * (len(cols) + 1) + '|']
         for i, did in enumerate(rep['directions']):
             cells = []
             for name, key in cols:
                 e = sp[name][key][i]['plus']
-                mark = '✓' if e['success'] else ('✗g' if e['success_no_guard'] else '')
+                mark = '✓' if e['success'] else '✓p' if e.get('prob_success') else ('✗g' if e['success_no_guard'] else '')
                 cells.append(f"{e['own_mean_delta_sigma']:+.2f} {e['frac_intended'] * 100:.0f}% {mark}".strip())
             L.append(f'| {did} | ' + ' | '.join(cells) + ' |')
     if rep.get('grid'):
