@@ -3,6 +3,7 @@ import { updateSettings } from '../state/inversion';
 import { setEditMode } from '../state/sliders';
 import { get, useStore } from '../state/store';
 import type { FEditMode, Space } from '../worker/protocol';
+import measured from '../../docs/spaces-summary.json';
 
 const WEIGHT_NAMES = ['MSE', 'perceptual', 'F reg.'];
 
@@ -12,6 +13,9 @@ export function AdvancedCard() {
   const inverting = useStore((s) => s.phase === 'inverting');
   const editMode = useStore((s) => s.editMode);
   if (!pack) return null;
+  // docs/SPACES.md's measured row for the chosen space, shown only for the generator that was measured
+  const measuredLine = pack.provenance.checkpointSha256 === measured.generator_sha256
+    ? (measured.spaces as Record<string, string>)[settings.space] : undefined;
   return (
     <details className="card advanced">
       <summary data-testid="advanced-toggle">Advanced</summary>
@@ -23,6 +27,11 @@ export function AdvancedCard() {
           ))}
         </select>
       </label>
+      {measuredLine && (
+        <p className="muted small" data-testid="space-measured">
+          Measured on this model ({measured.faces} held-out faces, {measured.doc}): {measuredLine}
+        </p>
+      )}
       {settings.space.startsWith('F/') && (
         <label className="field" title="Fixed: F stays as inverted and only the layers after the F block edit (the paper's edit). Follows: every layer edits and F moves with the edit by the generator's own change of F.">
           <span>F while editing</span>
