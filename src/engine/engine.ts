@@ -117,7 +117,7 @@ export class Engine {
     });
     const gen = new Generator(this.runner, opened.pack.manifest);
     await this.runner.swap(opened.runtime, () => {
-      this.loaded = { pack: opened.pack, gen, editor: new Editor(gen, this.runner.constants.f_edit, defaultEditMode(opened.pack.manifest, opened.pack.manifest.graphs)) };
+      this.loaded = { pack: opened.pack, gen, editor: new Editor(gen, this.runner.constants.f_edit, defaultEditMode(opened.pack.manifest)) };
       this.inv = null;
       this.target.clear();
     });

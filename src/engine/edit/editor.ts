@@ -11,6 +11,7 @@ import { sphereWalk } from '../math/sphere';
 import { now } from '../schedule';
 import { tensorToRgba } from '../../image/tensor';
 import type { Inversion } from '../inversion/inversion';
+import type { ModelPackManifest } from '../pack/manifest';
 import { hasF, isZ } from '../inversion/spaces';
 import { walkDirections, WDelta, type SliderValues } from './directions';
 
@@ -22,16 +23,16 @@ export interface RenderResult {
 }
 
 /** The pack's default edit mode: its manifest's measured choice, else the paper's (F fixed). */
-export function defaultEditMode(m: { editing?: { fMode?: FEditMode } }, graphs: Record<string, unknown>): FEditMode {
-  return m.editing?.fMode === 'follow' && graphs.features ? 'follow' : 'fixed';
+export function defaultEditMode(m: Pick<ModelPackManifest, 'editing' | 'graphs'>): FEditMode {
+  return m.editing?.fMode === 'follow' && m.graphs.features ? 'follow' : 'fixed';
 }
 
 export class Editor {
   private readonly wDelta: WDelta;
   /** Which inversion, at which step, the `f_edit` constant holds: in fixed mode F is uploaded once. */
   private fEditOf: { inv: Inversion; step: number } | null = null;
-  /** F_inv - F_gen(W+_inv) of the current inversion (follow mode), with |residual| / |F_inv|. */
-  private residualOf: { inv: Inversion; step: number; r: Float32Array; ratio: number } | null = null;
+  /** F_inv - F_gen(W+_inv) of the current inversion (follow mode). */
+  private residualOf: { inv: Inversion; step: number; r: Float32Array } | null = null;
 
   constructor(
     private readonly gen: Generator,
@@ -46,26 +47,16 @@ export class Editor {
     return this.mode === 'follow' && !!inv.f && hasF(inv.space) && !!this.gen.manifest.graphs.features;
   }
 
-  private async wplusOf(inv: Inversion, code: Float32Array): Promise<Float32Array> {
-    return isZ(inv.space) ? this.gen.zToW(code) : code.slice();
-  }
-
-  /** |F_inv - F_gen(W+_inv)| / |F_inv| for the current inversion (follow mode), computed once per inversion step. */
-  async residual(inv: Inversion): Promise<{ r: Float32Array; ratio: number }> {
+  /** F_inv - F_gen(W+_inv) of the current inversion (follow mode), computed once per inversion step. */
+  private async residual(inv: Inversion): Promise<Float32Array> {
     const c = this.residualOf;
-    if (c && c.inv === inv && c.step === inv.step) return c;
+    if (c && c.inv === inv && c.step === inv.step) return c.r;
     const fInv = inv.f!;
-    const fGen = await this.gen.features(await this.wplusOf(inv, inv.code));
+    const fGen = await this.gen.features(isZ(inv.space) ? await this.gen.zToW(inv.code) : inv.code);
     const r = new Float32Array(fInv.length);
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < r.length; i++) {
-      r[i] = fInv[i] - fGen[i];
-      num += r[i] * r[i];
-      den += fInv[i] * fInv[i];
-    }
-    this.residualOf = { inv, step: inv.step, r, ratio: Math.sqrt(num / Math.max(den, 1e-30)) };
-    return this.residualOf;
+    for (let i = 0; i < r.length; i++) r[i] = fInv[i] - fGen[i];
+    this.residualOf = { inv, step: inv.step, r };
+    return r;
   }
 
   async render(inv: Inversion, alphas: SliderValues): Promise<RenderResult> {
@@ -85,7 +76,7 @@ export class Editor {
     }
     let f: Constant | Float32Array | null = null;
     if (inv.f && follow && dirs.length) {
-      const { r } = await this.residual(inv);
+      const r = await this.residual(inv);
       const fEdit = await this.gen.features(wplus);
       const moved = new Float32Array(r.length);
       for (let i = 0; i < r.length; i++) moved[i] = fEdit[i] + r[i];

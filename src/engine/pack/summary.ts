@@ -35,7 +35,7 @@ export function summarise(pack: ModelPack): PackSummary {
     directions: m.directions.map((d) => ({ id: d.id, label: d.label, kind: d.kind, range: d.range, ...(d.editStrength !== undefined ? { strength: d.editStrength } : {}) })),
     samples: (m.samples ?? []).map((s) => joinUrl(pack.baseUrl, s)),
     spaces: availableSpaces(m),
-    editMode: defaultEditMode(m, m.graphs),
+    editMode: defaultEditMode(m),
     hasEncoder: !!m.graphs.encoder,
     defaultWeights: m.loss.defaultWeights as [number, number, number],
     perceptual: m.loss.perceptual,
