@@ -28,7 +28,6 @@ Outputs:
   runs/ae/recon-XXXXXXX.png, runs/ae/samples-XXXXXXX.png   held-out reconstructions / samples from z
 """
 import argparse
-import math
 import os
 import random
 import signal
@@ -39,8 +38,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from model.demo.train_gan import (D_CHANNELS, DEMO_CONFIG, accumulate, atomic_save, batch_from, has_avx512_bf16,
-                                  load_data, make_models, requires_grad, save_grid)
+from model.demo.train_gan import (D_CHANNELS, DEMO_CONFIG, accumulate, add_run_arguments, atomic_save, batch_from,
+                                  load_data, make_models, requires_grad, save_grid, start_run)
+from model.eval.inversion_common import psnr
 from model.load.checkpoint import load_torch_file
 from model.nets.encoder import DownBlock
 from model.nets.perceptual import PyramidSSIM
@@ -76,12 +76,7 @@ def sliced_wasserstein(a, b, n_proj=256, generator=None):
     return (pa - pb).pow(2).mean()
 
 
-def psnr(x, y):
-    mse = ((x.clamp(-1, 1) - y) * 0.5).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(1 / mse.clamp_min(1e-10))
-
-
-def export_generator(g_ema, w_set, cfg, path, meta):
+def export_generator(g_ema, cfg, path, meta):
     """rosinality-layout checkpoint; latent_avg = the mean of mapping(z) (what truncation pulls towards)."""
     with torch.no_grad():
         latent_avg = g_ema.mapping(torch.randn(16384, cfg['style_dim'], generator=torch.Generator().manual_seed(7))).mean(0)
@@ -116,23 +111,11 @@ def main(argv=None):
     ap.add_argument('--map-batch', type=int, default=1024)
     ap.add_argument('--map-lr', type=float, default=0.3,
                     help='Adam lr on the stored mapping weights (equalised lr with lr_mul 0.01 scales them by 100)')
-    ap.add_argument('--threads', type=int, default=1)
-    ap.add_argument('--bf16', choices=['auto', 'on', 'off'], default='auto')
-    ap.add_argument('--max-minutes', type=float, default=None)
-    ap.add_argument('--max-steps', type=int, default=10 ** 9)
-    ap.add_argument('--ckpt-every', type=float, default=900, help='seconds between full-state saves')
-    ap.add_argument('--log-every', type=int, default=50)
-    ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--bench', type=int, default=0, help='time this many ae iterations (after 3 warm-up) and exit')
-    ap.add_argument('--fresh', action='store_true', help='ignore an existing --state')
+    add_run_arguments(ap, 900, 'seconds between full-state saves', 'ignore an existing --state')
     args = ap.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    random.seed(args.seed)
-    use_bf16 = args.bf16 == 'on' or (args.bf16 == 'auto' and has_avx512_bf16())
+    use_bf16 = start_run(args)
     cfg = dict(DEMO_CONFIG)
-    os.makedirs(args.run_dir, exist_ok=True)
 
     g, d = make_models(cfg, D_CHANNELS)
     g_ema, _ = make_models(cfg, D_CHANNELS)
@@ -162,7 +145,8 @@ def main(argv=None):
         init = load_torch_file(args.init)
         g.load_state_dict(init['g_ema'])
         print(f'fresh: synthesis network from {args.init} (step {init.get("step")})', flush=True)
-    g_ema.load_state_dict(g.state_dict()) if st['step'] == 0 else None
+    if st['step'] == 0:
+        g_ema.load_state_dict(g.state_dict())
     g_ema.eval(); requires_grad(g_ema, False)
     perc = PyramidSSIM(cfg['size'])
     noise = g.stored_noise()
@@ -326,7 +310,7 @@ def main(argv=None):
         save_grid(g_ema, torch.randn(64, cfg['style_dim'], generator=torch.Generator().manual_seed(1234)),
                   os.path.join(args.run_dir, f"samples-{st['map_step']:07d}.png"))
     save_state('end of mapping')
-    export_generator(g_ema, w_set, cfg, args.export,
+    export_generator(g_ema, cfg, args.export,
                      {'step': st['step'], 'images_seen': st['seen'], 'mapping_steps': st['map_step'],
                       'training': 'reconstruction-first (model/demo/train_autoencoder.py)'})
     print(f'exported {args.export}', flush=True)

@@ -143,6 +143,29 @@ def batch_from(data, idx):
     return x.contiguous(memory_format=torch.channels_last)
 
 
+def add_run_arguments(ap, ckpt_every, ckpt_help, fresh_help):
+    """The options every demo trainer shares: threads, precision, run length, logging, seed, bench, resume."""
+    ap.add_argument('--threads', type=int, default=1,
+                    help='1 is robust on a shared 2-core machine (2 threads stall badly when anything else runs)')
+    ap.add_argument('--bf16', choices=['auto', 'on', 'off'], default='auto')
+    ap.add_argument('--max-steps', type=int, default=10 ** 9)
+    ap.add_argument('--max-minutes', type=float, default=None)
+    ap.add_argument('--ckpt-every', type=float, default=ckpt_every, help=ckpt_help)
+    ap.add_argument('--log-every', type=int, default=50)
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--bench', type=int, default=0, help='time this many iterations (after 3 warm-up) and exit')
+    ap.add_argument('--fresh', action='store_true', help=fresh_help)
+
+
+def start_run(args):
+    """Threads, seeds and the run folder for add_run_arguments' options; returns whether to autocast to bf16."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    os.makedirs(args.run_dir, exist_ok=True)
+    return args.bf16 == 'on' or (args.bf16 == 'auto' and has_avx512_bf16())
+
+
 # ---- main -----------------------------------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -160,25 +183,12 @@ def main(argv=None):
     ap.add_argument('--ema-kimg', type=float, default=None, help='EMA half-life in k images (default batch*10/32)')
     ap.add_argument('--ema-rampup', type=float, default=0.05)
     ap.add_argument('--augment', default='', help="'', 'translation', 'colour', or 'translation,colour'")
-    ap.add_argument('--threads', type=int, default=1,
-                    help='1 is robust on a shared 2-core machine (2 threads stall badly when anything else runs)')
     ap.add_argument('--channels-last', type=int, default=0, help='D in channels_last (measured 2x slower here)')
-    ap.add_argument('--bf16', choices=['auto', 'on', 'off'], default='auto')
-    ap.add_argument('--max-steps', type=int, default=10 ** 9)
-    ap.add_argument('--max-minutes', type=float, default=None)
-    ap.add_argument('--ckpt-every', type=float, default=600, help='seconds between full checkpoints + g_ema export')
-    ap.add_argument('--log-every', type=int, default=50)
-    ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--bench', type=int, default=0, help='time this many iterations (after 3 warm-up) and exit')
-    ap.add_argument('--fresh', action='store_true', help='ignore an existing runs/demo/ckpt.pt')
+    add_run_arguments(ap, 600, 'seconds between full checkpoints + g_ema export', 'ignore an existing runs/demo/ckpt.pt')
     args = ap.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    random.seed(args.seed)
-    use_bf16 = args.bf16 == 'on' or (args.bf16 == 'auto' and has_avx512_bf16())
+    use_bf16 = start_run(args)
     cfg = dict(DEMO_CONFIG)
-    os.makedirs(args.run_dir, exist_ok=True)
     ckpt_path = os.path.join(args.run_dir, 'ckpt.pt')
 
     g, d = make_models(cfg, D_CHANNELS)
