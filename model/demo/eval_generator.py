@@ -1,9 +1,8 @@
 """Quick quality check of a demo generator checkpoint against the demo-model bars (docs/DEMO_MODEL.md):
 
   * domain FID of samples from z (classifier features, model.eval.fidelity.domain_fid) vs held-out faces;
-  * Z+ inversion with no F (the grad_zplus_nof loss: MSE + pyramid-SSIM, Adam lr 0.01, every z re-normalised onto
-    the sphere), from z = the layer-wise mean start, on held-out faces: mean PSNR after --steps;
-  * the reconstruction of the same faces by the autoencoder's encoder when a training state is given.
+  * Z+ inversion with no F (the exported grad_zplus_nof graph function: MSE + pyramid-SSIM, Adam lr 0.01, every z
+    re-normalised onto the sphere, as model.fidelity --spaces), from random z, on held-out faces: mean PSNR after --steps.
 
     python3 -m model.demo.eval_generator model/checkpoints/demo64-ae-g_ema.pt --n 8 --steps 300 [--out runs/eval.json]
 """
@@ -14,28 +13,22 @@ import time
 import torch
 
 from model.eval.fidelity import Classifier, domain_fid, load_faces
-from model.eval.inversion_common import load_bundle, psnr
+from model.eval.inversion_common import load_bundle
+from model.eval.spaces import SPACES, Codes, invert_space, start_codes
+from model.export.graphs import PackModel
+from model.load.checkpoint import load_checkpoint
 from model.nets.perceptual import PyramidSSIM
 
 
-def invert_zplus_nof(bundle, target, steps=300, lr=0.01, weights=(1.0, 1.0), seed=0):
-    """Batch of faces, each with its own loss: Z+ through mapping + truncation + synthesis (no F)."""
-    perc = PyramidSSIM(bundle.size)
-    b = target.shape[0]
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(b, 1, bundle.z_dim, generator=g).repeat(1, bundle.num_ws, 1)
-    z = z * torch.rsqrt(z.pow(2).mean(-1, keepdim=True) + 1e-8)
-    z.requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=lr, betas=(0.9, 0.999))
-    for _ in range(steps):
-        img = bundle.G.synthesis(bundle.zplus_to_wplus(z))
-        loss = sum(weights[0] * (img[i] - target[i]).pow(2).mean() + weights[1] * perc(img[i:i + 1], target[i:i + 1])
-                   for i in range(b))
-        opt.zero_grad(); loss.backward(); opt.step()
-        with torch.no_grad():
-            z.mul_(torch.rsqrt(z.pow(2).mean(-1, keepdim=True) + 1e-8))
-    with torch.no_grad():
-        return psnr(bundle.G.synthesis(bundle.zplus_to_wplus(z)), target)
+def invert_zplus_nof(checkpoint, target, steps=300, lr=0.01, weights=(1.0, 1.0, 0.1), f_res=16):
+    """PSNR [n] of Z+ inversion with no F through the exported grad_zplus_nof graph function (model.eval.spaces:
+    the same per-face Adam as the engine), no truncation, from random z on the sphere."""
+    L = load_checkpoint(checkpoint)
+    pm = PackModel(L.G, L.w_avg, f_res, 1.0, 0, PyramidSSIM(L.G.size))
+    cd, sp = Codes(pm), SPACES['Z+']
+    f0, c0 = start_codes(cd, sp, None, None, target.shape[0])
+    _, _, rec, _ = invert_space(cd, sp, target, f0, c0, weights, steps, lr, record=(steps,), log=None)
+    return rec[steps]
 
 
 def main(argv=None):
@@ -59,7 +52,7 @@ def main(argv=None):
     t0 = time.time()
     report['fid'] = domain_fid(bundle, Classifier(args.classifier, attrs), args.data, args.fid_n)
     target = load_faces(args.data, 'heldout', n=args.n, start=args.offset)
-    p = invert_zplus_nof(bundle, target, args.steps)
+    p = invert_zplus_nof(args.checkpoint, target, args.steps)
     report['zplus_nof'] = dict(n=args.n, offset=args.offset, steps=args.steps, psnr_mean=round(p.mean().item(), 2),
                                psnr_min=round(p.min().item(), 2))
     report['seconds'] = round(time.time() - t0, 1)
