@@ -20,14 +20,19 @@ export function SlidersCard() {
   const redoN = useStore((s) => s.redo.length);
   const frameMs = useStore((s) => s.frameMs);
   const crop = useStore((s) => s.crop);
+  const lastSpace = useStore((s) => s.lastSpace);
+  const editMode = useStore((s) => s.editMode);
   const before = useRef(sliders);
   const onStart = useCallback(() => {
     before.current = get().sliders;
   }, []);
   if (!pack) return null;
   const disabled = !hasRecon || phase === 'inverting';
-  const strong = pack.directions.filter((d) => d.strength === undefined || d.strength >= SUBTLE_STRENGTH);
-  const subtle = pack.directions.filter((d) => d.strength !== undefined && d.strength < SUBTLE_STRENGTH);
+  // with F fixed, the F spaces leave out directions that have no visible effect there (the engine ignores them too)
+  const fFixed = !!lastSpace?.startsWith('F/') && editMode === 'fixed';
+  const shown = pack.directions.filter((d) => !(fFixed && !d.offerInF));
+  const strong = shown.filter((d) => d.strength === undefined || d.strength >= SUBTLE_STRENGTH);
+  const subtle = shown.filter((d) => d.strength !== undefined && d.strength < SUBTLE_STRENGTH);
   const sliderRow = (d: PackSummary['directions'][number]) => {
     const v = sliders[d.id] ?? 0;
     const step = (d.range[1] - d.range[0]) / 200;

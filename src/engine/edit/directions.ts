@@ -1,39 +1,90 @@
 /**
- * Slider values -> walk directions (clamped to each direction's range, on its layers), and for W+ spaces, which have
- * no sphere to walk on, the W displacement that the same Z walk causes on average.
+ * Slider values -> the edit they make (docs/DIRECTIONS.md, "Spaces"):
+ *   Z+ spaces   every direction is a sphere walk of its `vector` (for W directions: their fitted Z conversion) by
+ *               alpha * zScale on its layers;
+ *   W+ spaces   a W direction (`space: w` with `wVector`) is exact and linear: w_i += alpha * wSigma * wVector on
+ *               its layers; a Z direction becomes the mean W displacement of its Z walk (WDelta).
+ * With F fixed, F spaces edit only the layers from fBlock.firstWs on, and directions marked `offerInF: false` (no
+ * visible effect there) are left out.
  */
 import type { Generator } from '../graphs/generator';
 import { randn } from '../math/rng';
 import { normaliseRows, sphereWalk, type WalkDirection } from '../math/sphere';
 import type { ModelPackManifest } from '../pack/manifest';
-import { hasF, type Space } from '../inversion/spaces';
+import { hasF, isZ, type Space } from '../inversion/spaces';
 
 /** Slider values by direction id, in the direction's units. */
 export type SliderValues = Record<string, number>;
 
+type Direction = ModelPackManifest['directions'][number];
+
+/** A W direction applied linearly to W+ codes: w_i += shift * vector for i in layers. */
+export interface WShift {
+  /** Unit direction in W, length wDim. */
+  vector: ArrayLike<number>;
+  /** alpha * wSigma. */
+  shift: number;
+  layers: number[];
+}
+
+/** What the non-zero sliders do to a code of one space. */
+export interface EditPlan {
+  /** Z walks (W+ spaces: converted to a W displacement by WDelta). */
+  walks: WalkDirection[];
+  /** Exact W shifts (W+ spaces only). */
+  shifts: WShift[];
+}
+
+/** Whether the editor offers direction `d` in `space`; `fFollows`: F follows the edit (every layer walks). */
+export function offered(d: Pick<Direction, 'offerInF'>, space: Space, fFollows = false): boolean {
+  return !(hasF(space) && !fFollows && d.offerInF === false);
+}
+
+/** Whether `d` acts in W+ spaces as an exact W shift. */
+const isWLinear = (d: Direction) => d.space === 'w' && !!d.wVector && !!d.wSigma;
+
 /**
- * The non-zero sliders as walk directions. With F fixed, F spaces edit only the layers after fBlock.firstWs (F fixes
- * the rest); `firstLayer` overrides that (0 when F follows the edit).
+ * The edit of the non-zero sliders in `space`. With F fixed, F spaces edit only the layers after fBlock.firstWs;
+ * `firstLayer` overrides that (0 when F follows the edit, which also brings back the `offerInF: false` directions).
  */
-export function walkDirections(m: ModelPackManifest, alphas: SliderValues, space: Space, firstLayer?: number): WalkDirection[] {
+export function editPlan(m: ModelPackManifest, alphas: SliderValues, space: Space, firstLayer?: number): EditPlan {
+  const fFixed = hasF(space) && firstLayer === undefined;
   const first = firstLayer ?? (hasF(space) ? m.fBlock.firstWs : 0);
   const allLayers = Array.from({ length: m.numWs - first }, (_, i) => i + first);
-  const out: WalkDirection[] = [];
+  const plan: EditPlan = { walks: [], shifts: [] };
   for (const d of m.directions) {
     const a = alphas[d.id] ?? 0;
-    if (!a) continue;
+    if (!a || !offered(d, space, !fFixed)) continue;
     const lo = Math.min(d.range[0], d.range[1]);
     const hi = Math.max(d.range[0], d.range[1]);
-    out.push({ vector: d.vector, alpha: Math.min(hi, Math.max(lo, a)), layers: d.layers ?? allLayers });
+    const alpha = Math.min(hi, Math.max(lo, a));
+    const layers = (d.layers ?? allLayers).filter((i) => i >= first);
+    if (!layers.length) continue;
+    if (!isZ(space) && isWLinear(d)) plan.shifts.push({ vector: d.wVector!, shift: alpha * d.wSigma!, layers });
+    else plan.walks.push({ vector: d.vector, alpha: alpha * (d.zScale ?? 1), layers });
   }
-  return out;
+  return plan;
+}
+
+/** The Z walks of the non-zero sliders (Z+ spaces; see editPlan). */
+export function walkDirections(m: ModelPackManifest, alphas: SliderValues, space: Space, firstLayer?: number): WalkDirection[] {
+  return editPlan(m, alphas, space, firstLayer).walks;
+}
+
+/** Adds each exact W shift to the W+ code `wplus` ([numWs, wDim]) in place. */
+export function applyShifts(wplus: Float32Array, wDim: number, shifts: WShift[]): Float32Array {
+  for (const s of shifts) {
+    if (s.vector.length !== wDim) throw new Error(`W direction length ${s.vector.length} != wDim ${wDim}`);
+    for (const i of s.layers) for (let j = 0; j < wDim; j++) wplus[i * wDim + j] += s.shift * s.vector[j];
+  }
+  return wplus;
 }
 
 /** The mean W displacement of a Z sphere walk, measured at numWs fixed random z (sampled once per pack). */
 export class WDelta {
   private base: { z: Float32Array; w: Float32Array } | null = null;
 
-  constructor(private readonly gen: Generator) {}
+  constructor(private readonly gen: Pick<Generator, 'manifest' | 'mapping'>) {}
 
   async of(dirs: WalkDirection[]): Promise<Float32Array> {
     const m = this.gen.manifest;

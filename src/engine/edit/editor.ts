@@ -1,5 +1,6 @@
 /**
- * One edited frame: Z+ codes walk along the slider directions on the sphere (W+ codes get the equivalent W shift),
+ * One edited frame: Z+ codes walk along the slider directions on the sphere; W+ codes get W directions' exact shifts
+ * and, for Z directions, the equivalent W displacement (edit/directions.ts),
  * then mapping -> truncation -> synthesis_from_f. In the F spaces F is handled by the edit mode:
  *   fixed   F stays as inverted and only the layers after the F block are walked (the paper's edit);
  *   follow  every layer is walked and F moves with the edit: F_edit = F_gen(W+_edit) + (F_inv - F_gen(W+_inv)),
@@ -13,7 +14,7 @@ import { tensorToRgba } from '../../image/tensor';
 import type { Inversion } from '../inversion/inversion';
 import type { ModelPackManifest } from '../pack/manifest';
 import { hasF, isZ } from '../inversion/spaces';
-import { walkDirections, WDelta, type SliderValues } from './directions';
+import { applyShifts, editPlan, WDelta, type SliderValues } from './directions';
 
 export type FEditMode = 'fixed' | 'follow';
 
@@ -63,19 +64,21 @@ export class Editor {
     const m = this.gen.manifest;
     const t0 = now();
     const follow = this.follows(inv);
-    const dirs = walkDirections(m, alphas, inv.space, follow ? 0 : undefined);
+    const plan = editPlan(m, alphas, inv.space, follow ? 0 : undefined);
+    const edited = plan.walks.length + plan.shifts.length > 0;
     let wplus: Float32Array;
     if (isZ(inv.space)) {
-      wplus = await this.gen.zToW(dirs.length ? sphereWalk(inv.code, m.zDim, dirs) : inv.code);
+      wplus = await this.gen.zToW(plan.walks.length ? sphereWalk(inv.code, m.zDim, plan.walks) : inv.code);
     } else {
       wplus = inv.code.slice();
-      if (dirs.length) {
-        const d = await this.wDelta.of(dirs);
+      if (plan.walks.length) {
+        const d = await this.wDelta.of(plan.walks);
         for (let i = 0; i < wplus.length; i++) wplus[i] += d[i];
       }
+      applyShifts(wplus, m.wDim, plan.shifts);
     }
     let f: Constant | Float32Array | null = null;
-    if (inv.f && follow && dirs.length) {
+    if (inv.f && follow && edited) {
       const r = await this.residual(inv);
       const fEdit = await this.gen.features(wplus);
       const moved = new Float32Array(r.length);

@@ -12,7 +12,11 @@ export interface PackSummary {
   imageRange: [number, number];
   alignment: ModelPackManifest['alignment'];
   /** strength: the pack's measured editStrength (own attribute's change in sigma at +2 sigma), when it has one. */
-  directions: { id: string; label: string; kind: string; range: [number, number]; strength?: number }[];
+  /**
+   * space: where the direction is defined ('z' | 'w'); offerInF false: no visible effect with F fixed, so the editor
+   * does not list it in the F spaces in that mode.
+   */
+  directions: { id: string; label: string; kind: string; range: [number, number]; strength?: number; space: 'z' | 'w'; offerInF: boolean }[];
   samples: string[];
   spaces: Space[];
   /** The pack's default handling of F while editing (its measured choice; 'fixed' when it states none). */
@@ -32,7 +36,15 @@ export function summarise(pack: ModelPack): PackSummary {
     resolution: m.resolution,
     imageRange: m.imageRange,
     alignment: m.alignment,
-    directions: m.directions.map((d) => ({ id: d.id, label: d.label, kind: d.kind, range: d.range, ...(d.editStrength !== undefined ? { strength: d.editStrength } : {}) })),
+    directions: m.directions.map((d) => ({
+      id: d.id,
+      label: d.label,
+      kind: d.kind,
+      range: d.range,
+      space: d.space ?? 'z',
+      offerInF: d.offerInF !== false,
+      ...(d.editStrength !== undefined ? { strength: d.editStrength } : {}),
+    })),
     samples: (m.samples ?? []).map((s) => joinUrl(pack.baseUrl, s)),
     spaces: availableSpaces(m),
     editMode: defaultEditMode(m),
