@@ -3,11 +3,15 @@
  * tests with onnxruntime-node). It ties together the modules that do the work:
  *   runtime/   backend choice, ORT sessions          pack/      loading, checking, summary of a model pack
  *   graphs/    graph runner, generator, warm-up       inversion/ codes + Adam on the gradient graphs
- *   edit/      slider frames (sphere walk)
+ *   edit/      slider frames (sphere walk); directions added from files or found by GANSpace
  */
 import { EngineError } from './errors';
 import { defaultEditMode, Editor, type FEditMode, type RenderResult } from './edit/editor';
 import type { SliderValues } from './edit/directions';
+import type { DirectionFile } from './edit/directionFiles';
+import type { FindDirectionsOptions, FindDirectionsProgress, FindDirectionsResult } from './edit/ganspace';
+import { PackDirections } from './edit/packDirections';
+import { addedDirectionsKey, MemoryAddedDirections, type AddedDirectionsStore } from './pack/addedDirections';
 import { Generator } from './graphs/generator';
 import { GraphRunner } from './graphs/runner';
 import { warmUp, type WarmUpOptions, type WarmUpResult } from './graphs/warmup';
@@ -24,6 +28,7 @@ import type { Ort, SessionFactory } from './runtime/ort';
 import { isSuperseded, LatestWins, type Superseded } from './schedule';
 import type { RGBAImage } from '../image/types';
 
+export type { DirectionFile, FindDirectionsOptions, FindDirectionsProgress, FindDirectionsResult };
 export type { FEditMode, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, Space, WarmUpOptions, WarmUpResult };
 export { SPACE_GRAPH, SPACES };
 
@@ -36,6 +41,8 @@ export interface EngineOptions {
   sessionFactory?: SessionFactory;
   fetch?: typeof fetch;
   onBackendChange?: (b: BackendInfo) => void;
+  /** Where directions added to a pack are kept (the worker: OPFS); default: in memory, for this engine only. */
+  addedDirections?: AddedDirectionsStore;
 }
 
 /** What belongs to the loaded pack and goes with it. */
@@ -43,6 +50,7 @@ interface CurrentPack {
   pack: ModelPack;
   gen: Generator;
   editor: Editor;
+  directions: PackDirections;
 }
 
 export class Engine {
@@ -53,6 +61,7 @@ export class Engine {
   private inv: Inversion | null = null;
   private cancelRequested = false;
   private inverting = false;
+  private readonly addedStore: AddedDirectionsStore;
   private readonly renderer = new LatestWins<SliderValues, RenderResult>((a) => this.renderNow(a));
 
   constructor(
@@ -62,6 +71,7 @@ export class Engine {
     this.backend = typeof opts.backend === 'object' ? opts.backend : null;
     this.runner = new GraphRunner((reason) => this.deviceLost(reason));
     this.target = new Target(this.runner.constants.target);
+    this.addedStore = opts.addedDirections ?? new MemoryAddedDirections();
   }
 
   get pack(): ModelPack | null {
@@ -116,8 +126,11 @@ export class Engine {
       onFallback: (b) => this.setBackend(b),
     });
     const gen = new Generator(this.runner, opened.pack.manifest);
+    const m = opened.pack.manifest;
+    const directions = new PackDirections(m, gen, this.addedStore, addedDirectionsKey(url, m.name));
+    await directions.restore();
     await this.runner.swap(opened.runtime, () => {
-      this.loaded = { pack: opened.pack, gen, editor: new Editor(gen, this.runner.constants.f_edit, defaultEditMode(opened.pack.manifest)) };
+      this.loaded = { pack: opened.pack, gen, directions, editor: new Editor(gen, this.runner.constants.f_edit, defaultEditMode(m)) };
       this.inv = null;
       this.target.clear();
     });
@@ -126,7 +139,39 @@ export class Engine {
 
   summary(): PackSummary {
     if (!this.loaded) throw new EngineError('StateError', 'no model pack loaded');
-    return summarise(this.loaded.pack);
+    return summarise(this.loaded.pack, this.loaded.directions.addedIds);
+  }
+
+  // ---------------------------------------------------------------- directions
+
+  private get packDirections(): PackDirections {
+    if (!this.loaded) throw new EngineError('StateError', 'no model pack loaded');
+    return this.loaded.directions;
+  }
+
+  /**
+   * Adds the directions in `files` (InterFaceGAN .npy, GANSpace .npz, JSON entries) to the loaded pack and stores
+   * them with it; all or nothing: a bad file is a DirectionFileError naming it and the pack stays as it was.
+   */
+  async addDirections(files: DirectionFile[], space?: 'z' | 'w'): Promise<PackSummary> {
+    await this.packDirections.addFiles(files, space);
+    return this.summary();
+  }
+
+  /** GANSpace with the pack's own mapping graph (cancel: cancelFindDirections); the result is stored with the pack. */
+  async findDirections(opts: FindDirectionsOptions = {}, onProgress?: (p: FindDirectionsProgress) => void): Promise<{ summary: PackSummary; result: Omit<FindDirectionsResult, 'entries'> & { found: number } }> {
+    const { entries, ...rest } = await this.packDirections.find(opts, onProgress);
+    return { summary: this.summary(), result: { ...rest, found: entries.length } };
+  }
+
+  cancelFindDirections() {
+    this.loaded?.directions.cancelFind();
+  }
+
+  /** Removes the directions added to the loaded pack. */
+  async clearAddedDirections(): Promise<PackSummary> {
+    await this.packDirections.clear();
+    return this.summary();
   }
 
   /** Runs the hot graphs on made-up inputs until real work arrives (graphs/warmup.ts). */

@@ -10,6 +10,7 @@ export type EngineErrorCode =
   | 'BackendError'
   | 'DeviceLostError'
   | 'InputError'
+  | 'DirectionFileError'
   | 'StateError'
   | 'CancelledError';
 
@@ -21,5 +22,5 @@ export class EngineError extends Error {
 }
 
 export function isEngineErrorName(name: string): name is EngineErrorCode {
-  return /^(Pack\w+Error|BackendError|DeviceLostError|InputError|StateError|CancelledError)$/.test(name);
+  return /^(Pack\w+Error|BackendError|DeviceLostError|InputError|DirectionFileError|StateError|CancelledError)$/.test(name);
 }

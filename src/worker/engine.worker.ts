@@ -6,6 +6,7 @@ import { selectBackend, type BackendInfo } from '../engine/runtime/backend';
 import type { Ort } from '../engine/runtime/ort';
 import type { EngineApi, InitOptions } from './protocol';
 import { defaultPackStorage, makePackFetch } from '../engine/pack/store';
+import { defaultAddedDirections } from '../engine/pack/addedDirections';
 
 let engine: Engine | null = null;
 let detector: Promise<import('../image/faces').FaceDetector> | null = null;
@@ -46,6 +47,7 @@ const api: EngineApi = {
         keepOnGpu: opts.keepOnGpu ?? true,
         fetch: makePackFetch(defaultPackStorage), // imported packs (opfs:/packs/<id>/) come from OPFS
         onBackendChange: (b) => backendListener?.(b),
+        addedDirections: defaultAddedDirections(), // directions added to a pack live in OPFS beside it
       });
     }
     return engine.backend!;
@@ -94,6 +96,12 @@ const api: EngineApi = {
     const res = await need().importCodes(codes);
     return Comlink.transfer(res, [res.image.buffer]);
   },
+  addDirections: (files, space) => need().addDirections(files, space),
+  findDirections: (opts, onProgress) => need().findDirections(opts, onProgress),
+  async cancelFindDirections() {
+    engine?.cancelFindDirections();
+  },
+  clearAddedDirections: () => need().clearAddedDirections(),
   simulateDeviceLoss: () => need().simulateDeviceLoss(),
 };
 

@@ -3,6 +3,7 @@
  * it never imports onnxruntime or the engine's implementation.
  */
 import type { BackendInfo, BackendKind, BackendPreference } from '../engine/runtime/backend';
+import type { DirectionFile, FindDirectionsOptions, FindDirectionsProgress, FindDirectionsResult } from '../engine/engine';
 import type { FEditMode, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, Space, WarmUpOptions, WarmUpResult } from '../engine/engine';
 import type { LoadProgress } from '../engine/pack/load';
 import type { Superseded } from '../engine/schedule';
@@ -10,6 +11,7 @@ import type { DetectedFace } from '../image/faces-core';
 import type { RGBAImage } from '../image/types';
 import type { ImportedPack, ImportProgress, ImportSource, SourceFile } from '../engine/pack/import';
 
+export type { DirectionFile, FindDirectionsOptions, FindDirectionsProgress };
 export type { ImportedPack, ImportProgress, ImportSource, SourceFile };
 export type { FEditMode, BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes, SliderValues, WarmUpOptions, WarmUpResult, RGBAImage };
 
@@ -29,6 +31,9 @@ export interface EngineErrorShape {
   name: string;
   message: string;
 }
+
+/** What "Find directions" reports besides the new summary. */
+export type FoundDirections = Omit<FindDirectionsResult, 'entries'> & { found: number };
 
 export interface EngineApi {
   init(opts: InitOptions): Promise<BackendInfo>;
@@ -50,6 +55,18 @@ export interface EngineApi {
   exportCodes(): Promise<SavedCodes | null>;
   /** Installs saved codes for the current target; returns their reconstruction. */
   importCodes(codes: SavedCodes): Promise<InvertResult>;
+  /**
+   * Adds the directions in direction files (InterFaceGAN .npy, GANSpace .npz, JSON entries; parsed and fitted in the
+   * worker) to the loaded pack and stores them with it. A bad file rejects with a DirectionFileError naming the
+   * problem; the pack stays as it was. `space` overrides the file name's Z / W rule.
+   */
+  addDirections(files: DirectionFile[], space?: 'z' | 'w'): Promise<PackSummary>;
+  /** GANSpace with the pack's mapping graph; the found directions are stored with the pack. */
+  findDirections(opts: FindDirectionsOptions, onProgress?: (p: FindDirectionsProgress) => void): Promise<{ summary: PackSummary; result: FoundDirections }>;
+  /** Stops a running findDirections (it rejects with a CancelledError; nothing is stored). */
+  cancelFindDirections(): Promise<void>;
+  /** Removes the directions added to the loaded pack. */
+  clearAddedDirections(): Promise<PackSummary>;
   /** Test hook: destroy the WebGPU device as a real device loss would. */
   simulateDeviceLoss(): Promise<boolean>;
 }

@@ -16,7 +16,11 @@ export interface PackSummary {
    * space: where the direction is defined ('z' | 'w'); offerInF false: no visible effect with F fixed, so the editor
    * does not list it in the F spaces in that mode.
    */
-  directions: { id: string; label: string; kind: string; range: [number, number]; strength?: number; space: 'z' | 'w'; offerInF: boolean }[];
+  directions: { id: string; label: string; kind: string; range: [number, number]; strength?: number; space: 'z' | 'w'; offerInF: boolean; added: boolean }[];
+  /** The generator's shape (which shipped direction sets fit it). */
+  zDim: number;
+  wDim: number;
+  numWs: number;
   samples: string[];
   spaces: Space[];
   /** The pack's default handling of F while editing (its measured choice; 'fixed' when it states none). */
@@ -27,13 +31,17 @@ export interface PackSummary {
   provenance: ModelPackManifest['provenance'];
 }
 
-export function summarise(pack: ModelPack): PackSummary {
+/** `added`: ids of the directions the user added (files, Find directions). */
+export function summarise(pack: ModelPack, added: string[] = []): PackSummary {
   const m = pack.manifest;
   return {
     name: m.name,
     title: m.title,
     description: m.description,
     resolution: m.resolution,
+    zDim: m.zDim,
+    wDim: m.wDim,
+    numWs: m.numWs,
     imageRange: m.imageRange,
     alignment: m.alignment,
     directions: m.directions.map((d) => ({
@@ -43,6 +51,7 @@ export function summarise(pack: ModelPack): PackSummary {
       range: d.range,
       space: d.space ?? 'z',
       offerInF: d.offerInF !== false,
+      added: added.includes(d.id),
       ...(d.editStrength !== undefined ? { strength: d.editStrength } : {}),
     })),
     samples: (m.samples ?? []).map((s) => joinUrl(pack.baseUrl, s)),
