@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { adamInit, adamStep } from './adam';
-import { normaliseRows, norm, slerp, sphereWalk, pixelNormInPlace } from './sphere';
+import { MAX_WALK_STEPS, normaliseRows, norm, slerp, sphereWalk, pixelNormInPlace, WALK_STEP, walkSteps } from './sphere';
 import { truncateInPlace } from './truncation';
 import { psnr, psnrRgba8 } from './psnr';
 import { randn } from './rng';
@@ -76,6 +76,25 @@ describe('sphere', () => {
       for (let j = 0; j < dim; j++) ref[j] /= r;
     }
     for (let j = 0; j < dim; j++) expect(out[j]).toBeCloseTo(ref[j], 5);
+  });
+  it('sphere walk: the step count is bounded (the step grows), huge values finish fast, non-finite ones throw', () => {
+    expect(walkSteps(0.25)).toBe(3);
+    expect(walkSteps(WALK_STEP * MAX_WALK_STEPS)).toBe(MAX_WALK_STEPS);
+    expect(walkSteps(1e300)).toBe(MAX_WALK_STEPS);
+    expect(() => walkSteps(Infinity)).toThrow(RangeError);
+    expect(() => walkSteps(NaN)).toThrow(RangeError);
+    const dim = 512, L = 18;
+    const z = normaliseRows(randn(dim * L, 5), dim);
+    const d = normaliseRows(randn(dim, 6), dim).map((x) => x / Math.sqrt(dim));
+    const all = Array.from({ length: L }, (_, i) => i);
+    const t0 = performance.now();
+    const out = sphereWalk(z, dim, [{ vector: d, alpha: 1e300, layers: all }]);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(Array.from(out).every(Number.isFinite)).toBe(true);
+    for (let i = 0; i < L; i++) expect(norm(out.subarray(i * dim, (i + 1) * dim))).toBeCloseTo(Math.sqrt(dim), 2);
+    expect(() => sphereWalk(z, dim, [{ vector: d, alpha: Infinity, layers: [0] }])).toThrow(/not finite|length/);
+    const huge = Array.from(d, (x) => x * 1e308);
+    expect(() => sphereWalk(z, dim, [{ vector: huge, alpha: 10, layers: [0] }])).toThrow(RangeError);
   });
   it('combines several directions by summing alpha_k d_k', () => {
     const dim = 4;

@@ -34,10 +34,22 @@ export interface WalkDirection {
 }
 
 export const WALK_STEP = 0.1;
+/**
+ * Most steps of one layer's walk. Past |v| = WALK_STEP * MAX_WALK_STEPS the step grows instead of the count, so a
+ * huge direction or slider value costs the same as a large one (numWs * zDim * MAX_WALK_STEPS work at most).
+ */
+export const MAX_WALK_STEPS = 512;
+
+/** Steps of a walk of length `length`: ceil(length / WALK_STEP), at most MAX_WALK_STEPS. */
+export function walkSteps(length: number): number {
+  if (!Number.isFinite(length)) throw new RangeError(`sphere walk: the combined direction has length ${length}`);
+  return Math.min(MAX_WALK_STEPS, Math.ceil(length / WALK_STEP));
+}
 
 /**
  * Sphere walk, as docs/CONTRACTS.md: for each layer i, v_i = sum_k alpha_k d_k over the directions that touch layer i;
- * n = ceil(|v_i| / 0.1); n times z_i <- normalise(z_i + v_i / n). Returns a new array (input untouched).
+ * n = min(ceil(|v_i| / 0.1), MAX_WALK_STEPS); n times z_i <- normalise(z_i + v_i / n). Returns a new array (input
+ * untouched). A direction that is not finite (an overflowing alpha * d) throws a RangeError instead of walking.
  */
 export function sphereWalk(zplus: Float32Array, zDim: number, directions: WalkDirection[]): Float32Array {
   const out = zplus.slice();
@@ -53,15 +65,30 @@ export function sphereWalk(zplus: Float32Array, zDim: number, directions: WalkDi
       for (let j = 0; j < zDim; j++) v[j] += d.alpha * d.vector[j];
     }
     if (!any) continue;
-    const n = Math.ceil(norm(v) / WALK_STEP);
+    const n = walkSteps(scaledNorm(v));
     if (n === 0) continue;
+    // float64 while walking: a step far longer than the radius must not overflow the squares
     const off = i * zDim;
+    const cur = Float64Array.from(out.subarray(off, off + zDim));
     for (let s = 0; s < n; s++) {
-      for (let j = 0; j < zDim; j++) out[off + j] += v[j] / n;
-      pixelNormInPlace(out, off, zDim);
+      for (let j = 0; j < zDim; j++) cur[j] += v[j] / n;
+      const r = Math.sqrt(zDim) / scaledNorm(cur);
+      for (let j = 0; j < zDim; j++) cur[j] *= r;
     }
+    out.set(cur, off);
   }
   return out;
+}
+
+/** Euclidean norm computed over max|x| so that it neither overflows nor underflows; Infinity/NaN when x has one. */
+function scaledNorm(x: Float64Array): number {
+  let m = 0;
+  for (let j = 0; j < x.length; j++) m = Math.max(m, Math.abs(x[j]));
+  if (!Number.isFinite(m)) return m;
+  if (m === 0) return 0;
+  let s = 0;
+  for (let j = 0; j < x.length; j++) s += (x[j] / m) ** 2;
+  return m * Math.sqrt(s);
 }
 
 /** Spherical linear interpolation between a and b (any radius; the radius is interpolated linearly). */

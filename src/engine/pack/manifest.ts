@@ -21,10 +21,38 @@ function describeAjvError(e: AjvError): string {
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /**
+ * The first number of `json` that is not finite (JSON.parse turns 1e999 into Infinity), as a JSON path, or null.
+ * The schema's bounds and the generated validator refuse these too; this names the place for the message.
+ */
+export function nonFiniteAt(json: unknown, path = ''): string | null {
+  if (typeof json === 'number') return Number.isFinite(json) ? null : path || '(root)';
+  if (Array.isArray(json)) {
+    for (let i = 0; i < json.length; i++) {
+      const at = nonFiniteAt(json[i], `${path}/${i}`);
+      if (at) return at;
+    }
+  } else if (json && typeof json === 'object') {
+    for (const [k, v] of Object.entries(json)) {
+      const at = nonFiniteAt(v, `${path}/${k}`);
+      if (at) return at;
+    }
+  }
+  return null;
+}
+
+/** The files a manifest names (weights, graphs, samples), for the checks that need them all. */
+function namedFiles(m: ModelPackManifest): string[] {
+  return [...(m.weights ? [m.weights.file] : []), ...Object.values(m.graphs).map((g) => g!.file), ...(m.samples ?? [])];
+}
+
+/**
  * Validates a parsed manifest.json against the JSON schema and the contract's cross-field rules.
+ * Every number must be finite and within the schema's range; every file a plain relative path.
  * Throws EngineError('PackManifestError') listing every problem found.
  */
 export function validateManifest(json: unknown): ModelPackManifest {
+  const bad = nonFiniteAt(json);
+  if (bad) throw new EngineError('PackManifestError', `manifest.json has a number that is not finite at ${bad} (a value such as 1e999 or NaN)`);
   const ok = schemaValidate(json) as boolean;
   if (!ok) {
     const errs = ((schemaValidate as unknown as { errors?: AjvError[] }).errors ?? []).slice(0, 6);
@@ -60,6 +88,7 @@ export function validateManifest(json: unknown): ModelPackManifest {
     if (!(d.range[0] < d.range[1])) problems.push(`direction '${d.id}' range ${JSON.stringify(d.range)} is empty`);
     for (const l of d.layers ?? []) if (l < 0 || l >= m.numWs) problems.push(`direction '${d.id}' layer ${l} outside [0, ${m.numWs})`);
   });
+  for (const file of namedFiles(m)) if (file === 'manifest.json') problems.push(`the manifest lists '${file}' as one of its own files`);
   if (prod(f) <= 0) problems.push(`fBlock.shape ${JSON.stringify(f)} is empty`);
   if (problems.length) throw new EngineError('PackManifestError', `manifest.json is inconsistent: ${problems.slice(0, 6).join('; ')}`);
   return m;

@@ -4,8 +4,29 @@
  * Do not edit by hand: run `npm run gen:types`.
  */
 
+/**
+ * A coordinate of a code or a direction (finite, bounded).
+ */
+export type Code = number;
+/**
+ * A plain file name in the pack's top folder: letters, digits, '.', '_', '-', never starting with '.', no folder.
+ */
+export type FileName = string;
 export type Sha256 = string;
+/**
+ * File size in bytes (at most 16 GiB).
+ */
+export type FileBytes = number;
 export type Dtype = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8';
+export type Fraction = number;
+/**
+ * A measured quantity (finite, bounded).
+ */
+export type Measure = number;
+/**
+ * A relative path inside the pack: up to four plain names joined by '/', none starting with '.' (no '..', no absolute path, no backslash).
+ */
+export type PackPath = string;
 
 /**
  * manifest.json of an F/Z+ Studio model pack. Written by model/export/cli.py, read by src/engine. The one source of truth: TypeScript types are generated from this file (npm run gen:types) and Python validates against it.
@@ -65,7 +86,7 @@ export interface ModelPackManifest {
     /**
      * Mean W, length wDim.
      */
-    wAvg: number[];
+    wAvg: Code[];
   };
   /**
    * Pixel value range of image tensors, normally [-1, 1]. Layout NCHW, RGB, float32.
@@ -96,9 +117,9 @@ export interface ModelPackManifest {
    * Shared ONNX external-data file: large initializers of every graph live here once, deduplicated.
    */
   weights?: {
-    file: string;
+    file: FileName;
     sha256: Sha256;
-    bytes: number;
+    bytes: FileBytes;
   };
   /**
    * Graph key -> graph (schema/graphs.contract.json). Required keys: mapping, synthesis, features, synthesis_from_f, grad_fzplus. Optional: grad_fwplus, grad_wplus, grad_zplus_nof, encoder, classifier, and '<key>@fp16' copies; other keys are allowed and ignored by the engine.
@@ -124,13 +145,15 @@ export interface ModelPackManifest {
     attributes: {
       id: string;
       kind: 'binary' | 'regression';
-      accuracy?: number;
+      accuracy?: Fraction;
     }[];
   };
   /**
    * Paths (relative to the pack) of example face images.
+   *
+   * @maxItems 256
    */
-  samples?: string[];
+  samples?: PackPath[];
   provenance: {
     weightsSource: string;
     licence: string;
@@ -142,9 +165,9 @@ export interface ModelPackManifest {
   };
 }
 export interface Graph {
-  file: string;
+  file: FileName;
   sha256: Sha256;
-  bytes: number;
+  bytes: FileBytes;
   precision: 'fp32' | 'fp16';
   /**
    * True when initializers live in the pack's shared weights file.
@@ -155,7 +178,19 @@ export interface Graph {
 }
 export interface TensorSpec {
   name: string;
-  shape: number[];
+  /**
+   * @maxItems 8
+   */
+  shape:
+    | []
+    | [number]
+    | [number, number]
+    | [number, number, number]
+    | [number, number, number, number]
+    | [number, number, number, number, number]
+    | [number, number, number, number, number, number]
+    | [number, number, number, number, number, number, number]
+    | [number, number, number, number, number, number, number, number];
   dtype: Dtype;
 }
 export interface Direction {
@@ -167,22 +202,26 @@ export interface Direction {
   kind: 'interfacegan' | 'ganspace' | 'custom';
   /**
    * Unit-length direction in Z (length zDim): what the Z+ spaces walk. For space 'w' directions, the fitted Z conversion of wVector (model/directions/convert.py).
+   *
+   * @maxItems 8192
    */
-  vector: number[];
+  vector: Code[];
   /**
    * Slider range in the direction's sigma units. Space 'z': sigma of z along the direction (each z has radius sqrt(zDim)); the sphere walk of docs/CONTRACTS.md moves z by alpha * zScale times the unit direction, in small re-normalised steps. Space 'w': sigma of W along wVector (wSigma).
    *
    * @minItems 2
    * @maxItems 2
    */
-  range: [number, number];
+  range: [Code, Code];
   /**
    * W+ layers the direction is applied to (default: all that synthesis_from_f uses).
+   *
+   * @maxItems 64
    */
   layers?: number[];
   attribute?: string;
-  classifierAccuracy?: number;
-  explainedVariance?: number;
+  classifierAccuracy?: Fraction;
+  explainedVariance?: Fraction;
   /**
    * Measured effect of the direction: mean change of its own attribute's classifier score, in standard deviations of that score, at +2 sigma with F fixed (model/demo/directions.py, fresh samples). The editor lists sliders below 0.1 as subtle on this model.
    */
@@ -193,8 +232,10 @@ export interface Direction {
   space?: 'z' | 'w';
   /**
    * Space 'w': the unit direction in W (length wDim).
+   *
+   * @maxItems 8192
    */
-  wVector?: number[];
+  wVector?: Code[];
   /**
    * Space 'w': spread (std) of sampled W along wVector, the W displacement per slider unit in the W+ spaces.
    */
@@ -240,8 +281,8 @@ export interface Direction {
    * Measured mean |pixel change| (0-255 levels) at +2 slider units on its layers over random faces: whole generator (Z+/W+) and with F fixed (F spaces).
    */
   effect?: {
-    whole?: number;
-    fromF?: number;
+    whole?: Measure;
+    fromF?: Measure;
   };
   /**
    * Where the direction comes from (method, file, set).
