@@ -8,6 +8,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore } from '../state/store';
 import { deleteStoredPack, importPack, listPacks, storageEstimate, switchPack, type PackRow } from '../state/packs';
 import { errorInfo } from '../state/errors';
+import { PackDirections } from './PackDirections';
 import type { ImportProgress, ImportSource } from '../worker/protocol';
 import './ModelManager.css';
 
@@ -236,6 +237,7 @@ export function ModelManager() {
                   </ul>
                 )}
               </section>
+              <PackDirections idle={idle} />
               <section className="mm-import" aria-labelledby="mm-import-title">
                 <h3 id="mm-import-title" className="mm-section">Import a pack</h3>
                 <p className="muted small">manifest.json, its ONNX graphs and weights.bin, e.g. from <code>python3 -m model.export</code>.</p>

@@ -13,6 +13,7 @@ const TITLES: Record<string, string> = {
   DeviceLostError: 'The GPU stopped responding',
   InputError: 'This image cannot be used',
   StateError: 'Not ready yet',
+  DirectionFileError: 'This direction file cannot be used',
 };
 
 export function describeError(e: unknown): { title: string; message: string } {

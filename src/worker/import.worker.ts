@@ -8,6 +8,7 @@
 import * as Comlink from 'comlink';
 import { importPackStream } from '../engine/pack/import';
 import { defaultPackStorage, storedPackUrl } from '../engine/pack/store';
+import { addedDirectionsKey, defaultAddedDirections } from '../engine/pack/addedDirections';
 import type { ImportApi } from './protocol';
 import type { StoredPackInfo, StoredPacksApi } from './storedPacksProtocol';
 
@@ -40,7 +41,11 @@ const api: ImportApi & StoredPacksApi = {
   importPack: (source, onProgress) => importPackStream(defaultPackStorage(), source, onProgress),
   listStored,
   readStored: (id, path) => defaultPackStorage().read(id, path),
-  removeStored: (id) => defaultPackStorage().remove(id),
+  async removeStored(id) {
+    await defaultPackStorage().remove(id);
+    // the directions added to it go with it (a later import under the same id starts without them)
+    await defaultAddedDirections().write(addedDirectionsKey(storedPackUrl(id), id), []).catch(() => undefined);
+  },
 };
 
 Comlink.expose(api);
