@@ -6,7 +6,8 @@
 #   3. add the extras (python3 -m model.demo.pack_extras): encoder, attribute classifier, labelled directions,
 #      8 held-out sample faces, licence/provenance; re-hash, validate against the schema, check <= 30 MB,
 #      run the extra graphs in onnxruntime-node.
-# Settings (environment): CK, ENC, CLF, CLF_META, DIRS, OUT, F_RES, PSI, TL, WEIGHTS, TRAIN_ENC, ENC_MINUTES.
+# Settings (environment): CK, ENC, CLF, CLF_META, DIRS, OUT, F_RES, PSI, TL, WEIGHTS, TRAIN_ENC, ENC_MINUTES,
+# EDIT_MODE (fixed|follow: the manifest's editing.fMode, the app's default; unset = the engine default, fixed).
 # F_RES / WEIGHTS defaults come from the measurement in docs/DEMO_MODEL.md (model/eval/fidelity.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,7 @@ GEN_INFO=$($PY -c "import sys; from model.load.checkpoint import load_torch_file
 extras+=(--doc-extra "Generator training=$GEN_INFO"
          --doc-extra "Encoder=model/demo/train_encoder.py (self-supervised on generator samples + real-face reconstruction), head for F block $F_RES"
          --doc-extra "Fidelity=measured by model/eval/fidelity.py, numbers in docs/DEMO_MODEL.md")
+[ -n "${EDIT_MODE:-}" ] && extras+=(--edit-mode "$EDIT_MODE")
 if [ -f "$DIRS" ]; then extras+=(--directions "$DIRS"); else echo "(no directions at $DIRS)"; fi
 if [ -f "$CLF" ]; then extras+=(--classifier "$CLF" --classifier-meta "$CLF_META"); else echo "(no classifier at $CLF)"; fi
 $NICE $PY -m model.demo.pack_extras "$OUT" "${extras[@]}"

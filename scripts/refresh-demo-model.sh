@@ -4,7 +4,10 @@
 #   2. the inversion-start encoder fine-tuned on this generator (model/demo/train_encoder.py --init)      } 1 thread each
 #   3. the pack (scripts/build-demo-pack.sh), 4. the fidelity bench (model/eval/fidelity.py, 32 held-out faces).
 # Settings (environment): CK (generator, default model/checkpoints/demo64-g_ema.pt), ENC_INIT (encoder to fine-tune,
-# default model/checkpoints/encoder64.pt when present, else the shipped pack's encoder.onnx), ENC_MINUTES (7), F_RES (16), N_DIR (3000 fitting samples).
+# default model/checkpoints/encoder64.pt when present, else the shipped pack's encoder.onnx), ENC_MINUTES (7), F_RES (16), N_DIR (3000 fitting samples),
+# EDIT_MODE (fixed: directions fitted in context with F fixed; follow: fitted on whole-generator samples, --f-res 0,
+# because the app then walks every layer and moves F with the edit), OUT (public/models/demo64), DIRS
+# (model/checkpoints/directions64.json), ENC_OUT (model/checkpoints/encoder64.pt), RUN (runs/refresh), FIDELITY (1; 0 skips step 4).
 # Takes ~15 min on 2 idle cores. Stop the GAN trainer first (or snapshot CK): the directions, encoder and pack must
 # all come from the same generator.
 set -euo pipefail
@@ -19,25 +22,34 @@ WEIGHTS=${WEIGHTS:-1,1,0.1}   # measured: docs/DEMO_MODEL.md (30.0 dB vs 28.6 dB
 ENC_INIT=${ENC_INIT:-model/checkpoints/encoder64.pt}
 # no training checkpoint on this machine: fine-tune the shipped pack's encoder (model/nets/encoder.py reads its ONNX)
 [ -f "$ENC_INIT" ] || ENC_INIT=public/models/demo64/encoder.onnx
-mkdir -p runs/refresh
+EDIT_MODE=${EDIT_MODE:-fixed}
+OUT=${OUT:-public/models/demo64}
+DIRS=${DIRS:-model/checkpoints/directions64.json}
+ENC_OUT=${ENC_OUT:-model/checkpoints/encoder64.pt}
+RUN=${RUN:-runs/refresh}
+DIR_F_RES=$F_RES
+[ "$EDIT_MODE" = follow ] && DIR_F_RES=0
+mkdir -p "$RUN"
 init=()
 [ -f "$ENC_INIT" ] && init=(--init "$ENC_INIT")
 
-echo "== directions (F at $F_RES) and encoder fine-tune ($ENC_MINUTES min) on $CK"
-$PY -m model.demo.directions --generator "$CK" --f-res "$F_RES" --n "$N_DIR" --threads 1 \
-  --out model/checkpoints/directions64.json > runs/refresh/directions.log 2>&1 &
+echo "== directions (F at $DIR_F_RES, edit mode $EDIT_MODE) and encoder fine-tune ($ENC_MINUTES min) on $CK"
+$PY -m model.demo.directions --generator "$CK" --f-res "$DIR_F_RES" --n "$N_DIR" --threads 1 \
+  --out "$DIRS" > "$RUN/directions.log" 2>&1 &
 dir_pid=$!
 $PY -m model.demo.train_encoder --checkpoint "$CK" --psi 1.0 --minutes "$ENC_MINUTES" --threads 1 "${init[@]}" \
-  --out runs/refresh/encoder64.pt > runs/refresh/encoder.log 2>&1
-cp runs/refresh/encoder64.pt model/checkpoints/encoder64.pt
-wait "$dir_pid" || { tail -20 runs/refresh/directions.log; exit 1; }
-tail -3 runs/refresh/encoder.log
-grep -E '^[a-z_]+: ' runs/refresh/directions.log | cut -c1-160 || true
+  --out "$RUN/encoder64.pt" > "$RUN/encoder.log" 2>&1
+cp "$RUN/encoder64.pt" "$ENC_OUT"
+wait "$dir_pid" || { tail -20 "$RUN/directions.log"; exit 1; }
+tail -3 "$RUN/encoder.log"
+grep -E '^[a-z_]+: ' "$RUN/directions.log" | cut -c1-160 || true
 
 echo "== pack"
-CK="$CK" F_RES="$F_RES" WEIGHTS="$WEIGHTS" ENC=model/checkpoints/encoder64.pt bash scripts/build-demo-pack.sh
+CK="$CK" F_RES="$F_RES" WEIGHTS="$WEIGHTS" ENC="$ENC_OUT" DIRS="$DIRS" OUT="$OUT" EDIT_MODE="$EDIT_MODE" \
+  bash scripts/build-demo-pack.sh
 
+[ "${FIDELITY:-1}" = 1 ] || exit 0
 echo "== fidelity"
-$PY -m model.fidelity --pack public/models/demo64 --checkpoint "$CK" --encoder public/models/demo64/encoder.onnx \
-  --n 32 --threads 2 --out runs/refresh/fidelity.json
-cat runs/refresh/fidelity.md
+$PY -m model.fidelity --pack "$OUT" --checkpoint "$CK" --encoder "$OUT/encoder.onnx" \
+  --n 32 --threads 2 --out "$RUN/fidelity.json"
+cat "$RUN/fidelity.md"

@@ -172,6 +172,12 @@ def test_pack_extras_rehash_and_schema(tmp_path):
     again = json.load(open(pack / 'manifest.json'))
     assert again['graphs']['classifier']['sha256'] == sha256_file(pack / 'classifier.onnx')
 
+    # the default edit mode and the measured residual land in manifest.editing and pass the schema
+    add_extras(str(pack), edit_mode='follow', f_residual=0.3, log=lambda *a: None)
+    editing = json.load(open(pack / 'manifest.json'))['editing']
+    assert editing == {'fMode': 'follow', 'fResidual': 0.3}
+    validate_manifest(json.load(open(pack / 'manifest.json')))
+
     # wrong encoder for this pack: clear error, manifest untouched
     bad = Encoder(G.size, G.style_dim, G.n_latent, {8: G.channels[8]}, width=8, max_ch=32, fpn_ch=16, z_hidden=64)
     save_encoder(tmp_path / 'bad.pt', bad)

@@ -304,7 +304,8 @@ def save_manifest(pack_dir, manifest):
 
 def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, directions=None, samples_data=None,
                n_samples=8, samples_offset=0, licence=None, weights_source=None, credits=(), notes=None, title=None,
-               description=None, max_mb=None, docs=True, doc_extra=None, classifier_batch=1, log=print):
+               description=None, max_mb=None, docs=True, doc_extra=None, classifier_batch=1, edit_mode=None,
+               f_residual=None, log=print):
     mpath = os.path.join(pack_dir, 'manifest.json')
     if not os.path.isfile(mpath):
         raise PackError(f'{mpath} not found: export the pack first (python3 -m model.export)')
@@ -317,6 +318,16 @@ def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, di
         manifest['description'] = description
     if encoder:
         add_encoder(pack_dir, manifest, encoder, log)
+    if edit_mode or f_residual is not None:
+        # manifest.editing: how the app's sliders treat F by default, as measured for this pack (model.fidelity)
+        editing = dict(manifest.get('editing', {}))
+        if edit_mode:
+            if edit_mode == 'follow' and 'features' not in manifest['graphs']:
+                raise PackError('edit mode "follow" needs the features graph, which this pack lacks')
+            editing['fMode'] = edit_mode
+        if f_residual is not None:
+            editing['fResidual'] = float(f_residual)
+        manifest['editing'] = editing
     doc = None
     if directions:
         doc, dirs = load_directions_doc(directions)
@@ -410,13 +421,16 @@ def main(argv=None):
     ap.add_argument('--max-mb', type=float, default=None)
     ap.add_argument('--no-docs', action='store_true')
     ap.add_argument('--verify', action='store_true', help='run the extra graphs in onnxruntime-node and compare')
+    ap.add_argument('--edit-mode', choices=['fixed', 'follow'], help="manifest editing.fMode: the app's default F mode")
+    ap.add_argument('--f-residual', type=float, help='manifest editing.fResidual: measured |F_inv - F_gen| / |F_inv|')
     a = ap.parse_args(argv)
     credits = list(a.credit) + ([FACESJS_CREDIT] if a.facesjs_credit else [])
     extra = dict(kv.split('=', 1) for kv in a.doc_extra)
     try:
         add_extras(a.pack_dir, a.encoder, a.classifier, a.classifier_meta, a.directions, a.samples_data, a.samples,
                    a.samples_offset, a.licence, a.weights_source, credits, a.notes, a.title, a.description, a.max_mb,
-                   docs=not a.no_docs, doc_extra=extra, classifier_batch=a.classifier_batch)
+                   docs=not a.no_docs, doc_extra=extra, classifier_batch=a.classifier_batch,
+                   edit_mode=a.edit_mode, f_residual=a.f_residual)
         if a.verify:
             verify_extras(a.pack_dir)
     except PackError as e:
