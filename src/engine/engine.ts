@@ -11,6 +11,9 @@ import type { SliderValues } from './edit/directions';
 import type { DirectionFile } from './edit/directionFiles';
 import type { FindDirectionsOptions, FindDirectionsProgress, FindDirectionsResult } from './edit/ganspace';
 import { PackDirections } from './edit/packDirections';
+import { Teacher, type ExampleClass, type TeachCounts } from './edit/teach';
+import { slug } from './edit/directionFiles';
+import { isZ } from './inversion/spaces';
 import { addedDirectionsKey, MemoryAddedDirections, type AddedDirectionsStore } from './pack/addedDirections';
 import { Generator } from './graphs/generator';
 import { GraphRunner } from './graphs/runner';
@@ -28,7 +31,7 @@ import type { Ort, SessionFactory } from './runtime/ort';
 import { isSuperseded, LatestWins, type Superseded } from './schedule';
 import type { RGBAImage } from '../image/types';
 
-export type { DirectionFile, FindDirectionsOptions, FindDirectionsProgress, FindDirectionsResult };
+export type { DirectionFile, ExampleClass, FindDirectionsOptions, FindDirectionsProgress, FindDirectionsResult, TeachCounts };
 export type { FEditMode, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, Space, WarmUpOptions, WarmUpResult };
 export { SPACE_GRAPH, SPACES };
 
@@ -51,6 +54,7 @@ interface CurrentPack {
   gen: Generator;
   editor: Editor;
   directions: PackDirections;
+  teacher: Teacher;
 }
 
 export class Engine {
@@ -130,7 +134,7 @@ export class Engine {
     const directions = new PackDirections(m, gen, this.addedStore, addedDirectionsKey(url, m.name));
     await directions.restore();
     await this.runner.swap(opened.runtime, () => {
-      this.loaded = { pack: opened.pack, gen, directions, editor: new Editor(gen, this.runner.constants.f_edit, defaultEditMode(m)) };
+      this.loaded = { pack: opened.pack, gen, directions, teacher: new Teacher(m), editor: new Editor(gen, this.runner.constants.f_edit, defaultEditMode(m)) };
       this.inv = null;
       this.target.clear();
     });
@@ -166,6 +170,30 @@ export class Engine {
 
   cancelFindDirections() {
     this.loaded?.directions.cancelFind();
+  }
+
+  /** Marks the current inversion (Z+ codes: F/Z+ or Z+) as an example "with" or "without" what a slider will teach. */
+  markExample(cls: ExampleClass): TeachCounts {
+    const inv = this.inv;
+    if (!inv) throw new EngineError('StateError', 'invert a photo before marking it as an example');
+    if (!isZ(inv.space)) throw new EngineError('StateError', `examples are taught from Z+ codes: invert in F/Z+ or Z+ (this one is ${inv.space})`);
+    if (!this.loaded) throw new EngineError('StateError', 'no model pack loaded');
+    return this.loaded.teacher.add(cls, inv.code);
+  }
+
+  clearExamples(): TeachCounts {
+    return this.loaded?.teacher.clear() ?? { with: 0, without: 0 };
+  }
+
+  /** A slider named `label` from the marked examples, stored with the pack like any added direction. */
+  async teachSlider(label: string): Promise<PackSummary> {
+    if (!this.loaded) throw new EngineError('StateError', 'no model pack loaded');
+    const name = label.trim();
+    if (!name) throw new EngineError('StateError', 'name the slider first');
+    const { teacher, directions } = this.loaded;
+    await directions.addEntries([teacher.direction(`taught-${slug(name)}`, name)]);
+    teacher.clear();
+    return this.summary();
   }
 
   /** Removes the directions added to the loaded pack. */

@@ -102,6 +102,13 @@ const api: EngineApi = {
     engine?.cancelFindDirections();
   },
   clearAddedDirections: () => need().clearAddedDirections(),
+  async markExample(cls) {
+    return need().markExample(cls);
+  },
+  async clearExamples() {
+    return need().clearExamples();
+  },
+  teachSlider: (label) => need().teachSlider(label),
   simulateDeviceLoss: () => need().simulateDeviceLoss(),
 };
 

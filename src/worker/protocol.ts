@@ -3,7 +3,7 @@
  * it never imports onnxruntime or the engine's implementation.
  */
 import type { BackendInfo, BackendKind, BackendPreference } from '../engine/runtime/backend';
-import type { DirectionFile, FindDirectionsOptions, FindDirectionsProgress, FindDirectionsResult } from '../engine/engine';
+import type { DirectionFile, ExampleClass, FindDirectionsOptions, FindDirectionsProgress, FindDirectionsResult, TeachCounts } from '../engine/engine';
 import type { FEditMode, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, Space, WarmUpOptions, WarmUpResult } from '../engine/engine';
 import type { LoadProgress } from '../engine/pack/load';
 import type { Superseded } from '../engine/schedule';
@@ -11,7 +11,7 @@ import type { DetectedFace } from '../image/faces-core';
 import type { RGBAImage } from '../image/types';
 import type { ImportedPack, ImportProgress, ImportSource, SourceFile } from '../engine/pack/import';
 
-export type { DirectionFile, FindDirectionsOptions, FindDirectionsProgress };
+export type { DirectionFile, ExampleClass, FindDirectionsOptions, FindDirectionsProgress, TeachCounts };
 export type { ImportedPack, ImportProgress, ImportSource, SourceFile };
 export type { FEditMode, BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes, SliderValues, WarmUpOptions, WarmUpResult, RGBAImage };
 
@@ -67,6 +67,11 @@ export interface EngineApi {
   cancelFindDirections(): Promise<void>;
   /** Removes the directions added to the loaded pack. */
   clearAddedDirections(): Promise<PackSummary>;
+  /** Marks the current (Z+) inversion as an example with / without what a taught slider edits. */
+  markExample(cls: ExampleClass): Promise<TeachCounts>;
+  clearExamples(): Promise<TeachCounts>;
+  /** Fits a slider named `label` from the marked examples and stores it with the pack. */
+  teachSlider(label: string): Promise<PackSummary>;
   /** Test hook: destroy the WebGPU device as a real device loss would. */
   simulateDeviceLoss(): Promise<boolean>;
 }

@@ -109,6 +109,13 @@ export class PackDirections {
     }
   }
 
+  /** Adds ready manifest entries (a taught slider); an id already in the pack is refused. */
+  async addEntries(entries: Entry[]): Promise<void> {
+    const have = new Set(this.manifest.directions.map((d) => d.id));
+    for (const e of entries) if (have.has(e.id)) throw new EngineError('DirectionFileError', `the pack already has a direction '${e.id}'`);
+    await this.commit([...this.added, ...entries]);
+  }
+
   cancelFind() {
     this.cancelRequested = true;
   }

@@ -1,0 +1,68 @@
+// Teach a slider: the fit (tangent difference of per-layer class means) and the engine flow on the tiny pack.
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as ortNode from 'onnxruntime-node';
+import { Engine } from '../engine';
+import type { Ort } from '../runtime/ort';
+import { MemoryAddedDirections } from '../pack/addedDirections';
+import { normaliseRows } from '../math/sphere';
+import { randn } from '../math/rng';
+import { fitTaughtDirection } from './teach';
+import type { RenderResult } from './editor';
+
+const PACK = resolve(__dirname, '../../../public/models/tiny-test');
+const fileFetch = (async (url: string) => {
+  const p = String(url).replace(/^file:\/\//, '');
+  return existsSync(p) ? new Response(new Uint8Array(readFileSync(p))) : new Response('not found', { status: 404 });
+}) as unknown as typeof fetch;
+
+describe('teach a slider', () => {
+  it('recovers the direction that separates the classes, in the tangent space', () => {
+    const zDim = 32, numWs = 3;
+    const axis = Array.from({ length: zDim }, (_, j) => (j === 5 ? 1 : 0));
+    const faces = (shift: number, seed: number) =>
+      Array.from({ length: 4 }, (_, k) => {
+        const z = randn(numWs * zDim, seed + k);
+        for (let i = 0; i < numWs; i++) z[i * zDim + 5] += shift;
+        return normaliseRows(z, zDim);
+      });
+    const { vector, gap } = fitTaughtDirection(faces(3, 10), faces(-3, 20), numWs, zDim);
+    const cos = vector.reduce((s, v, j) => s + v * axis[j], 0);
+    expect(cos).toBeGreaterThan(0.9);
+    expect(gap).toBeGreaterThan(2);
+    expect(() => fitTaughtDirection(faces(0, 1), faces(0, 1), numWs, zDim)).toThrow(/same codes/);
+  });
+
+  it('marks inverted photos, makes a named slider that edits and is stored with the pack', async () => {
+    const store = new MemoryAddedDirections();
+    const make = async () => {
+      const e = new Engine(ortNode as unknown as Ort, {
+        backend: 'wasm',
+        fetch: fileFetch,
+        sessionFactory: (key) => (ortNode as any).InferenceSession.create(resolve(PACK, `${key}.onnx`)),
+        addedDirections: store,
+      });
+      await e.loadPack('file://' + PACK);
+      e.setTarget({ width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4).fill(128) });
+      return e;
+    };
+    const e = await make();
+    await expect(e.teachSlider('Nothing yet')).rejects.toThrow(/at least one photo/);
+    await e.invert({ space: 'W+', steps: 0, seed: 1 });
+    expect(() => e.markExample('with')).toThrow(/Z\+ codes/);
+    await e.invert({ space: 'F/Z+', steps: 0, seed: 1 });
+    expect(e.markExample('with')).toEqual({ with: 1, without: 0 });
+    await e.invert({ space: 'F/Z+', steps: 0, seed: 2 });
+    expect(e.markExample('without')).toEqual({ with: 1, without: 1 });
+    const s = await e.teachSlider('Face A to B');
+    expect(s.directions.at(-1)).toMatchObject({ id: 'taught-face-a-to-b', label: 'Face A to B', added: true });
+    const a = (await e.render({})) as RenderResult;
+    const b = (await e.render({ 'taught-face-a-to-b': 2 })) as RenderResult;
+    let diff = 0;
+    for (let i = 0; i < a.image.length; i++) diff += Math.abs(a.image[i] - b.image[i]) / a.image.length;
+    expect(diff).toBeGreaterThan(0.5);
+    expect(e.clearExamples()).toEqual({ with: 0, without: 0 });
+    expect((await make()).summary().directions.map((d) => d.id)).toContain('taught-face-a-to-b');
+  }, 60_000);
+});
