@@ -1,7 +1,7 @@
 /// <reference types="vitest/config" />
 import { defineConfig, type Plugin, type PluginOption } from 'vite';
 import react from '@vitejs/plugin-react';
-import { pwaPlugins } from './vite.pwa.ts';
+import { CSP_HEADER, pwaPlugins } from './vite.pwa.ts';
 import { createReadStream, readFileSync, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,18 @@ export const isolationHeaders = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+/**
+ * Headers of the built app (vite preview; a production host must send the same, docs/DEPLOYMENT.md): isolation, the
+ * Content-Security-Policy as a header (so it covers the workers too, and frame-ancestors applies), no MIME sniffing,
+ * no referrer. Dev has no CSP: Vite's dev server needs inline scripts for React refresh.
+ */
+export const productionHeaders = {
+  ...isolationHeaders,
+  'Content-Security-Policy': CSP_HEADER,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
 };
 
 /**
@@ -80,7 +92,7 @@ export default defineConfig({
     ],
   },
   server: { host: '127.0.0.1', headers: isolationHeaders },
-  preview: { host: '127.0.0.1', headers: isolationHeaders },
+  preview: { host: '127.0.0.1', headers: productionHeaders },
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: { target: 'es2022', chunkSizeWarningLimit: 2000 },

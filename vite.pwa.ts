@@ -26,6 +26,13 @@ export const CSP = [
   "form-action 'none'",
 ].join('; ');
 
+/**
+ * The policy as a response header (vite preview, and what a production host must send: docs/DEPLOYMENT.md). Only a
+ * header reaches workers (a worker's policy comes with its own script's response, never from the page's <meta>), and
+ * only a header may carry frame-ancestors (browsers ignore it in a <meta>).
+ */
+export const CSP_HEADER = `${CSP}; frame-ancestors 'none'`;
+
 function cspMeta(): Plugin {
   return {
     name: 'fzplus:csp-meta',
