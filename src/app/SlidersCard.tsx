@@ -1,12 +1,13 @@
 /**
  * The Edit card: one slider per direction (the ones measured as weak on this model under "Subtle on this model"),
- * undo / redo / reset, and the download.
+ * undo / redo / reset, the download, and teaching a new slider from marked photos.
  */
 import { useCallback, useRef } from 'react';
 import { downloadPng } from '../state/composite';
 import { commitSlider, redo, resetSliders, setSlider, undo } from '../state/sliders';
 import { get, useStore } from '../state/store';
 import type { PackSummary } from '../worker/protocol';
+import { TeachSlider } from './TeachSlider';
 
 /** Below this measured effect (own attribute, in sigma, at +2) a slider is listed as subtle on this model. */
 const SUBTLE_STRENGTH = 0.1;
@@ -93,6 +94,7 @@ export function SlidersCard() {
         <button className="primary" onClick={() => void downloadPng()} disabled={!hasRecon} data-testid="download">{crop ? 'Download full photo' : 'Download PNG'}</button>
       </div>
       {frameMs !== null && <p className="muted small">last frame {frameMs.toFixed(0)} ms</p>}
+      <TeachSlider />
     </div>
   );
 }

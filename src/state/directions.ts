@@ -1,10 +1,11 @@
 /**
  * Edit directions added to the loaded pack: direction files (parsed and fitted in the engine worker), the shipped
  * InterFaceGAN++ FFHQ set, and GANSpace ("Find directions") run in the worker. Each updates the pack summary and
- * the sliders (new directions start at 0, the others keep their values). Errors are thrown for the caller to show.
+ * the sliders (new directions start at 0, the others keep their values); and sliders taught from marked photos.
+ * Errors are thrown for the caller to show.
  */
 import { getEngine, proxy } from '../worker/client';
-import type { DirectionFile, FindDirectionsProgress, FoundDirections, PackSummary } from '../worker/protocol';
+import type { DirectionFile, ExampleClass, FindDirectionsProgress, FoundDirections, PackSummary, TeachCounts } from '../worker/protocol';
 import { renderSliders } from './sliders';
 import { get, set, zeroSliders } from './store';
 
@@ -59,4 +60,20 @@ export async function cancelFindDirections() {
 
 export async function clearAddedDirections() {
   installSummary(await getEngine().clearAddedDirections());
+}
+
+// ------------------------------------------------------------------------------------------ teach a slider
+
+/** Marks the photo inverted now (F/Z+ or Z+) as an example with / without what the slider will edit. */
+export function markExample(cls: ExampleClass): Promise<TeachCounts> {
+  return getEngine().markExample(cls);
+}
+
+export function clearExamples(): Promise<TeachCounts> {
+  return getEngine().clearExamples();
+}
+
+/** Fits the slider from the marked examples; it is stored with the pack and starts at 0. */
+export async function teachSlider(label: string): Promise<void> {
+  installSummary(await getEngine().teachSlider(label));
 }
