@@ -4,7 +4,7 @@
  */
 import { getEngine, onWorkerCrash, ortWasmPaths, proxy } from '../worker/client';
 import { reportError } from './errors';
-import { bundledPackExists, bundledPackUrl, DEFAULT_PACKS, loadPack, loadRememberedPack, rememberedPack } from './packs';
+import { bundledPackExists, bundledPackUrl, DEFAULT_PACKS, loadPack, loadRememberedPack, rememberedPack, sweepStorage } from './packs';
 import { checkSavedSession } from './sessions';
 import { get, pushBanner, set } from './store';
 import { readUrlOptions } from './urlOptions';
@@ -36,6 +36,7 @@ export async function boot() {
     const s = get().settings;
     set({ settings: { ...s, steps: opts.steps ?? s.steps, space: (get().pack?.spaces.find((x) => x === opts.space) ?? s.space) } });
     void checkSavedSession();
+    void sweepStorage();
   } catch (e) {
     set({ phase: 'failed' });
     reportError(e);

@@ -190,6 +190,18 @@ export async function importPack(
   return checked;
 }
 
+/**
+ * Frees what an interrupted import left in storage (a crash or a closed tab mid-import) and says how much, once at
+ * startup. Silent when there was nothing (or no OPFS).
+ */
+export async function sweepStorage() {
+  const swept = await getImporter().sweepStored().catch(() => null);
+  if (!swept?.removed.length) return;
+  const mb = swept.bytes >= 2 ** 20 ? `${(swept.bytes / 2 ** 20).toFixed(1)} MB` : `${(swept.bytes / 1024).toFixed(1)} KB`;
+  const what = swept.removed.length === 1 ? 'one unfinished pack import' : `${swept.removed.length} unfinished pack imports`;
+  pushBanner('info', 'Storage cleaned up', `Freed ${mb} left in this browser's storage by ${what}.`);
+}
+
 /** This site's storage use and quota, when the browser says. */
 export async function storageEstimate(): Promise<{ usage: number; quota: number } | null> {
   try {

@@ -41,6 +41,7 @@ const api: ImportApi & StoredPacksApi = {
   importPack: (source, onProgress) => importPackStream(defaultPackStorage(), source, onProgress),
   listStored,
   readStored: (id, path) => defaultPackStorage().read(id, path),
+  sweepStored: async () => (await defaultPackStorage().sweep?.().catch(() => null)) ?? { removed: [], bytes: 0 },
   async removeStored(id) {
     await defaultPackStorage().remove(id);
     // the directions added to it go with it (a later import under the same id starts without them)

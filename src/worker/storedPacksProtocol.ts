@@ -19,4 +19,15 @@ export interface StoredPacksApi {
   /** One file of a stored pack (its sample faces); throws when the pack or file does not exist. */
   readStored(id: string, path: string): Promise<Uint8Array>;
   removeStored(id: string): Promise<void>;
+  /**
+   * Removes what an interrupted import left in storage (staging folders, pack folders without a manifest), unless an
+   * import is running in some tab.
+   */
+  sweepStored(): Promise<StorageSweep>;
+}
+
+export interface StorageSweep {
+  /** Folder names removed under packs/. */
+  removed: string[];
+  bytes: number;
 }

@@ -6,6 +6,9 @@ import { zipSync } from 'fflate';
 import { importPackStream, type ImportProgress } from './import';
 import { makePackFetch, MemoryPackStorage, packIdFromName, storedPackId, storedPackUrl, type PackFiles } from './store';
 import { loadModelPack } from './load';
+import { INFLATE_SLICE, MAX_SLICE_OUTPUT } from './zip';
+// @ts-expect-error plain JS module without types
+import { bombZip, duplicateZip, goodZip, hugeDirectionZip, infiniteDirectionZip, rawZip, traversalZip } from '../../../e2e/fixtures/make-hostile-packs.mjs';
 
 const DIR = 'public/models/tiny-test';
 
@@ -111,5 +114,90 @@ describe('streamed pack import', () => {
     ).rejects.toThrow(/not valid JSON/);
     expect(order.every((f) => f.endsWith('manifest.json'))).toBe(true);
     expect(await store.list()).toEqual([]);
+  });
+
+  describe('hostile zips', () => {
+    const zipImport = (store: MemoryPackStorage, z: Uint8Array, onProgress?: (p: ImportProgress) => void) =>
+      importPackStream(store, { kind: 'zip', name: 'x.zip', blob: blob(z) }, onProgress);
+    /** Resident memory the test process grew by while `fn` ran (sampled every 5 ms), and its time. */
+    async function measured<T>(fn: () => Promise<T>): Promise<{ result: T | Error; growthMB: number; ms: number }> {
+      global.gc?.();
+      const base = process.memoryUsage().rss;
+      let peak = base;
+      const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+      const t0 = performance.now();
+      let result: T | Error;
+      try {
+        result = await fn();
+      } catch (e) {
+        result = e as Error;
+      }
+      clearInterval(timer);
+      peak = Math.max(peak, process.memoryUsage().rss);
+      return { result, growthMB: (peak - base) / 2 ** 20, ms: performance.now() - t0 };
+    }
+
+    it('a zip bomb whose directory states its size is refused before any inflating', async () => {
+      const store = new MemoryPackStorage();
+      const z = bombZip(2 ** 31, false);
+      const seen: ImportProgress[] = [];
+      const r = await measured(() => zipImport(store, z, (p) => seen.push(p)));
+      console.log(`honest 2 GiB bomb (${(z.length / 2 ** 20).toFixed(1)} MB zip): refused in ${r.ms.toFixed(0)} ms, +${r.growthMB.toFixed(0)} MB rss`);
+      expect(String(r.result)).toMatch(/weights\.bin: 2147483648 bytes in the zip, the manifest says 22272/);
+      expect(seen.filter((p) => p.file === 'weights.bin')).toEqual([]);
+      expect(await store.list()).toEqual([]);
+    });
+
+    it('a zip bomb that lies about its size stops at the declared size; memory stays bounded', async () => {
+      const store = new MemoryPackStorage();
+      const z = bombZip(2 ** 30, true);
+      const seen: ImportProgress[] = [];
+      const r = await measured(() => zipImport(store, z, (p) => seen.push(p)));
+      console.log(`lying 1 GiB bomb (${(z.length / 2 ** 20).toFixed(1)} MB zip): refused in ${r.ms.toFixed(0)} ms, +${r.growthMB.toFixed(0)} MB rss`);
+      expect(String(r.result)).toMatch(/weights\.bin inflates to more than the 22272 bytes the manifest gives/);
+      expect(r.ms).toBeLessThan(5000);
+      expect(r.growthMB).toBeLessThan(256);
+      // progress counts uncompressed bytes against the declared total, and never runs past it
+      for (const p of seen) expect(p.doneBytes).toBeLessThanOrEqual(p.allBytes);
+      expect(Math.max(...seen.map((p) => p.allBytes))).toBeLessThan(300_000);
+      expect(await store.list()).toEqual([]);
+      expect(MAX_SLICE_OUTPUT).toBe(INFLATE_SLICE * 1032);
+    });
+
+    it('an infinite or huge direction value is refused at import, naming where', async () => {
+      const store = new MemoryPackStorage();
+      await expect(zipImport(store, infiniteDirectionZip())).rejects.toThrow(/not finite at \/directions\/0\/vector\/0/);
+      await expect(zipImport(store, hugeDirectionZip())).rejects.toThrow(/directions\/0\/vector\/0 must be <= 1000/);
+      expect(await store.list()).toEqual([]);
+    });
+
+    it('a path leaving the pack, or a file twice, is refused by name before anything is written', async () => {
+      const store = new MemoryPackStorage();
+      const opened: string[] = [];
+      const stage = store.stage.bind(store);
+      store.stage = async () => {
+        const s = await stage();
+        return { ...s, open: (p: string) => (opened.push(p), s.open(p)) };
+      };
+      await expect(zipImport(store, traversalZip())).rejects.toThrow(/bad file path in x\.zip: 'tiny-escape\/\.\.\/\.\.\/x'/);
+      await expect(zipImport(store, duplicateZip())).rejects.toThrow(/the zip x\.zip holds weights\.bin twice/);
+      expect(opened).toEqual([]);
+      expect(await store.list()).toEqual([]);
+      // folders too
+      const files = [...asFiles(tiny()), { path: 'tiny-test/weights.bin', blob: blob(new Uint8Array(4)) }];
+      await expect(importPackStream(store, { kind: 'files', files })).rejects.toThrow(/holds weights\.bin twice/);
+      expect(opened).toEqual([]);
+    });
+
+    it('only the manifest and the files it lists are kept; the honest control imports', async () => {
+      const store = new MemoryPackStorage();
+      const withExtra = rawZip([
+        ...[...tiny()].map(([p, d]) => ({ name: `t/${p}`, data: d })),
+        { name: 't/notes.txt', data: new TextEncoder().encode('not part of the pack') },
+      ]);
+      const res = await zipImport(store, withExtra);
+      expect(Object.keys(res.files).sort()).toEqual([...tiny().keys()].sort());
+      expect((await zipImport(store, goodZip())).id).toBe('tiny-good');
+    });
   });
 });

@@ -1,17 +1,21 @@
 /**
- * Streamed pack import: a zip, a folder or a URL is read in chunks, every file is hashed
- * incrementally (hash-wasm sha256) and written to storage as it arrives (OPFS staging folder), so a 140–210 MB pack is
- * never held in memory, let alone twice. Runs in the import worker (src/worker/import.worker.ts), off the UI thread.
- * The checks and their messages are the engine's (manifest.ts / pack.ts): bad JSON, missing
- * graph or weights files, schema + shapes (manifest.ts), byte count and sha256 of every graph and the weights.
- * No DOM.
+ * Streamed pack import: a zip, a folder or a URL is read in chunks, every file is hashed incrementally (hash-wasm
+ * sha256) and written to storage as it arrives (OPFS staging folder), so a 140–210 MB pack is never held in memory,
+ * let alone twice. Runs in the import worker (src/worker/import.worker.ts), off the UI thread.
+ *
+ * Order, so that a hostile or careless pack costs little: every path is checked (and a zip's duplicate names
+ * refused) before anything is written; manifest.json is read first and validated (manifest.ts: every number finite
+ * and bounded, every file a plain path); then only the files it lists are read, each stopped as soon as it passes
+ * the size the manifest declares (zip entries are inflated in small slices, src/engine/pack/zip.ts); then sizes and
+ * sha256 are checked and the pack is committed in one step (store.ts). A pack is its manifest and the files it lists:
+ * other files are not kept. Progress counts uncompressed bytes against the declared total. No DOM.
  */
-import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import { createSHA256, type IHasher } from 'hash-wasm';
 import { EngineError } from '../errors';
 import { validateManifest, type ModelPackManifest } from './manifest';
 import { fetchResponse } from './load';
-import { packIdFromName, type FileSink, type PackStage, type PackStorage } from './store';
+import { checkPath, packIdFromName, type FileSink, type PackStage, type PackStorage } from './store';
+import { readZipIndex, streamZipEntry, type ZipEntry } from './zip';
 
 /** A file-like source (File from an <input>, a Blob in tests). `path` is the name inside the pack or folder. */
 export interface SourceFile {
@@ -31,7 +35,7 @@ export interface ImportProgress {
   loaded: number;
   /** Bytes of this file, 0 when unknown. */
   total: number;
-  /** Bytes read over every file so far, and the total when known (0 otherwise). */
+  /** Uncompressed bytes read over every file so far, and the declared total when known (0 otherwise). */
   doneBytes: number;
   allBytes: number;
 }
@@ -49,6 +53,15 @@ interface Staged {
   sha256: string;
 }
 
+export const IMPORT_LIMITS = {
+  /** manifest.json larger than this is refused before it is read (the demo pack's is ~60 KB). */
+  manifestBytes: 4 * 1024 * 1024,
+  /** A sample image (the manifest gives no size for them). */
+  sampleBytes: 16 * 1024 * 1024,
+  /** A downloaded zip. */
+  zipBytes: 16 * 1024 ** 3,
+};
+
 const PROGRESS_MS = 100;
 
 /** Common top folder of a zip or a picked folder: the folder of the shallowest manifest.json. */
@@ -62,9 +75,23 @@ export function packRoot(paths: string[]): string {
 const cleanPath = (p: string) => p.replace(/\\/g, '/').replace(/^\/+/, '');
 const ignored = (rel: string) => rel.split('/').some((s) => s === '__MACOSX' || s === '.DS_Store');
 
+/** Refuses a source path that could leave the pack's folder ('..', a drive letter, a NUL), before anything is read. */
+function checkSourcePath(raw: string, where: string) {
+  const p = cleanPath(raw);
+  if (p.split('/').some((s) => s === '..') || /[:\u0000]/.test(p)) throw new EngineError('PackManifestError', `bad file path in ${where}: '${raw}'`);
+}
+
+/** Refuses two entries of the same name (after cleaning), naming it. */
+function refuseDuplicates(paths: string[], where: string) {
+  const seen = new Set<string>();
+  for (const p of paths) {
+    if (seen.has(p)) throw new EngineError('PackManifestError', `${where} holds ${p.split('/').pop()} twice (${p}); a pack has one file per name`);
+    seen.add(p);
+  }
+}
+
 class Importer {
   readonly staged = new Map<string, Staged>();
-  manifestRaw: Uint8Array | null = null;
   doneBytes = 0;
   private lastReport = 0;
 
@@ -82,44 +109,68 @@ class Importer {
     this.onProgress({ phase, file, loaded, total, doneBytes: this.doneBytes, allBytes: this.allBytes });
   }
 
-  /** A writer for one file: hashes and writes each chunk; small manifest.json files are also kept in memory. */
-  async open(path: string, total: number, label = path) {
-    const sink: FileSink = await this.stage.open(path);
+  /**
+   * A writer for one pack file: hashes and writes each chunk and refuses the file once it passes `limit` bytes.
+   * `sink` defaults to the pack file at `path`.
+   */
+  async open(path: string, total: number, limit: number, sink?: FileSink) {
+    const out = sink ?? (await this.stage.open(path));
     const hasher: IHasher = await createSHA256();
     hasher.init();
-    const isManifest = path === 'manifest.json' || path.endsWith('/manifest.json');
-    const keep: Uint8Array[] = [];
     let loaded = 0;
     return {
       write: async (c: Uint8Array) => {
+        if (loaded + c.length > limit) throw tooLarge(path, limit);
         hasher.update(c);
-        if (isManifest) keep.push(c.slice());
-        await sink.write(c);
+        await out.write(c);
         loaded += c.length;
         this.doneBytes += c.length;
-        this.report('reading', label, loaded, total);
+        this.report('reading', path, loaded, total);
       },
       close: async () => {
-        await sink.close();
+        await out.close();
         this.staged.set(path, { bytes: loaded, sha256: hasher.digest('hex') });
-        if (isManifest) (this.manifests ??= new Map()).set(path, concat(keep, loaded));
-        this.report('reading', label, loaded, total, true);
+        this.report('reading', path, loaded, total, true);
       },
     };
   }
 
-  manifests: Map<string, Uint8Array> | undefined;
-
-  async pipe(path: string, stream: ReadableStream<Uint8Array>, total: number, label = path) {
-    const w = await this.open(path, total, label);
+  async pipe(path: string, stream: ReadableStream<Uint8Array>, total: number, limit: number) {
+    const w = await this.open(path, total, limit);
     const reader = stream.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      await w.write(value);
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        await w.write(value);
+      }
+    } finally {
+      await reader.cancel().catch(() => undefined);
     }
     await w.close();
   }
+}
+
+const tooLarge = (path: string, limit: number) =>
+  new EngineError('PackIntegrityError', `${path} is larger than the ${limit} bytes the manifest gives; refused (a wrong file or a zip bomb)`);
+
+/** Reads a whole (small) stream into memory, refusing it past `limit` bytes. */
+async function readSmall(stream: ReadableStream<Uint8Array>, limit: number, label: string): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      n += value.length;
+      if (n > limit) throw new EngineError('PackManifestError', `${label} is larger than ${limit} bytes; not a pack manifest`);
+      parts.push(value);
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return concat(parts, n);
 }
 
 function concat(parts: Uint8Array[], n: number): Uint8Array {
@@ -127,62 +178,6 @@ function concat(parts: Uint8Array[], n: number): Uint8Array {
   let o = 0;
   for (const p of parts) (out.set(p, o), (o += p.length));
   return out;
-}
-
-/** Streams a zip through fflate's Unzip: each entry is inflated chunk by chunk straight into storage. */
-async function readZip(imp: Importer, name: string, stream: ReadableStream<Uint8Array>) {
-  const unzip = new Unzip();
-  unzip.register(UnzipInflate);
-  let pending: Promise<void>[] = [];
-  let failure: Error | null = null;
-  let entries = 0;
-  unzip.onfile = (file: UnzipFile) => {
-    const path = cleanPath(file.name);
-    if (!path || path.endsWith('/')) return; // a folder entry
-    entries++;
-    // chunks of one entry arrive synchronously from push(); write them in order
-    let chain: Promise<{ write(c: Uint8Array): Promise<void>; close(): Promise<void> }> = imp.open(path, file.originalSize ?? file.size ?? 0);
-    file.ondata = (err, chunk, final) => {
-      if (err) {
-        failure ??= new EngineError('PackManifestError', `not a readable zip file: ${path}: ${err.message}`);
-        return;
-      }
-      const data = chunk.slice(); // fflate may reuse its buffer
-      chain = chain.then(async (w) => {
-        if (data.length) await w.write(data);
-        if (final) await w.close();
-        return w;
-      });
-      pending.push(chain.then(() => undefined));
-    };
-    try {
-      file.start();
-    } catch (e) {
-      failure ??= new EngineError('PackManifestError', `not a readable zip file: ${path}: ${(e as Error).message}`);
-    }
-  };
-  const reader = stream.getReader();
-  let first = true;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (first && value?.length) {
-      first = false;
-      if (!(value[0] === 0x50 && value[1] === 0x4b)) throw new EngineError('PackManifestError', `not a readable zip file: ${name} does not start with a zip header`);
-    }
-    try {
-      if (done) unzip.push(new Uint8Array(0), true);
-      else unzip.push(value);
-    } catch (e) {
-      throw new EngineError('PackManifestError', `not a readable zip file: ${(e as Error).message}`);
-    }
-    // wait for the storage writes of this chunk before reading more (bounded memory)
-    const now = pending;
-    pending = [];
-    await Promise.all(now);
-    if (failure) throw failure;
-    if (done) break;
-  }
-  if (!entries) throw new EngineError('PackManifestError', `not a readable zip file: no entries in ${name}`);
 }
 
 const get = (url: string, label: string, f: typeof fetch) => fetchResponse(url, label, f, 'download');
@@ -197,34 +192,49 @@ function parseManifest(raw: Uint8Array): any {
   }
 }
 
-/** The files a manifest lists: weights, every graph, the samples; with the byte counts it gives. */
-function listedFiles(json: any): Map<string, number> {
-  const wanted = new Map<string, number>();
-  for (const e of [json?.weights, ...Object.values(json?.graphs ?? {})] as { file?: unknown; bytes?: unknown }[]) {
-    if (typeof e?.file !== 'string') continue;
-    wanted.set(e.file, typeof e.bytes === 'number' && e.bytes > 0 ? e.bytes : 0);
-  }
-  for (const s of json?.samples ?? []) if (typeof s === 'string') wanted.set(s, 0);
-  for (const p of wanted.keys()) if (p.split('/').some((s) => s === '..')) throw new EngineError('PackManifestError', `bad file path in the manifest: '${p}'`);
-  return wanted;
+/** A listed file: its label in messages, its declared size (0: none declared) and the most bytes it may have. */
+interface Listed {
+  label: string;
+  bytes: number;
+  limit: number;
+  /** A graph or the weights (missing: refused); samples may be absent. */
+  required: boolean;
 }
 
-/**
- * The same checks as the engine's pack loading (manifest.ts + pack.loadModelPack), over sizes and hashes
- * computed while streaming: JSON, missing graph/weights files, schema and shapes, then byte count + sha256 of the
- * weights and every graph in the manifest (fp16 and classifier included).
- */
-export function checkStaged(raw: Uint8Array, files: Map<string, Staged>): ModelPackManifest {
-  const json = parseManifest(raw);
-  const missing: string[] = [];
-  for (const [k, g] of Object.entries((json?.graphs ?? {}) as Record<string, { file?: unknown }>)) {
-    if (typeof g?.file === 'string' && !files.has(g.file)) missing.push(`graph '${k}' (${g.file})`);
-  }
-  if (typeof json?.weights?.file === 'string' && !files.has(json.weights.file)) missing.push(`weights (${json.weights.file})`);
+/** The files a (validated) manifest lists: weights, every graph, the samples. */
+function listedFiles(m: ModelPackManifest): Map<string, Listed> {
+  const out = new Map<string, Listed>();
+  if (m.weights) out.set(m.weights.file, { label: m.weights.file, bytes: m.weights.bytes, limit: m.weights.bytes, required: true });
+  for (const [k, g] of Object.entries(m.graphs)) if (g) out.set(g.file, { label: `graph '${k}' (${g.file})`, bytes: g.bytes, limit: g.bytes, required: true });
+  for (const s of m.samples ?? []) if (!out.has(s)) out.set(s, { label: s, bytes: 0, limit: IMPORT_LIMITS.sampleBytes, required: false });
+  for (const p of out.keys()) checkPath(p);
+  return out;
+}
+
+/** Parses and validates manifest.json before any other file is read: its sizes then bound every read. */
+function readManifest(raw: Uint8Array): { manifest: ModelPackManifest; listed: Map<string, Listed> } {
+  const manifest = validateManifest(parseManifest(raw));
+  return { manifest, listed: listedFiles(manifest) };
+}
+
+/** The graphs and weights a source lacks, as one refusal (before their data is read). */
+function refuseMissing(listed: Map<string, Listed>, has: (p: string) => boolean) {
+  const missing = [...listed].filter(([p, l]) => l.required && !has(p)).map(([p, l]) => (l.label === p ? `weights (${p})` : l.label));
   if (missing.length) throw new EngineError('PackManifestError', `the pack lacks ${missing.join(', ')}`);
-  const manifest = validateManifest(json);
+}
+
+/** A size the source states (a zip's directory, a File) that differs from the manifest's: refused before reading. */
+function refuseSize(l: Listed, size: number, where: string) {
+  if (l.bytes && size !== l.bytes) {
+    throw new EngineError('PackIntegrityError', `${l.label}: ${size} bytes ${where}, the manifest says ${l.bytes} (truncated, wrong file or a zip bomb)`);
+  }
+}
+
+/** Byte count + sha256 of the weights and every graph the manifest lists, over what was staged. */
+export function checkStaged(manifest: ModelPackManifest, files: Map<string, Staged>) {
   const check = (label: string, file: string, bytes: number, sha: string) => {
-    const got = files.get(file)!;
+    const got = files.get(file);
+    if (!got) throw new EngineError('PackManifestError', `the pack lacks ${label}`);
     if (got.bytes !== bytes) throw new EngineError('PackIntegrityError', `${label}: ${got.bytes} bytes, the manifest says ${bytes} (truncated or wrong file)`);
     if (got.sha256 !== sha) throw new EngineError('PackIntegrityError', `${label}: sha256 ${got.sha256.slice(0, 12)}… does not match the manifest (${sha.slice(0, 12)}…)`);
   };
@@ -233,7 +243,84 @@ export function checkStaged(raw: Uint8Array, files: Map<string, Staged>): ModelP
     throw new EngineError('PackManifestError', 'graphs use external data but the manifest has no "weights" entry');
   }
   for (const [k, g] of Object.entries(manifest.graphs)) if (g) check(`graph '${k}' (${g.file})`, g.file, g.bytes, g.sha256);
-  return manifest;
+}
+
+const declaredTotal = (raw: Uint8Array, listed: Map<string, Listed>, sizeOf: (p: string) => number | undefined) =>
+  raw.length + [...listed].reduce((n, [p, l]) => n + (l.bytes || Math.min(l.limit, sizeOf(p) ?? 0)), 0);
+
+/** A zip (a File, or a download staged as scratch): central directory, manifest, then each listed entry, bounded. */
+async function readZip(imp: Importer, name: string, blob: Blob): Promise<{ manifest: ModelPackManifest; raw: Uint8Array }> {
+  const entries = (await readZipIndex(blob, name)).filter((e) => !e.name.endsWith('/'));
+  for (const e of entries) checkSourcePath(e.name, name);
+  const paths = entries.map((e) => cleanPath(e.name));
+  refuseDuplicates(paths, `the zip ${name}`);
+  const root = packRoot(paths.filter((p) => !ignored(p)));
+  const byRel = new Map<string, ZipEntry>();
+  entries.forEach((e, i) => paths[i].startsWith(root) && !ignored(paths[i].slice(root.length)) && byRel.set(paths[i].slice(root.length), e));
+  const me = byRel.get('manifest.json')!;
+  if (me.size > IMPORT_LIMITS.manifestBytes) throw new EngineError('PackManifestError', `manifest.json in ${name} is ${me.size} bytes; not a pack manifest`);
+  const parts: Uint8Array[] = [];
+  const n = await streamZipEntry(blob, me, IMPORT_LIMITS.manifestBytes, async (c) => void parts.push(c), 'manifest.json');
+  const raw = concat(parts, n);
+  const { manifest, listed } = readManifest(raw);
+  refuseMissing(listed, (p) => byRel.has(p));
+  for (const [p, l] of listed) if (byRel.has(p)) refuseSize(l, byRel.get(p)!.size, 'in the zip');
+  imp.doneBytes = raw.length;
+  imp.allBytes = declaredTotal(raw, listed, (p) => byRel.get(p)?.size);
+  for (const [p, l] of listed) {
+    const e = byRel.get(p);
+    if (!e) continue; // a sample the zip does not hold
+    const w = await imp.open(p, l.bytes || e.size, l.limit);
+    await streamZipEntry(blob, e, l.limit, w.write, p);
+    await w.close();
+  }
+  return { manifest, raw };
+}
+
+/** A picked folder: every path checked, manifest.json first, then each listed file, bounded by its declared size. */
+async function readFolder(imp: Importer, files: SourceFile[]): Promise<{ manifest: ModelPackManifest; raw: Uint8Array }> {
+  for (const x of files) checkSourcePath(x.path, 'the folder');
+  const paths = files.map((x) => cleanPath(x.path));
+  refuseDuplicates(paths, 'the folder');
+  const root = packRoot(paths.filter((p) => p && !p.endsWith('/') && !ignored(p)));
+  const byRel = new Map<string, Blob>();
+  files.forEach((x, i) => paths[i].startsWith(root) && !ignored(paths[i].slice(root.length)) && byRel.set(paths[i].slice(root.length), x.blob));
+  const mb = byRel.get('manifest.json')!;
+  const raw = await readSmall(mb.stream() as ReadableStream<Uint8Array>, IMPORT_LIMITS.manifestBytes, 'manifest.json');
+  const { manifest, listed } = readManifest(raw);
+  refuseMissing(listed, (p) => byRel.has(p));
+  for (const [p, l] of listed) if (byRel.has(p)) refuseSize(l, byRel.get(p)!.size, 'in the folder');
+  imp.doneBytes = raw.length;
+  imp.allBytes = declaredTotal(raw, listed, (p) => byRel.get(p)?.size);
+  for (const [p, l] of listed) {
+    const b = byRel.get(p);
+    if (b) await imp.pipe(p, b.stream() as ReadableStream<Uint8Array>, l.bytes || b.size, l.limit);
+  }
+  return { manifest, raw };
+}
+
+/** A pack folder on this site: manifest.json, then every file it lists, each bounded by its declared size. */
+async function readUrlFolder(imp: Importer, url: string, f: typeof fetch): Promise<{ manifest: ModelPackManifest; raw: Uint8Array }> {
+  const base = url.replace(/manifest\.json([?#].*)?$/, '').replace(/\/?$/, '/');
+  const raw = await readSmall(bodyOf(await get(base + 'manifest.json', 'manifest.json', f)), IMPORT_LIMITS.manifestBytes, 'manifest.json');
+  const { manifest, listed } = readManifest(raw);
+  imp.doneBytes = raw.length;
+  // samples have no declared size: their Content-Length is added as they come, so "x of y" never runs past y
+  imp.allBytes = declaredTotal(raw, listed, () => 0);
+  for (const [p, l] of listed) {
+    let r: Response;
+    try {
+      r = await get(base + p, p, f);
+    } catch (e) {
+      // a missing graph is reported by the checks, naming the graph
+      if ((e as Error).name === 'PackFetchError' && /HTTP 404/.test((e as Error).message)) continue;
+      throw e;
+    }
+    const length = Number(r.headers.get('content-length') ?? 0);
+    if (!l.bytes) imp.allBytes += Math.min(l.limit, length);
+    await imp.pipe(p, bodyOf(r), l.bytes || length, l.limit);
+  }
+  return { manifest, raw };
 }
 
 /**
@@ -250,82 +337,40 @@ export async function importPackStream(
   const stage = await storage.stage();
   const imp = new Importer(stage, onProgress);
   try {
-    // staged path -> path inside the pack
-    let layout: Map<string, string>;
-    if (source.kind === 'files') {
-      const paths = source.files.map((x) => cleanPath(x.path)).filter((p) => p && !p.endsWith('/'));
-      const root = packRoot(paths);
-      const mine = source.files.filter((x) => cleanPath(x.path).startsWith(root) && !ignored(cleanPath(x.path).slice(root.length)));
-      imp.allBytes = mine.reduce((n, x) => n + x.blob.size, 0);
-      // manifest first: bad JSON is reported before 200 MB are read
-      mine.sort((a, b) => Number(cleanPath(b.path) === root + 'manifest.json') - Number(cleanPath(a.path) === root + 'manifest.json'));
-      for (const x of mine) {
-        const p = cleanPath(x.path);
-        await imp.pipe(p, x.blob.stream() as ReadableStream<Uint8Array>, x.blob.size, p.slice(root.length));
-        if (p === root + 'manifest.json') listedFiles(parseManifest(imp.manifests!.get(p)!));
+    let read: { manifest: ModelPackManifest; raw: Uint8Array };
+    if (source.kind === 'files') read = await readFolder(imp, source.files);
+    else if (source.kind === 'zip') read = await readZip(imp, source.name, source.blob);
+    else if (/\.zip([?#].*)?$/i.test(source.url.trim())) {
+      // downloaded into the staging folder first: the zip is then read like a picked one (directory first)
+      const url = source.url.trim();
+      const name = url.split('/').pop()!.replace(/[?#].*$/, '');
+      const res = await get(url, name, f);
+      const sink = await stage.openScratch('download.zip');
+      const w = await imp.open(name, Number(res.headers.get('content-length') ?? 0), IMPORT_LIMITS.zipBytes, sink);
+      const reader = bodyOf(res).getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        await w.write(value);
       }
-      layout = new Map([...imp.staged.keys()].map((p) => [p, p.slice(root.length)]));
-    } else if (source.kind === 'zip' || /\.zip([?#].*)?$/i.test(source.url.trim())) {
-      let stream: ReadableStream<Uint8Array>;
-      let name: string;
-      if (source.kind === 'zip') {
-        stream = source.blob.stream() as ReadableStream<Uint8Array>;
-        name = source.name;
-        imp.allBytes = source.blob.size;
-      } else {
-        const url = source.url.trim();
-        name = url.split('/').pop()!.replace(/[?#].*$/, '');
-        const res = await get(url, name, f);
-        imp.allBytes = Number(res.headers.get('content-length') ?? 0);
-        stream = bodyOf(res);
-      }
-      await readZip(imp, name, stream);
-      const paths = [...imp.staged.keys()];
-      const root = packRoot(paths);
-      layout = new Map(paths.filter((p) => p.startsWith(root) && !ignored(p.slice(root.length))).map((p) => [p, p.slice(root.length)]));
-    } else {
-      // a pack folder on this site: manifest.json, then every file it lists
-      const base = source.url.trim().replace(/manifest\.json([?#].*)?$/, '').replace(/\/?$/, '/');
-      const res = await get(base + 'manifest.json', 'manifest.json', f);
-      await imp.pipe('manifest.json', bodyOf(res), 0);
-      const wanted = listedFiles(parseManifest(imp.manifests!.get('manifest.json')!));
-      // the manifest (already read) + the sizes it lists; files it lists without a size (samples) are added from
-      // their Content-Length below, so "x of y" never runs past y
-      imp.allBytes = imp.doneBytes + [...wanted.values()].reduce((a, b) => a + b, 0);
-      for (const [p, bytes] of wanted) {
-        let r: Response;
-        try {
-          r = await get(base + p, p, f);
-        } catch (e) {
-          // a missing graph is reported by the checks, naming the graph
-          if ((e as Error).name === 'PackFetchError' && /HTTP 404/.test((e as Error).message)) continue;
-          throw e;
-        }
-        if (!bytes) imp.allBytes += Number(r.headers.get('content-length') ?? 0);
-        await imp.pipe(p, bodyOf(r), bytes);
-      }
-      layout = new Map([...imp.staged.keys()].map((p) => [p, p]));
-    }
-    const manifestPath = [...layout].find(([, rel]) => rel === 'manifest.json')?.[0];
-    if (!manifestPath) throw new EngineError('PackManifestError', 'no manifest.json in the pack');
+      await w.close();
+      imp.staged.delete(name);
+      read = await readZip(imp, name, await stage.scratchBlob('download.zip'));
+    } else read = await readUrlFolder(imp, source.url.trim(), f);
+    const { manifest, raw } = read;
     imp.report('checking', 'manifest.json', 0, 0, true);
-    const byRel = new Map([...layout].map(([s, rel]) => [rel, imp.staged.get(s)!]));
-    const raw = imp.manifests!.get(manifestPath)!;
-    const manifest = checkStaged(raw, byRel);
+    checkStaged(manifest, imp.staged);
     const taken = new Set(await storage.list());
     const base = packIdFromName(manifest.name);
     let id = base;
     for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
     imp.report('storing', id, 0, 0, true);
-    const moves = [...layout].filter(([, rel]) => rel !== 'manifest.json');
-    await stage.commit(id, moves, raw);
     const files: Record<string, number> = {};
-    let bytes = 0;
-    for (const [rel, s] of byRel) {
-      files[rel] = s.bytes;
-      bytes += s.bytes;
-    }
-    return { id, manifest, bytes, files };
+    for (const [p, s] of imp.staged) files[p] = s.bytes;
+    await stage.commit(id, files, raw);
+    const stored: Record<string, number> = { 'manifest.json': raw.length, ...files };
+    const bytes = Object.values(stored).reduce((a, b) => a + b, 0);
+    return { id, manifest, bytes, files: stored };
   } catch (e) {
     await stage.discard().catch(() => undefined);
     throw e;

@@ -23,6 +23,17 @@ export interface PackStorage {
   blob?(id: string, path: string): Promise<Blob>;
   /** Starts a streamed import: files are written as they arrive into a hidden staging folder. */
   stage?(): Promise<PackStage>;
+  /**
+   * Removes what an interrupted import left (staging folders, pack folders without a manifest.json) unless an import
+   * is running in some tab; returns what was freed.
+   */
+  sweep?(): Promise<SweepResult>;
+}
+
+export interface SweepResult {
+  /** Folder names removed under packs/. */
+  removed: string[];
+  bytes: number;
 }
 
 /** One file being written chunk by chunk. */
@@ -31,11 +42,19 @@ export interface FileSink {
   close(): Promise<void>;
 }
 
-/** A streamed import in progress: staged files become pack `id` on commit (manifest.json written last). */
+/**
+ * A streamed import in progress. Files are staged under their final paths inside the pack; `commit` writes
+ * manifest.json, checks every staged size, then makes the pack appear as `packs/<id>/` in one step (one folder
+ * rename where the browser can, else files first and manifest.json last).
+ */
 export interface PackStage {
-  open(stagedPath: string): Promise<FileSink>;
-  /** Moves `[stagedPath, packPath]` pairs into `packs/<id>/`, then writes manifest.json; removes the staging folder. */
-  commit(id: string, files: [string, string][], manifest: Uint8Array): Promise<void>;
+  /** A new file at `path` inside the pack; refused when the path is not a plain relative path or was opened before. */
+  open(path: string): Promise<FileSink>;
+  /** A scratch file outside the pack (a downloaded zip), read back with `scratchBlob`; never part of the pack. */
+  openScratch(name: string): Promise<FileSink>;
+  scratchBlob(name: string): Promise<Blob>;
+  /** `files`: every staged path with its expected byte count (a staged file not listed here is not kept). */
+  commit(id: string, files: Record<string, number>, manifest: Uint8Array): Promise<void>;
   discard(): Promise<void>;
 }
 
@@ -57,11 +76,18 @@ export function packIdFromName(name: string): string {
   return id || 'pack';
 }
 
-function checkPath(path: string): string[] {
-  const parts = path.split('/').filter((p) => p && p !== '.');
-  if (!parts.length || parts.some((p) => p === '..')) throw new EngineError('PackManifestError', `bad file path in the pack: '${path}'`);
+/** A plain path segment: letters, digits, '.', '_', '-', not starting with '.' (so never '.' or '..'). */
+const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** The segments of a relative path inside a pack; a PackManifestError for anything else ('..', '/x', 'a\\b', 'C:'). */
+export function checkPath(path: string): string[] {
+  const parts = path.split('/');
+  if (parts.length > 8 || !parts.every((p) => SEGMENT.test(p))) throw new EngineError('PackManifestError', `bad file path in the pack: '${path}'`);
   return parts;
 }
+
+/** Name of the Web Lock an import holds (shared) while it stages, and a sweep takes (exclusive) only when free. */
+export const PACK_IMPORT_LOCK = 'fzplus-pack-import';
 
 export class MemoryPackStorage implements PackStorage {
   packs = new Map<string, PackFiles>();
@@ -89,26 +115,40 @@ export class MemoryPackStorage implements PackStorage {
   }
   async stage(): Promise<PackStage> {
     const staged = new Map<string, Uint8Array[]>();
+    const scratch = new Map<string, Uint8Array[]>();
+    const sink = (into: Map<string, Uint8Array[]>, p: string): FileSink => {
+      const chunks: Uint8Array[] = [];
+      into.set(p, chunks);
+      return { write: async (c: Uint8Array) => void chunks.push(c.slice()), close: async () => undefined };
+    };
     return {
       open: async (p: string) => {
-        const chunks: Uint8Array[] = [];
-        staged.set(p, chunks);
-        return { write: async (c: Uint8Array) => void chunks.push(c.slice()), close: async () => undefined };
+        checkPath(p);
+        if (staged.has(p)) throw new EngineError('PackManifestError', `the pack holds ${p} twice`);
+        return sink(staged, p);
       },
-      commit: async (id: string, files: [string, string][], manifest: Uint8Array) => {
+      openScratch: async (name: string) => sink(scratch, name),
+      scratchBlob: async (name: string) => new Blob((scratch.get(name) ?? []) as Uint8Array<ArrayBuffer>[]),
+      commit: async (id: string, files: Record<string, number>, manifest: Uint8Array) => {
         const out: PackFiles = new Map();
-        for (const [from, to] of files) {
-          const parts = staged.get(from) ?? [];
+        for (const [p, bytes] of Object.entries(files)) {
+          const parts = staged.get(p);
+          if (!parts) throw new EngineError('PackFetchError', `staged file ${p} is missing`);
           const d = new Uint8Array(parts.reduce((n, c) => n + c.length, 0));
           let o = 0;
           for (const c of parts) (d.set(c, o), (o += c.length));
-          out.set(to, d);
+          if (d.length !== bytes) throw new EngineError('PackIntegrityError', `staged ${p}: ${d.length} bytes, expected ${bytes}`);
+          out.set(p, d);
         }
         out.set('manifest.json', manifest);
         await this.write(id, out);
         staged.clear();
+        scratch.clear();
       },
-      discard: async () => void staged.clear(),
+      discard: async () => {
+        staged.clear();
+        scratch.clear();
+      },
     };
   }
 }
@@ -190,89 +230,197 @@ export class OpfsPackStorage implements PackStorage {
   }
 
   /**
-   * Staging folder `packs/.staging-<random>/` (never listed: no manifest.json, and pack ids never start with '.').
-   * Files are written with a sync access handle in a worker (no copy, no swap file), else a writable stream.
-   * Stale staging folders of an interrupted import are removed here.
+   * Staging folder `packs/.staging-<random>/` (never listed: pack ids never start with '.'), holding `pack/` (the
+   * files under their final paths) and scratch files. Files are written with a sync access handle in a worker (no
+   * copy, no swap file), else a writable stream. The import holds PACK_IMPORT_LOCK (shared) until commit or
+   * discard, so a sweep in another tab never removes a staging folder in use.
    */
   async stage(): Promise<PackStage> {
     const root = await this.root();
-    for await (const [name] of (root as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
-      if (name.startsWith('.staging-')) await root.removeEntry(name, { recursive: true }).catch(() => undefined);
-    }
-    const stageName = `.staging-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const release = await holdLock(PACK_IMPORT_LOCK, 'shared');
+    const stageName = `.staging-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
     const stageDir = await root.getDirectoryHandle(stageName, { create: true });
-    const names = new Map<string, string>(); // staged path -> flat file name in the staging folder
-    const discard = async () => void (await root.removeEntry(stageName, { recursive: true }).catch(() => undefined));
+    const packDir = await stageDir.getDirectoryHandle('pack', { create: true });
+    const scratchDir = await stageDir.getDirectoryHandle('scratch', { create: true });
+    const opened = new Set<string>();
+    // sinks not closed yet (a refused file stops mid-way): closed before the folder goes, or their handles pin it
+    const unclosed = new Set<FileSink>();
+    const track = (sink: FileSink): FileSink => {
+      unclosed.add(sink);
+      return { write: sink.write, close: async () => (unclosed.delete(sink), sink.close()) };
+    };
+    let finished = false;
+    const finish = async () => {
+      if (finished) return;
+      finished = true;
+      for (const sink of unclosed) await sink.close().catch(() => undefined);
+      await root.removeEntry(stageName, { recursive: true }).catch(() => undefined);
+      release();
+    };
+    const fileIn = async (top: Dir, parts: string[]) => {
+      let dir = top;
+      for (const q of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(q, { create: true });
+      return dir.getFileHandle(parts[parts.length - 1], { create: true });
+    };
     return {
       open: async (p: string): Promise<FileSink> => {
-        const flat = `f${names.size}`;
-        names.set(p, flat);
-        const fh = await stageDir.getFileHandle(flat, { create: true });
-        const sync = (fh as unknown as { createSyncAccessHandle?: () => Promise<SyncHandle> }).createSyncAccessHandle;
-        if (typeof sync === 'function') {
-          try {
-            const h = await sync.call(fh);
-            let at = 0;
-            return {
-              write: async (c: Uint8Array) => {
-                let off = 0;
-                while (off < c.length) {
-                  const n = h.write(off ? c.subarray(off) : c, { at });
-                  if (n <= 0) throw new EngineError('PackFetchError', `could not write ${p} to storage (disk full?)`);
-                  off += n;
-                  at += n;
-                }
-              },
-              close: async () => {
-                h.flush();
-                h.close();
-              },
-            };
-          } catch (e) {
-            if (e instanceof EngineError) throw e;
-            /* not in a worker: fall back to a writable stream */
-          }
-        }
-        const w = await fh.createWritable();
-        return { write: (c: Uint8Array) => w.write(c as Uint8Array<ArrayBuffer>), close: () => w.close() };
+        const parts = checkPath(p);
+        if (opened.has(p)) throw new EngineError('PackManifestError', `the pack holds ${p} twice`);
+        opened.add(p);
+        return track(await openSink(await fileIn(packDir, parts), p));
       },
-      commit: async (id: string, files: [string, string][], manifest: Uint8Array) => {
-        await root.removeEntry(id, { recursive: true }).catch(() => undefined);
-        const top = await root.getDirectoryHandle(id, { create: true });
-        for (const [from, to] of files) {
-          const flat = names.get(from);
-          if (!flat) throw new EngineError('PackFetchError', `staged file ${from} is missing`);
-          const parts = checkPath(to);
-          let dir = top;
-          for (const q of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(q, { create: true });
-          const src = await stageDir.getFileHandle(flat);
-          const move = (src as unknown as { move?: (d: Dir, n: string) => Promise<void> }).move;
-          if (typeof move === 'function') await move.call(src, dir, parts[parts.length - 1]);
-          else {
-            const w = await (await dir.getFileHandle(parts[parts.length - 1], { create: true })).createWritable();
-            await (await src.getFile()).stream().pipeTo(w);
-          }
+      openScratch: async (name: string) => track(await openSink(await fileIn(scratchDir, checkPath(name)), name)),
+      scratchBlob: async (name: string) => (await scratchDir.getFileHandle(name)).getFile(),
+      commit: async (id: string, files: Record<string, number>, manifest: Uint8Array) => {
+        checkPath(id);
+        // verify before anything becomes visible: every expected file staged, at its size; nothing else kept
+        for (const [p, bytes] of Object.entries(files)) {
+          if (!opened.has(p)) throw new EngineError('PackFetchError', `staged file ${p} is missing`);
+          const got = (await (await fileAt(packDir, checkPath(p))).getFile()).size;
+          if (got !== bytes) throw new EngineError('PackIntegrityError', `staged ${p}: ${got} bytes, expected ${bytes}`);
         }
-        // manifest.json last: list() only shows packs whose manifest exists
-        const w = await (await top.getFileHandle('manifest.json', { create: true })).createWritable();
+        for (const p of opened) if (!(p in files)) await removePath(packDir, checkPath(p));
+        const w = await (await packDir.getFileHandle('manifest.json', { create: true })).createWritable();
         await w.write(manifest as Uint8Array<ArrayBuffer>);
         await w.close();
-        await discard();
+        const existing = await root.getDirectoryHandle(id).catch(() => null);
+        if (existing) {
+          if (await hasManifest(existing)) throw new EngineError('PackFetchError', `a pack '${id}' was stored meanwhile; import again`);
+          await root.removeEntry(id, { recursive: true }); // a folder an interrupted import left
+        }
+        const move = (packDir as unknown as { move?: (d: Dir, n: string) => Promise<void> }).move;
+        let moved = false;
+        if (typeof move === 'function') {
+          try {
+            await move.call(packDir, root, id); // one rename: the pack appears whole or not at all
+            moved = true;
+          } catch {
+            /* no folder moves in this browser: copy below */
+          }
+        }
+        if (!moved) await copyPack(packDir, await root.getDirectoryHandle(id, { create: true }), Object.keys(files));
+        await finish();
       },
-      discard,
+      discard: finish,
     };
   }
 
-  async size(id: string): Promise<number> {
-    const walk = async (dir: Dir): Promise<number> => {
-      let n = 0;
-      for await (const [, h] of (dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
-        n += h.kind === 'directory' ? await walk(h as Dir) : (await (h as FileSystemFileHandle).getFile()).size;
+  /**
+   * Removes staging folders and pack folders without a manifest.json, when no import holds PACK_IMPORT_LOCK in any
+   * tab; reports the folders and bytes freed.
+   */
+  async sweep(): Promise<SweepResult> {
+    const root = await this.root();
+    const result: SweepResult = { removed: [], bytes: 0 };
+    await withLockIfFree(PACK_IMPORT_LOCK, async () => {
+      for await (const [name, h] of entriesOf(root)) {
+        if (h.kind !== 'directory') continue;
+        if (!name.startsWith('.staging-') && (await hasManifest(h as Dir))) continue;
+        const bytes = await folderBytes(h as Dir).catch(() => 0);
+        await root.removeEntry(name, { recursive: true }).catch(() => undefined);
+        result.removed.push(name);
+        result.bytes += bytes;
       }
-      return n;
-    };
-    return walk(await (await this.root()).getDirectoryHandle(id));
+    });
+    return result;
   }
+
+  async size(id: string): Promise<number> {
+    return folderBytes(await (await this.root()).getDirectoryHandle(id));
+  }
+}
+
+const entriesOf = (dir: Dir) => (dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries();
+
+async function hasManifest(dir: Dir): Promise<boolean> {
+  return dir.getFileHandle('manifest.json').then(
+    () => true,
+    () => false,
+  );
+}
+
+async function folderBytes(dir: Dir): Promise<number> {
+  let n = 0;
+  for await (const [, h] of entriesOf(dir)) n += h.kind === 'directory' ? await folderBytes(h as Dir) : (await (h as FileSystemFileHandle).getFile()).size;
+  return n;
+}
+
+async function fileAt(top: Dir, parts: string[]): Promise<FileSystemFileHandle> {
+  let dir = top;
+  for (const q of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(q);
+  return dir.getFileHandle(parts[parts.length - 1]);
+}
+
+async function removePath(top: Dir, parts: string[]) {
+  let dir = top;
+  for (const q of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(q);
+  await dir.removeEntry(parts[parts.length - 1]).catch(() => undefined);
+}
+
+/** Copies the staged files, then manifest.json last: list() only shows a pack once its manifest exists. */
+async function copyPack(from: Dir, to: Dir, paths: string[]) {
+  for (const p of [...paths, 'manifest.json']) {
+    const parts = checkPath(p);
+    let dir = to;
+    for (const q of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(q, { create: true });
+    const w = await (await dir.getFileHandle(parts[parts.length - 1], { create: true })).createWritable();
+    await (await (await fileAt(from, parts)).getFile()).stream().pipeTo(w);
+  }
+}
+
+/** A sink over one OPFS file: a sync access handle in a worker, else a writable stream. */
+async function openSink(fh: FileSystemFileHandle, label: string): Promise<FileSink> {
+  const sync = (fh as unknown as { createSyncAccessHandle?: () => Promise<SyncHandle> }).createSyncAccessHandle;
+  if (typeof sync === 'function') {
+    try {
+      const h = await sync.call(fh);
+      let at = 0;
+      return {
+        write: async (c: Uint8Array) => {
+          let off = 0;
+          while (off < c.length) {
+            const n = h.write(off ? c.subarray(off) : c, { at });
+            if (n <= 0) throw new EngineError('PackFetchError', `could not write ${label} to storage (disk full?)`);
+            off += n;
+            at += n;
+          }
+        },
+        close: async () => {
+          h.flush();
+          h.close();
+        },
+      };
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
+      /* not in a worker: fall back to a writable stream */
+    }
+  }
+  const w = await fh.createWritable();
+  return { write: (c: Uint8Array) => w.write(c as Uint8Array<ArrayBuffer>), close: () => w.close() };
+}
+
+interface Locks {
+  request(name: string, opts: { mode?: 'shared' | 'exclusive'; ifAvailable?: boolean }, cb: (lock: unknown) => Promise<void>): Promise<void>;
+}
+const locks = (): Locks | undefined => (globalThis.navigator as unknown as { locks?: Locks } | undefined)?.locks;
+
+/** Takes a Web Lock and holds it until the returned function is called (no-op where there are no Web Locks). */
+async function holdLock(name: string, mode: 'shared' | 'exclusive'): Promise<() => void> {
+  const l = locks();
+  if (!l) return () => undefined;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  await new Promise<void>((acquired) => void l.request(name, { mode }, () => (acquired(), held)));
+  return release;
+}
+
+/** Runs `fn` under an exclusive Web Lock only when nobody holds it (skips otherwise); without Web Locks, just runs. */
+async function withLockIfFree(name: string, fn: () => Promise<void>): Promise<void> {
+  const l = locks();
+  if (!l) return fn();
+  await l.request(name, { mode: 'exclusive', ifAvailable: true }, async (lock) => {
+    if (lock) await fn();
+  });
 }
 
 /** A `fetch` that serves `opfs:/packs/<id>/<path>` from the storage and passes other URLs on. */
