@@ -63,6 +63,23 @@ describe('sniffing ignores names and MIME types', () => {
   });
 });
 
+describe('MIME types and names of real ICO files', () => {
+  // an ICO header with one 32 x 32 entry (the image data itself is never looked at before decoding)
+  const ico = new Uint8Array([0, 0, 1, 0, 1, 0, 32, 32, 0, 0, 1, 0, 32, 0, 0x28, 0, 0, 0, 22, 0, 0, 0, ...new Array(64).fill(0)]);
+  it('a real .ico under any of its MIME types gets no "claims to be" note', () => {
+    for (const mime of ['image/x-icon', 'image/vnd.microsoft.icon', '']) {
+      const r = inspectImageBytes(ico, 'favicon.ico', mime);
+      expect(r.ok && r.notes, mime).toEqual([]);
+    }
+  });
+  it('a mislabelled one does, with the right article', () => {
+    const r = inspectImageBytes(ico, 'icon', 'image/png');
+    expect(r.ok && r.notes.join()).toMatch(/claims to be image\/png but is really an ICO\./);
+    const named = inspectImageBytes(ico, 'icon.jpg', 'image/jpeg');
+    expect(named.ok && named.notes.join()).toMatch(/named “icon\.jpg” but is really an ICO/);
+  });
+});
+
 describe('header parsing', () => {
   it('reads JPEG size, colour model and completeness', () => {
     const px = new Uint8Array(40 * 24 * 3).fill(128);

@@ -342,6 +342,23 @@ export const KIND_MIME: Partial<Record<ImageKind, string>> = {
   tiff: 'image/tiff',
 };
 
+/** Other MIME types that name the same kind (Windows and browsers label a real .ico image/vnd.microsoft.icon). */
+const MIME_ALIASES: Partial<Record<ImageKind, string[]>> = {
+  jpeg: ['image/jpg', 'image/pjpeg'],
+  png: ['image/apng'],
+  bmp: ['image/x-bmp', 'image/x-ms-bmp'],
+  ico: ['image/vnd.microsoft.icon', 'image/ico', 'image/icon', 'image/x-ico'],
+  heic: ['image/heif', 'image/heic-sequence', 'image/heif-sequence'],
+  avif: ['image/avif-sequence'],
+  tiff: ['image/tif', 'image/x-tiff'],
+};
+
+/** Whether a file's MIME type names its real kind (the canonical type or a known alias). */
+export const mimeNamesKind = (mime: string, kind: ImageKind) => mime === KIND_MIME[kind] || !!MIME_ALIASES[kind]?.includes(mime);
+
+/** "a PNG", "an ICO": the kind's name with its article. */
+const aKind = (k: ImageKind) => `${/^(ICO|AVIF|SVG)/.test(kindName(k)) ? 'an' : 'a'} ${kindName(k)}`;
+
 const EXT_KIND: Record<string, ImageKind> = {
   jpg: 'jpeg', jpeg: 'jpeg', jpe: 'jpeg', jfif: 'jpeg', png: 'png', apng: 'png', gif: 'gif', webp: 'webp', bmp: 'bmp',
   ico: 'ico', avif: 'avif', heic: 'heic', heif: 'heic', tif: 'tiff', tiff: 'tiff', svg: 'svg', svgz: 'svg', pdf: 'pdf',
@@ -396,9 +413,9 @@ export function inspectImageBytes(bytes: Uint8Array, name = '', mimeType = '', l
   // Notes
   const extKind = EXT_KIND[(name.split('.').pop() ?? '').toLowerCase()];
   if (name.includes('.') && extKind && extKind !== kind)
-    notes.push(`The file is named “${name}” but is really a ${kindName(kind)}; opened as ${kindName(kind)}.`);
-  else if (mimeType && KIND_MIME[kind] && mimeType.startsWith('image/') && mimeType !== KIND_MIME[kind] && !(kind === 'jpeg' && mimeType === 'image/jpg'))
-    notes.push(`The file claims to be ${mimeType} but is really a ${kindName(kind)}.`);
+    notes.push(`The file is named “${name}” but is really ${aKind(kind)}; opened as ${kindName(kind)}.`);
+  else if (mimeType && KIND_MIME[kind] && mimeType.startsWith('image/') && !mimeNamesKind(mimeType, kind))
+    notes.push(`The file claims to be ${mimeType} but is really ${aKind(kind)}.`);
   if (info.frames > 1) notes.push(`Animated ${kindName(kind)}${kind === 'gif' ? ` (${info.frames} frames)` : ''}: only the first frame is used.`);
   if (info.truncatedAfterFirstFrame) notes.push(`The ${kindName(kind)} ends early; its first frame is complete and is used.`);
   if (info.bitDepth === 16 && kind === 'png') notes.push('16-bit PNG: reduced to 8 bits per channel (the model works in 8-bit colour).');
