@@ -116,6 +116,8 @@ test('Find directions on a pack without directions (cancel, then run), then drag
   await expect(page.getByTestId('dir-message')).toHaveText(/Found \d+ directions in [\d.]+ s/, { timeout: 480_000 });
   const text = await page.getByTestId('dir-message').textContent();
   console.log(`Find directions on demo64 (64 px, WASM): ${text} (wall ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const offered = await page.evaluate(() => (window as any).__fzplus.state().pack.directions.map((d: any) => `${d.id}:${d.offerInF}`).join(' '));
+  console.log(`  offered with F fixed: ${offered}`);
   await page.keyboard.press('Escape');
 
   await invertFace(page);

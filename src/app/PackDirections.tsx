@@ -52,7 +52,7 @@ export function PackDirections({ idle }: { idle: boolean }) {
     setProgress(0);
     void run('Finding directions (GANSpace on this model)…', async () => {
       const r = await findDirections((p) => setProgress(p.done));
-      return `Found ${r.found} directions in ${r.seconds.toFixed(1)} s (PCA of W over ${r.samples.toLocaleString('en')} samples)` + (r.skipped ? `; ${r.skipped} left out (the Z+ spaces cannot follow them)` : '');
+      return `Found ${r.found} directions in ${r.seconds.toFixed(1)} s (PCA of W over ${r.samples.toLocaleString('en')} samples)` + (r.skipped ? `; ${r.skipped} left out (the Z+ spaces cannot follow them)` : '') + (r.notInF ? `; ${r.notInF} change nothing with F fixed, so F/Z+ and F/W+ do not list them` : '');
     });
   }
 

@@ -10,6 +10,7 @@ import { readDirectionFile, type DirectionFile } from './directionFiles';
 import { resolveDirections } from './fitDirections';
 import { findDirections, type FindDirectionsOptions, type FindDirectionsProgress, type FindDirectionsResult } from './ganspace';
 import { LatentStats, type Mapper } from './latentStats';
+import type { Renderer } from './effect';
 
 type Entry = ModelPackManifest['directions'][number];
 
@@ -31,7 +32,8 @@ export class PackDirections {
 
   constructor(
     private readonly manifest: ModelPackManifest,
-    private readonly gen: Mapper,
+    /** The pack's generator: mapping for the fits, renders for GANSpace's effect measurement. */
+    private readonly gen: Mapper & Partial<Renderer>,
     private readonly store: AddedDirectionsStore,
     private readonly key: string,
   ) {
@@ -100,7 +102,9 @@ export class PackDirections {
     this.cancelRequested = false;
     try {
       const ids = new Set(this.manifest.directions.map((d) => d.id));
-      const res = await findDirections(this.gen, ids, opts, () => this.cancelRequested, onProgress);
+      const g = this.gen;
+      const renderer = g.zToW && g.features && g.synthesize ? (g as Renderer) : undefined;
+      const res = await findDirections(g, ids, opts, () => this.cancelRequested, onProgress, renderer);
       if (!res.entries.length) throw new EngineError('DirectionFileError', 'GANSpace found no component the Z+ spaces can follow on this model');
       await this.commit([...this.added, ...res.entries]);
       return res;
