@@ -36,10 +36,13 @@ if [ "$TRAIN_ENC" = 1 ] || [ ! -f "$ENC" ]; then
   $NICE $PY -m model.demo.train_encoder --checkpoint "$CK" --psi "$PSI" --trunc-layers "$TL" --minutes "$ENC_MINUTES" --out "$ENC"
 fi
 
+GRAPHS=grad_fzplus,grad_fwplus,grad_wplus,grad_zplus_nof
+# follow mode inverts F/Z+ with the anchored F term (small residual F - F_gen(W+); src/engine/inversion/spaces.ts)
+[ "${EDIT_MODE:-}" = follow ] && GRAPHS=$GRAPHS,grad_fzplus_anchored
 echo "== exporting $CK -> $OUT (F block $F_RES, psi $PSI on layers < $TL, loss weights $WEIGHTS)"
 $NICE $PY -m model.export "$CK" "$OUT" --name demo64 --title "Demo faces 64 px (facesjs)" \
   --f-res "$F_RES" --psi "$PSI" --trunc-layers "$TL" --default-weights "$WEIGHTS" \
-  --graphs grad_fzplus,grad_fwplus,grad_wplus,grad_zplus_nof --licence "$LICENCE" --weights-source "$SOURCE" \
+  --graphs "$GRAPHS" --licence "$LICENCE" --weights-source "$SOURCE" \
   --ganspace 0  # the demo's directions (classifier-fitted + GANSpace) come from $DIRS below
 
 extras=(--encoder "$ENC" --samples-data data/faces-64 --samples 8 --samples-offset 0 --facesjs-credit

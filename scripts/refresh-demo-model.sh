@@ -39,7 +39,7 @@ $PY -m model.demo.directions --generator "$CK" --f-res "$DIR_F_RES" --n "$N_DIR"
 dir_pid=$!
 $PY -m model.demo.train_encoder --checkpoint "$CK" --psi 1.0 --minutes "$ENC_MINUTES" --threads 1 "${init[@]}" \
   --out "$RUN/encoder64.pt" > "$RUN/encoder.log" 2>&1
-cp "$RUN/encoder64.pt" "$ENC_OUT"
+[ "$RUN/encoder64.pt" -ef "$ENC_OUT" ] || cp "$RUN/encoder64.pt" "$ENC_OUT"
 wait "$dir_pid" || { tail -20 "$RUN/directions.log"; exit 1; }
 tail -3 "$RUN/encoder.log"
 grep -E '^[a-z_]+: ' "$RUN/directions.log" | cut -c1-160 || true

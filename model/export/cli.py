@@ -34,10 +34,10 @@ from model.nets.perceptual import NOTES, DiscriminatorFeatures, PyramidSSIM, loa
 # The editor's hot graphs (every inversion step, every slider frame) start from F: their eligible convs run as Winograd
 # (model/export/winograd.py). Each session holds its own transformed weights (4x the weights, in memory only), so the graphs
 # that run rarely keep direct convs.
-WINOGRAD_GRAPHS = ('synthesis_from_f', 'grad_fzplus', 'grad_fwplus')
+WINOGRAD_GRAPHS = ('synthesis_from_f', 'grad_fzplus', 'grad_fwplus', 'grad_fzplus_anchored')
 REQUIRED = list(REQUIRED_GRAPHS)
-ALL = list(EXPORTED_GRAPHS)
 OPT_IN = ['grad_s', 'grad_fzplus_anchored']  # exported only when named (--graphs): model.fidelity's S and anchored F/Z+
+ALL = [k for k in EXPORTED_GRAPHS if k not in OPT_IN]
 
 
 def make_perceptual(kind, loaded, lpips_weights=None, vgg_weights=None):

@@ -20,7 +20,7 @@ import { GraphRunner } from './graphs/runner';
 import { warmUp, type WarmUpOptions, type WarmUpResult } from './graphs/warmup';
 import { Inversion, type SavedCodes } from './inversion/inversion';
 import { optimise, resultOf, startInversion, type InvertOptions, type InvertProgress, type InvertResult } from './inversion/optimise';
-import { SPACE_GRAPH, SPACES, type Space } from './inversion/spaces';
+import { inversionGraph, SPACE_GRAPH, SPACES, type Space } from './inversion/spaces';
 import { Target } from './inversion/target';
 import type { LoadProgress, ModelPack } from './pack/load';
 import type { ModelPackManifest } from './pack/manifest';
@@ -231,7 +231,7 @@ export class Engine {
     const target = this.target.tensor;
     if (!target) throw new EngineError('StateError', 'no photo to invert');
     if (this.inverting) throw new EngineError('StateError', 'an inversion is already running');
-    const graph = SPACE_GRAPH[opts.space];
+    const graph = inversionGraph(opts.space, this.manifest);
     if (!this.manifest.graphs[graph]) throw new EngineError('PackGraphError', `this model pack has no '${graph}' graph, so the ${opts.space} space is not available`);
     const gen = this.gen;
     const inputs = { target: this.runner.constants.target, fInit: this.runner.constants.f_init };

@@ -12,6 +12,7 @@ import type { ModelPackManifest } from '../pack/manifest';
 import { now, yieldToEventLoop } from '../schedule';
 import type { GraphKey } from './contract';
 import type { GraphRunner } from './runner';
+import { inversionGraph } from '../inversion/spaces';
 
 /** What warmUp() did: how many graph runs, how long, and why it stopped. */
 export interface WarmUpResult {
@@ -31,7 +32,6 @@ export interface WarmUpOptions {
 
 /** Warm-up only where one gradient run is short, so that real work never waits long behind it. */
 const WARM_MAX_RESOLUTION = 256;
-const GRADIENT: GraphKey = 'grad_fzplus';
 
 /** `busy()`: real work is going on that does not show as demand between runs (an inversion). */
 export async function warmUp(
@@ -46,7 +46,8 @@ export async function warmUp(
   if (!runner.current || !m) return skip('no model pack loaded');
   if (backend?.kind !== 'wasm') return skip('only WASM needs a warm-up');
   if (m.resolution > WARM_MAX_RESOLUTION) return skip(`a ${m.resolution} px pack: one gradient run is too long to run speculatively`);
-  const plan: GraphKey[] = m.graphs[GRADIENT] ? [GRADIENT, GRADIENT, GRADIENT, 'mapping', 'synthesis_from_f'] : ['mapping', 'synthesis_from_f'];
+  const gradient = inversionGraph('F/Z+', m); // the default space's graph, as invert() will run it
+  const plan: GraphKey[] = m.graphs[gradient] ? [gradient, gradient, gradient, 'mapping', 'synthesis_from_f'] : ['mapping', 'synthesis_from_f'];
   const maxRuns = opts.runs ?? 60;
   const maxMs = opts.maxMs ?? 5000;
   const feeds = new Map<GraphKey, Record<string, Float32Array>>();

@@ -13,7 +13,7 @@ import { normaliseRows } from '../math/sphere';
 import { now, yieldToEventLoop } from '../schedule';
 import { tensorToRgba } from '../../image/tensor';
 import { Inversion } from './inversion';
-import { codeNames, hasF, isZ, SPACE_GRAPH, type Space } from './spaces';
+import { codeNames, hasF, inversionGraph, isZ, type Space } from './spaces';
 
 export interface InvertOptions {
   space: Space;
@@ -102,7 +102,7 @@ export async function optimise(
   onProgress?: (p: InvertProgress) => void,
 ): Promise<boolean> {
   const m = gen.manifest;
-  const graph = SPACE_GRAPH[inv.space];
+  const graph = inversionGraph(inv.space, m);
   const lr = opts.lr ?? 0.01;
   const weights = new Float32Array(opts.weights ?? (m.loss.defaultWeights as number[]));
   const previewEvery = opts.previewEvery ?? 10;

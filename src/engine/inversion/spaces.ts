@@ -11,6 +11,17 @@ export const SPACE_GRAPH: Record<Space, GraphKey> = {
   'F/Z+': 'grad_fzplus',
 };
 
+/**
+ * The gradient graph an inversion in `space` runs on this pack. F/Z+ runs the anchored F term (F pulled towards
+ * F_gen(W+) too, so every z is fitted and the residual F - F_gen(W+) stays small) when the pack edits with F
+ * following the edit and ships that graph: follow-mode edits add F_gen(W+_edit) - F_gen(W+_inv) to F, and a small
+ * residual is what keeps them free of ghosts (docs/SPACES.md).
+ */
+export function inversionGraph(space: Space, m: Pick<ModelPackManifest, 'graphs' | 'editing'>): GraphKey {
+  if (space === 'F/Z+' && m.editing?.fMode === 'follow' && m.graphs.grad_fzplus_anchored) return 'grad_fzplus_anchored';
+  return SPACE_GRAPH[space];
+}
+
 /** Whether the space optimises F (the synthesis features at fBlock) besides the code. */
 export const hasF = (s: Space) => s.startsWith('F/');
 /** Whether the code is Z+ (on the sphere, mapped by the network) rather than W+. */

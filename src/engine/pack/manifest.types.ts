@@ -122,7 +122,7 @@ export interface ModelPackManifest {
     bytes: FileBytes;
   };
   /**
-   * Graph key -> graph (schema/graphs.contract.json). Required keys: mapping, synthesis, features, synthesis_from_f, grad_fzplus. Optional: grad_fwplus, grad_wplus, grad_zplus_nof, encoder, classifier, and '<key>@fp16' copies; other keys are allowed and ignored by the engine.
+   * Graph key -> graph (schema/graphs.contract.json). Required keys: mapping, synthesis, features, synthesis_from_f, grad_fzplus. Optional: grad_fwplus, grad_wplus, grad_zplus_nof, grad_s, grad_fzplus_anchored, encoder, classifier, and '<key>@fp16' copies; other keys are allowed and ignored by the engine.
    */
   graphs: {
     [k: string]: Graph;
