@@ -9,20 +9,26 @@ import { checkSavedSession } from './sessions';
 import { get, pushBanner, set } from './store';
 import { readUrlOptions } from './urlOptions';
 
-export async function boot() {
+/** Starts the engine worker (at boot, and again when a run past its budget had it replaced): backend, listeners. */
+export async function startEngine() {
   const opts = readUrlOptions();
   onWorkerCrash((message) => pushBanner('error', 'The engine stopped', `${message}. Your photo and edits are still shown; reload the page to continue editing.`));
   const engine = getEngine();
+  const backend = await engine.init({ backend: opts.backend, wasmPaths: ortWasmPaths(), keepOnGpu: true });
+  set({ backend });
+  await engine.onBackendChange(
+    proxy((b) => {
+      set({ backend: b });
+      if (b.note) pushBanner('warning', 'Switched to WASM', b.note);
+    }),
+  );
+}
+
+export async function boot() {
+  const opts = readUrlOptions();
   try {
     set({ phase: 'booting', bootMessage: 'Starting the engine…' });
-    const backend = await engine.init({ backend: opts.backend, wasmPaths: ortWasmPaths(), keepOnGpu: true });
-    set({ backend });
-    await engine.onBackendChange(
-      proxy((b) => {
-        set({ backend: b });
-        if (b.note) pushBanner('warning', 'Switched to WASM', b.note);
-      }),
-    );
+    await startEngine();
     // the pack chosen last time, loaded directly (an imported one from OPFS); else the default pack
     const remembered = opts.pack ? null : rememberedPack();
     if (!remembered || !(await loadRememberedPack(remembered))) {

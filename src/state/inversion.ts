@@ -33,6 +33,8 @@ export async function invert(resume: boolean) {
       lastSpace: s.settings.space,
       backend: res.backend,
     });
+    // kept on the page: a replaced engine worker resumes from them (state/engineWatch.ts)
+    set({ codes: await engine.exportCodes().catch(() => null) });
     // re-apply current slider values to the new codes
     const v = get().sliders;
     if (Object.values(v).some((x) => x !== 0)) await renderSliders(v);

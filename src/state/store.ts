@@ -5,7 +5,7 @@
  * one (boot, packs, photo, composite, inversion, sliders, sessions).
  */
 import { create } from 'zustand';
-import type { BackendInfo, DetectedFace, FEditMode, InvertProgress, PackSummary, SliderValues, Space } from '../worker/protocol';
+import type { BackendInfo, DetectedFace, FEditMode, InvertProgress, PackSummary, SavedCodes, SliderValues, Space } from '../worker/protocol';
 import type { Alignment, Point } from '../image/align';
 import type { RGBAImage } from '../image/types';
 
@@ -132,6 +132,10 @@ export interface AppState {
   renderSeq: number;
   /** Last banner id handed out. */
   bannerSeq: number;
+  /** The latest inversion's codes, kept here so that a replaced engine worker resumes from them. */
+  codes: SavedCodes | null;
+  /** The engine worker is being replaced (a run went past its time budget): renders wait. */
+  restartingEngine: boolean;
 }
 
 export const initialSettings: Settings = { space: 'F/Z+', steps: 100, weights: [1, 1, 0.1], lr: 0.01, previewEvery: 10 };
@@ -169,6 +173,8 @@ export const useStore = create<AppState>(() => ({
   packLoads: [],
   renderSeq: 0,
   bannerSeq: 0,
+  codes: null,
+  restartingEngine: false,
 }));
 
 export const set = useStore.setState;

@@ -10,6 +10,8 @@ export interface UrlOptions {
   warm: boolean;
   /** How edits treat F (?fmode=fixed|follow); null = the pack's measured default. */
   fMode: FEditMode | null;
+  /** ?renderbudget=<ms>: the time a slider frame may take before the engine worker is replaced (tests); null = default. */
+  renderBudgetMs: number | null;
 }
 
 export function readUrlOptions(search = location.search): UrlOptions {
@@ -23,5 +25,6 @@ export function readUrlOptions(search = location.search): UrlOptions {
     space: q.get('space'),
     warm: q.get('warm') !== '0',
     fMode: q.get('fmode') === 'fixed' || q.get('fmode') === 'follow' ? (q.get('fmode') as FEditMode) : null,
+    renderBudgetMs: Number(q.get('renderbudget')) > 0 ? Number(q.get('renderbudget')) : null,
   };
 }

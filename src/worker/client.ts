@@ -23,6 +23,16 @@ export function getEngine(): EngineClient {
   return client;
 }
 
+/**
+ * Ends the engine worker and forgets it; the next getEngine() starts a fresh one. For a run past its time budget:
+ * a graph run inside ORT cannot be interrupted, only its worker ended.
+ */
+export function replaceEngineWorker() {
+  worker?.terminate();
+  worker = null;
+  client = null;
+}
+
 export const proxy = Comlink.proxy;
 
 /** Absolute URL of ORT's runtime files on our own origin. */
