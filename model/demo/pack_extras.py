@@ -202,14 +202,17 @@ def normalise_direction(d, z_dim, num_ws):
 
 
 def edit_strengths(doc):
-    """{direction id: measured own-attribute change in sigma at +2 sigma} from model/demo/directions.py's stats (the check on
-    fresh samples, F fixed as the app edits)."""
+    """{direction id: measured own-attribute change in sigma at +2 sigma} from model/demo/directions.py's stats: the check
+    on fresh samples, in context (F fixed, as the app edits then) or, for directions fitted on whole-generator samples
+    (--f-res 0, the follow edit mode), the edit measured on those."""
     stats = doc.get('stats', {}) if isinstance(doc, dict) else {}
     out = {}
     for did, st in stats.items():
-        check = (st.get('edit') or {}).get('check') or {}
-        if isinstance(check.get('ownShiftSigma'), (int, float)):
-            out[did] = round(float(check['ownShiftSigma']), 4)
+        edit = st.get('edit') or {}
+        check = edit.get('check') or {}
+        own = check.get('ownShiftSigma', edit.get('targetShiftSigma'))
+        if isinstance(own, (int, float)):
+            out[did] = round(float(own), 4)
     return out
 
 
