@@ -12,7 +12,9 @@ then gives it back a Gaussian prior:
   stage `mapping`  freeze E and the synthesis network; encode the training faces to a W set; train the mapping
                    network (PixelNorm + MLP, unchanged architecture) so that mapping(z), z ~ N(0, I), matches that
                    set's distribution: sliced Wasserstein distance (many random projections, sorted-quantile
-                   matching) + first/second-moment matching.
+                   matching) + first/second-moment matching + an optional coverage term (`--map-coverage`: the
+                   mean squared distance from each encoded face to its nearest mapped sample, which SWD's 1-D
+                   projections barely see when a rare mode such as glasses or hats goes missing).
 
 The result is an ordinary rosinality-layout checkpoint (`{'g_ema', 'latent_avg', 'config'}`), exported unchanged by
 `python3 -m model.export`.
@@ -76,6 +78,12 @@ def sliced_wasserstein(a, b, n_proj=256, generator=None):
     return (pa - pb).pow(2).mean()
 
 
+def coverage_distance(gen, data):
+    """Mean over `data` [N, D] of the squared distance to the nearest point of `gen` [M, D], per dimension: large when
+    some data points (a dropped mode) have no generated sample near them."""
+    return torch.cdist(data, gen).pow(2).min(dim=1).values.mean() / data.shape[1]
+
+
 def export_generator(g_ema, cfg, path, meta):
     """rosinality-layout checkpoint; latent_avg = the mean of mapping(z) (what truncation pulls towards)."""
     with torch.no_grad():
@@ -109,6 +117,8 @@ def main(argv=None):
                                                                  'of the per-dimension std of encoded w')
     ap.add_argument('--ema-kimg', type=float, default=5.0)
     ap.add_argument('--map-batch', type=int, default=1024)
+    ap.add_argument('--map-coverage', type=float, default=0.5,
+                    help='weight of the coverage term (nearest mapped sample of each encoded face; keeps rare modes: with 0.5, sampled glasses 0.000 -> 0.022, hats 0.004 -> 0.067 against 0.065 / 0.083 in held-out faces)')
     ap.add_argument('--map-lr', type=float, default=0.3,
                     help='Adam lr on the stored mapping weights (equalised lr with lr_mul 0.01 scales them by 100)')
     add_run_arguments(ap, 900, 'seconds between full-state saves', 'ignore an existing --state')
@@ -298,11 +308,13 @@ def main(argv=None):
         ref = w_set[torch.randint(0, w_set.shape[0], (args.map_batch,), generator=gen)]
         swd = sliced_wasserstein(w, ref, generator=gen)
         mom = (w.mean(0) - mu).pow(2).mean() + (torch.cov(w.T) - cov).pow(2).mean()
-        loss = swd + mom
+        cov_d = coverage_distance(w, ref) if args.map_coverage > 0 else torch.zeros(())
+        loss = swd + mom + args.map_coverage * cov_d
         map_opt.zero_grad(set_to_none=True); loss.backward(); map_opt.step()
         st['map_step'] += 1
         if st['map_step'] % 100 == 0:
-            print(f"mapping step {st['map_step']} swd {swd.item():.5f} moments {mom.item():.5f}", flush=True)
+            print(f"mapping step {st['map_step']} swd {swd.item():.5f} moments {mom.item():.5f} "
+                  f"coverage {cov_d.item():.5f}", flush=True)
         if args.max_minutes is not None and time.time() - t_start > args.max_minutes * 60 or stop['flag']:
             break
     g_ema.style.load_state_dict(g.style.state_dict())
