@@ -9,7 +9,6 @@ import { defaultPackStorage, makePackFetch } from '../engine/pack/store';
 import { defaultAddedDirections } from '../engine/pack/addedDirections';
 
 let engine: Engine | null = null;
-let detector: Promise<import('../image/faces').FaceDetector> | null = null;
 let backendListener: ((b: BackendInfo) => void) | null = null;
 
 function need(): Engine {
@@ -79,15 +78,6 @@ const api: EngineApi = {
   },
   async onBackendChange(cb) {
     backendListener = cb;
-  },
-  async detectFaces(img) {
-    if (!detector) {
-      // face-api + tfjs (~1.3 MB) only load when a pack asks for landmark alignment.
-      detector = import('../image/faces').then((m) => m.createFaceDetector({ inputSize: 320, detectMaxSide: 640 }));
-      detector.catch(() => (detector = null));
-    }
-    const det = await detector;
-    return det.detect({ width: img.width, height: img.height, data: img.data });
   },
   async exportCodes() {
     return engine?.exportCodes() ?? null;

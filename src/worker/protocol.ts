@@ -49,8 +49,6 @@ export interface EngineApi {
   setEditMode(mode: FEditMode): Promise<void>;
   backend(): Promise<BackendInfo | null>;
   onBackendChange(cb: (b: BackendInfo) => void): Promise<void>;
-  /** Faces (largest first) with 68 landmarks in photo pixels; face-api is loaded on first use. `img` is copied, not kept. */
-  detectFaces(img: RGBAImage): Promise<DetectedFace[]>;
   /** Current codes + optimizer state (for a saved session), null before the first inversion. */
   exportCodes(): Promise<SavedCodes | null>;
   /** Installs saved codes for the current target; returns their reconstruction. */
