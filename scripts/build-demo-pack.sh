@@ -26,7 +26,7 @@ WEIGHTS=${WEIGHTS:-1,1,0.1}   # measured sweep in docs/DEMO_MODEL.md
 TRAIN_ENC=${TRAIN_ENC:-0}
 ENC_MINUTES=${ENC_MINUTES:-15}
 LICENCE=${LICENCE:-"MIT (F/Z+ Studio demo weights, trained from scratch; no third-party weights)"}
-SOURCE=${SOURCE:-"F/Z+ Studio demo StyleGAN2 64 px, trained from scratch on facesjs drawings (model/demo/train_gan.py)"}
+SOURCE=${SOURCE:-"F/Z+ Studio demo StyleGAN2 64 px, trained from scratch on facesjs drawings (model/demo/train_gan.py, then reconstruction-first with model/demo/train_autoencoder.py)"}
 export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 NICE="nice -n 15"
 
@@ -48,7 +48,7 @@ $NICE $PY -m model.export "$CK" "$OUT" --name demo64 --title "Demo faces 64 px (
 extras=(--encoder "$ENC" --samples-data data/faces-64 --samples 8 --samples-offset 0 --facesjs-credit
         --licence "$LICENCE" --weights-source "$SOURCE" --max-mb 30 --verify
         --description "Our own StyleGAN2 trained on procedurally drawn faces (facesjs), with an inversion encoder, an attribute classifier and labelled edit directions. Not a photo model: it inverts and edits facesjs-style drawings.")
-GEN_INFO=$($PY -c "import sys; from model.load.checkpoint import load_torch_file; c=load_torch_file(sys.argv[1]); print(f\"step {c.get('step','?')}, {c.get('images_seen','?')} images seen (model/demo/train_gan.py)\")" "$CK")
+GEN_INFO=$($PY -c "import sys; from model.load.checkpoint import load_torch_file; c=load_torch_file(sys.argv[1]); print(f\"step {c.get('step','?')}, {c.get('images_seen','?')} images seen ({c.get('training','model/demo/train_gan.py')})\")" "$CK")
 extras+=(--doc-extra "Generator training=$GEN_INFO"
          --doc-extra "Encoder=model/demo/train_encoder.py (self-supervised on generator samples + real-face reconstruction), head for F block $F_RES"
          --doc-extra "Fidelity=measured by model/eval/fidelity.py, numbers in docs/DEMO_MODEL.md")

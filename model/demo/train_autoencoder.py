@@ -101,7 +101,7 @@ def main(argv=None):
     ap.add_argument('--stage', choices=['ae', 'mapping'], default='ae')
     ap.add_argument('--data', default='data/faces-64/train_images.npy')
     ap.add_argument('--heldout', default='data/faces-64/heldout_images.npy')
-    ap.add_argument('--init', default='model/checkpoints/demo64-g_ema.pt',
+    ap.add_argument('--init', default='model/checkpoints/demo64-gan-g_ema.pt',
                     help='generator checkpoint the synthesis network starts from (fresh state only)')
     ap.add_argument('--state', default='model/checkpoints/demo64-ae-state.pt')
     ap.add_argument('--export', default='model/checkpoints/demo64-g_ema.pt')
