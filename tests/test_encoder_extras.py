@@ -200,15 +200,20 @@ def test_encoder_checkpoint_roundtrip(tmp_path):
 
 
 def test_direction_edit_strength_from_directions_stats():
-    """The measured effect of each direction (model/demo/directions.py's check, F fixed) goes into the manifest."""
+    """The measured effect of each direction (model/demo/directions.py's check) goes into the manifest."""
     from model.demo.pack_extras import edit_strengths, normalise_direction
-    doc = {'stats': {'smile': {'edit': {'check': {'ownShiftSigma': 0.45512, 'pass': False}}}, 'pc0': {}}}
-    assert edit_strengths(doc) == {'smile': 0.4551}
+    # in context (F fixed): the check's ownShiftSigma; on whole-generator samples (--f-res 0): the edit's targetShiftSigma
+    doc = {'stats': {'smile': {'edit': {'check': {'ownShiftSigma': 0.45512, 'pass': False}}},
+                     'male': {'edit': {'targetShiftSigma': 1.02771}}, 'pc0': {}}}
+    assert edit_strengths(doc) == {'smile': 0.4551, 'male': 1.0277}
     d = normalise_direction({'id': 'smile', 'vector': [1.0, 0.0], 'editStrength': 0.4551}, 2, 4)
     assert d['editStrength'] == pytest.approx(0.4551)
     with open(os.path.join(os.path.dirname(__file__), '..', 'public', 'models', 'demo64', 'manifest.json')) as f:
         shipped = {x['id']: x.get('editStrength') for x in json.load(f)['directions']}
-    assert shipped['light_hair'] > 0.1 and shipped['male'] < 0.1 and shipped['pc0'] is None
+    with open(os.path.join(os.path.dirname(__file__), '..', 'model', 'checkpoints', 'directions64.json')) as f:
+        fitted = edit_strengths(json.load(f))
+    # the shipped pack carries exactly the strengths its directions file measured; GANSpace components have none
+    assert {k: v for k, v in shipped.items() if v is not None} == fitted and shipped['pc0'] is None
 
 
 def test_encoder_from_a_pack_onnx(tmp_path):
