@@ -1,34 +1,15 @@
 // Directions added to a loaded pack (files, GANSpace in the engine), on the tiny test pack with onnxruntime-node:
 // each format reaches the sliders and moves pixels, bad files leave the pack as it was, added ones survive a reload.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import * as ortNode from 'onnxruntime-node';
-import { Engine } from '../engine';
-import type { Ort } from '../runtime/ort';
 import { MemoryAddedDirections } from '../pack/addedDirections';
 import { npyBytes, npzBytes } from './npyTestFiles';
 import type { RenderResult } from './editor';
+import { tinyPackEngine as engineWith } from './tinyPackEngine.testutil';
+import type { Engine } from '../engine';
 
-const PACK = resolve(__dirname, '../../../public/models/tiny-test');
 const FFHQ = resolve(__dirname, '../../../public/directions/interfacegan-stylegan2-ffhq-z.json');
-const fileFetch = (async (url: string) => {
-  const p = String(url).replace(/^file:\/\//, '');
-  return existsSync(p) ? new Response(new Uint8Array(readFileSync(p))) : new Response('not found', { status: 404 });
-}) as unknown as typeof fetch;
-
-async function engineWith(store: MemoryAddedDirections) {
-  const e = new Engine(ortNode as unknown as Ort, {
-    backend: 'wasm',
-    fetch: fileFetch,
-    sessionFactory: (key) => (ortNode as any).InferenceSession.create(resolve(PACK, `${key}.onnx`)),
-    addedDirections: store,
-  });
-  await e.loadPack('file://' + PACK);
-  e.setTarget({ width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4).fill(128) });
-  return e;
-}
-
 const rand = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 43758.5453 % 1);
 const file = (name: string, bytes: Uint8Array) => ({ name, bytes });
 

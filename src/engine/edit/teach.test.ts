@@ -1,21 +1,11 @@
 // Teach a slider: the fit (tangent difference of per-layer class means) and the engine flow on the tiny pack.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import * as ortNode from 'onnxruntime-node';
-import { Engine } from '../engine';
-import type { Ort } from '../runtime/ort';
 import { MemoryAddedDirections } from '../pack/addedDirections';
 import { normaliseRows } from '../math/sphere';
 import { randn } from '../math/rng';
 import { fitTaughtDirection } from './teach';
 import type { RenderResult } from './editor';
-
-const PACK = resolve(__dirname, '../../../public/models/tiny-test');
-const fileFetch = (async (url: string) => {
-  const p = String(url).replace(/^file:\/\//, '');
-  return existsSync(p) ? new Response(new Uint8Array(readFileSync(p))) : new Response('not found', { status: 404 });
-}) as unknown as typeof fetch;
+import { tinyPackEngine } from './tinyPackEngine.testutil';
 
 describe('teach a slider', () => {
   it('recovers the direction that separates the classes, in the tangent space', () => {
@@ -36,17 +26,7 @@ describe('teach a slider', () => {
 
   it('marks inverted photos, makes a named slider that edits and is stored with the pack', async () => {
     const store = new MemoryAddedDirections();
-    const make = async () => {
-      const e = new Engine(ortNode as unknown as Ort, {
-        backend: 'wasm',
-        fetch: fileFetch,
-        sessionFactory: (key) => (ortNode as any).InferenceSession.create(resolve(PACK, `${key}.onnx`)),
-        addedDirections: store,
-      });
-      await e.loadPack('file://' + PACK);
-      e.setTarget({ width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4).fill(128) });
-      return e;
-    };
+    const make = () => tinyPackEngine(store);
     const e = await make();
     await expect(e.teachSlider('Nothing yet')).rejects.toThrow(/at least one photo/);
     await e.invert({ space: 'W+', steps: 0, seed: 1 });
