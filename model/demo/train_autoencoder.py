@@ -84,6 +84,36 @@ def coverage_distance(gen, data):
     return torch.cdist(data, gen).pow(2).min(dim=1).values.mean() / data.shape[1]
 
 
+class WCritic(nn.Module):
+    """Discriminator of the mapping stage: an MLP on whitened w (zero mean, identity covariance of the encoded set), so
+    its inputs are O(1) whatever the scale of W. [B, w_dim] -> [B] logits."""
+
+    def __init__(self, w_mean, w_cov, hidden=512, depth=3):
+        super().__init__()
+        evals, evecs = torch.linalg.eigh(w_cov.double())
+        self.register_buffer('mean', w_mean.float().clone())
+        self.register_buffer('whiten', (evecs / evals.clamp_min(1e-8).sqrt()).float())  # x -> (x - mean) @ whiten
+        layers, d = [], w_mean.numel()
+        for _ in range(depth):
+            layers += [nn.Linear(d, hidden), nn.LeakyReLU(0.2)]
+            d = hidden
+        layers.append(nn.Linear(d, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, w):
+        return self.net((w - self.mean) @ self.whiten).squeeze(1)
+
+
+def frechet_distance(a, b):
+    """Frechet distance between Gaussians fitted to point sets a [N, D] and b [M, D] (float64, eigh-based sqrtm)."""
+    a, b = a.double(), b.double()
+    mu_a, mu_b, ca, cb = a.mean(0), b.mean(0), torch.cov(a.T), torch.cov(b.T)
+    ea, va = torch.linalg.eigh(ca)
+    sa = (va * ea.clamp_min(0).sqrt()) @ va.T
+    tr_sqrt = torch.linalg.eigvalsh(sa @ cb @ sa).clamp_min(0).sqrt().sum()
+    return ((mu_a - mu_b).pow(2).sum() + ca.trace() + cb.trace() - 2 * tr_sqrt).item()
+
+
 def export_generator(g_ema, cfg, path, meta):
     """rosinality-layout checkpoint; latent_avg = the mean of mapping(z) (what truncation pulls towards)."""
     with torch.no_grad():
@@ -119,6 +149,14 @@ def main(argv=None):
     ap.add_argument('--map-batch', type=int, default=1024)
     ap.add_argument('--map-coverage', type=float, default=0.5,
                     help='weight of the coverage term (nearest mapped sample of each encoded face; keeps rare modes: with 0.5, sampled glasses 0.000 -> 0.022, hats 0.004 -> 0.067 against 0.065 / 0.083 in held-out faces)')
+    ap.add_argument('--map-objective', choices=['swd', 'gan'], default='gan',
+                    help='swd: sliced Wasserstein + moments (+ coverage); gan: a non-saturating GAN against an MLP critic '
+                         'on whitened w (+ moments, + coverage), which matches the whole distribution, not 1-D projections')
+    ap.add_argument('--map-faces', type=int, default=0,
+                    help='encode only the first N training faces (and their mirror images) for the W set; 0 = all')
+    ap.add_argument('--map-critic-lr', type=float, default=0.0005)
+    ap.add_argument('--map-r1', type=float, default=1.0, help='R1 weight of the mapping critic (on whitened w)')
+    ap.add_argument('--map-moments', type=float, default=1.0, help='weight of first/second-moment matching')
     ap.add_argument('--map-lr', type=float, default=0.3,
                     help='Adam lr on the stored mapping weights (equalised lr with lr_mul 0.01 scales them by 100)')
     add_run_arguments(ap, 900, 'seconds between full-state saves', 'ignore an existing --state')
@@ -136,6 +174,7 @@ def main(argv=None):
     d_opt = torch.optim.Adam(d.parameters(), lr=args.lr, betas=(0.0, 0.99))
     map_opt = torch.optim.Adam(g.style.parameters(), lr=args.map_lr, betas=(0.9, 0.99))
     st = {'step': 0, 'seen': 0, 'map_step': 0, 'w_mean': None, 'w_std': None}
+    critic = {'net': None, 'opt': None, 'saved': None}  # the mapping stage's critic (built once the W set is known)
 
     if os.path.exists(args.state) and not args.fresh and not args.bench:
         ck = load_torch_file(args.state)
@@ -144,6 +183,8 @@ def main(argv=None):
         g_opt.load_state_dict(ck['g_opt']); e_opt.load_state_dict(ck['e_opt']); d_opt.load_state_dict(ck['d_opt'])
         if ck.get('map_opt'):
             map_opt.load_state_dict(ck['map_opt'])
+        if ck.get('map_critic') is not None:
+            critic['saved'] = (ck['map_critic'], ck.get('map_critic_opt'))
         st.update(ck['progress'])
         for opt, lr in ((g_opt, args.lr), (e_opt, args.lr_e), (d_opt, args.lr), (map_opt, args.map_lr)):
             for group in opt.param_groups:  # the command line's rates win over the saved ones (lr decay by resuming)
@@ -167,7 +208,9 @@ def main(argv=None):
     def save_state(tag=''):
         state = {'g': g.state_dict(), 'g_ema': g_ema.state_dict(), 'enc': enc.state_dict(), 'd': d.state_dict(),
                  'g_opt': g_opt.state_dict(), 'e_opt': e_opt.state_dict(), 'd_opt': d_opt.state_dict(),
-                 'map_opt': map_opt.state_dict(), 'progress': dict(st), 'config': cfg, 'enc_config': enc.config,
+                 'map_opt': map_opt.state_dict(), 'progress': dict(st),
+                 'map_critic': critic['net'].state_dict() if critic['net'] is not None else None,
+                 'map_critic_opt': critic['opt'].state_dict() if critic['opt'] is not None else None, 'config': cfg, 'enc_config': enc.config,
                  'd_channels': D_CHANNELS, 'args': vars(args), 'rng': torch.get_rng_state()}
         atomic_save(state, args.state)
         print(f"[state] {tag} ae step {st['step']} mapping step {st['map_step']} -> {args.state}", flush=True)
@@ -284,39 +327,91 @@ def main(argv=None):
 
     # ---- stage mapping: fit mapping(z) to the distribution of encoded training faces
     enc.eval()
-    cache = os.path.join(args.run_dir, f"w_set-ae{st['step']}.pt")  # the encoded set depends only on E
+    n_enc = n_data if args.map_faces <= 0 else min(args.map_faces, n_data)
+    suffix = '' if n_enc == n_data else f'-{n_enc}'
+    cache = os.path.join(args.run_dir, f"w_set-ae{st['step']}{suffix}.pt")  # the encoded set depends only on E
     if os.path.exists(cache):
         w_set = load_torch_file(cache)
     else:
+        t_enc = time.time()
         with torch.no_grad():
             w_set = []
-            for i in range(0, n_data, 256):
-                idx = torch.arange(i, min(i + 256, n_data))
+            for i in range(0, n_enc, 256):
+                idx = torch.arange(i, min(i + 256, n_enc))
                 x = batch_from(data, idx).contiguous()
                 w_set.append(enc(x))
                 w_set.append(enc(x.flip(3)))
+                if stop['flag']:
+                    print('signal received while encoding: exiting without a mapping step', flush=True)
+                    return
             w_set = torch.cat(w_set).float()
         torch.save(w_set, cache)
+        print(f'encoded {n_enc} faces (+ mirrors) in {time.time() - t_enc:.0f} s -> {cache}', flush=True)
     t_start = time.time()  # --max-minutes counts the mapping fit, not the encoding
     mu, cov = w_set.mean(0), torch.cov(w_set.T)
-    print(f'encoded {w_set.shape[0]} faces; w mean norm {mu.norm():.3f}, trace cov {cov.trace():.3f}', flush=True)
+    print(f'W set: {w_set.shape[0]} codes; w mean norm {mu.norm():.3f}, trace cov {cov.trace():.3f}', flush=True)
     requires_grad(g.style, True)
+    if args.map_objective == 'gan':
+        critic['net'] = WCritic(mu, cov)
+        critic['opt'] = torch.optim.Adam(critic['net'].parameters(), lr=args.map_critic_lr, betas=(0.5, 0.99))
+        if critic['saved'] is not None and st.get('map_critic_ae') == st['step']:
+            critic['net'].load_state_dict(critic['saved'][0])
+            if critic['saved'][1] is not None:
+                critic['opt'].load_state_dict(critic['saved'][1])
+            print('mapping critic resumed', flush=True)
+        st['map_critic_ae'] = st['step']  # a critic belongs to one W set (one encoder)
     gen = torch.Generator().manual_seed(args.seed + st['map_step'])
+    probe_z = torch.randn(8192, cfg['style_dim'], generator=torch.Generator().manual_seed(99))
+    probe_ref = w_set[torch.randperm(w_set.shape[0], generator=torch.Generator().manual_seed(98))[:8192]]
+
+    def w_fd():
+        with torch.no_grad():
+            return frechet_distance(g.mapping(probe_z), probe_ref)
+
+    print(f"mapping step {st['map_step']}: W Frechet distance to the encoded set {w_fd():.1f}", flush=True)
+    stats, n_log = {}, 0
     while st['map_step'] < args.max_steps:
         z = torch.randn(args.map_batch, cfg['style_dim'], generator=gen)
-        w = g.mapping(z)
         ref = w_set[torch.randint(0, w_set.shape[0], (args.map_batch,), generator=gen)]
-        swd = sliced_wasserstein(w, ref, generator=gen)
+        if critic['net'] is not None:  # critic step: real = encoded w, fake = mapped w
+            requires_grad(critic['net'], True)
+            with torch.no_grad():
+                fake = g.mapping(z)
+            real = ref.clone().requires_grad_(True)
+            real_pred = critic['net'](real)
+            d_loss = F.softplus(critic['net'](fake)).mean() + F.softplus(-real_pred).mean()
+            grad, = torch.autograd.grad(real_pred.sum(), real, create_graph=True)
+            r1 = (grad @ torch.linalg.inv(critic['net'].whiten).T).pow(2).sum(1).mean()  # gradient w.r.t. whitened w
+            critic['opt'].zero_grad(set_to_none=True)
+            (d_loss + args.map_r1 / 2 * r1).backward()
+            critic['opt'].step()
+            requires_grad(critic['net'], False)
+            stats['d'] = stats.get('d', 0.0) + d_loss.item()
+            z = torch.randn(args.map_batch, cfg['style_dim'], generator=gen)
+        w = g.mapping(z)
         mom = (w.mean(0) - mu).pow(2).mean() + (torch.cov(w.T) - cov).pow(2).mean()
         cov_d = coverage_distance(w, ref) if args.map_coverage > 0 else torch.zeros(())
-        loss = swd + mom + args.map_coverage * cov_d
+        if critic['net'] is not None:
+            fit = F.softplus(-critic['net'](w)).mean()
+        else:
+            fit = sliced_wasserstein(w, ref, generator=gen)
+        loss = fit + args.map_moments * mom + args.map_coverage * cov_d
         map_opt.zero_grad(set_to_none=True); loss.backward(); map_opt.step()
         st['map_step'] += 1
+        n_log += 1
+        for k, v in (('fit', fit.item()), ('moments', mom.item()), ('coverage', cov_d.item())):
+            stats[k] = stats.get(k, 0.0) + v
         if st['map_step'] % 100 == 0:
-            print(f"mapping step {st['map_step']} swd {swd.item():.5f} moments {mom.item():.5f} "
-                  f"coverage {cov_d.item():.5f}", flush=True)
+            print(f"mapping step {st['map_step']} ({args.map_objective}) "
+                  + ' '.join(f'{k} {v / n_log:.5f}' for k, v in stats.items())
+                  + (f' | W FD {w_fd():.1f}' if st['map_step'] % 500 == 0 else '')
+                  + f' | {(time.time() - t_start) / 60:.1f} min', flush=True)
+            stats, n_log = {}, 0
+        if time.time() - t_ckpt > args.ckpt_every:
+            save_state('periodic'); t_ckpt = time.time()
         if args.max_minutes is not None and time.time() - t_start > args.max_minutes * 60 or stop['flag']:
             break
+    print(f"mapping step {st['map_step']}: W Frechet distance to the encoded set {w_fd():.1f}", flush=True)
     g_ema.style.load_state_dict(g.style.state_dict())
     with torch.no_grad():
         save_grid(g_ema, torch.randn(64, cfg['style_dim'], generator=torch.Generator().manual_seed(1234)),
