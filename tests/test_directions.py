@@ -55,3 +55,17 @@ def test_edit_scores_pass_and_fail():
     after2 = before2 + np.array([2.0, 0.0, 2.0])
     sc = edit_scores(before2, after2, (np.ones(3), np.full(3, 0.2)), 0, attrs, binary, {})
     assert not sc['pass'] and sc['probPass']
+
+
+def test_edit_scores_count_reliable_heads_only_and_report_strict():
+    attrs = ['smile', 'hat', 'nose_size']
+    binary = np.array([True, True, False])
+    n = 40
+    before = np.zeros((n, 3))
+    after = before.copy()
+    after[:, 0] = 1.0
+    after[:, 2] = 0.8  # an unreliable head jitters a lot
+    spread = (np.ones(3), np.ones(3))
+    sc = edit_scores(before, after, spread, 0, attrs, binary, {}, heads=['smile', 'hat'])
+    assert sc['pass'] and sc['strictWorstOther'] == 'nose_size' and sc['strictWorstOtherRatio'] > 0.5
+    assert not edit_scores(before, after, spread, 0, attrs, binary, {})['pass']

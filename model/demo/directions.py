@@ -25,7 +25,10 @@ samples the choice is the candidate that passes the issue-3 test (>= 90 % of fac
 The chosen directions are then re-checked on `--n-eval` further samples never used for fitting or choosing.
 A direction whose check moves its attribute by less than ~1 sigma at +2 sigma gets a wider slider range
 (`--auto-range`, up to `--max-range`), so the slider's end still shows a change; the test stays at +2 sigma.
-`--f-res 0` fits on whole-generator samples as before (all layers, no search).
+`--f-res 0` fits on whole-generator samples (the app's 'F follows the edit' mode, which walks every layer): the same
+candidates (plain, conditional) and the same choice, with plain z samples as the context.
+Other attributes are counted among the reliable classifier heads only (model.eval.spaces.reliable_heads); the strict
+variant over every head is reported beside it.
 4. Checks every direction as the engine applies it (CONTRACTS.md: sphere walk with steps of 0.1, on the layers
    >= `--first-ws`): on `--n-eval` fresh samples, +`--eval-alpha` sigma must raise the target attribute's score
    for most faces while the other attributes move less. Numbers go to `stats`.
@@ -51,6 +54,7 @@ from model.directions.walk import normalise, sphere_walk  # noqa: F401 (also thi
 from model.load.checkpoint import load_torch_file
 from model.nets.classifier import load_classifier
 from model.eval.fidelity import LINKED, edit_test
+from model.eval.spaces import reliable_heads
 from model.nets.stylegan2 import Generator
 
 # attribute id -> label shown in the app (the InterFaceGAN directions we fit)
@@ -193,14 +197,18 @@ def context_samples(g, n, f_res, gen):
     return torch.cat(feats), zs
 
 
-def edit_scores(before, after, spread, j, attrs, binary, linked):
+def edit_scores(before, after, spread, j, attrs, binary, linked, heads=None):
     """Issue 3's test as model/eval/fidelity.py scores it: on scores in sigma units (logits for binary attributes) and on
-    probabilities (a saturated rare attribute's logit jitters by whole units with no visible change)."""
-    frac, own, worst, ratio = edit_test((after - before) / spread[0], j, attrs, linked)
+    probabilities (a saturated rare attribute's logit jitters by whole units with no visible change). `heads`: the
+    attributes counted as 'others' (the reliable classifier heads, model.eval.spaces.reliable_heads); the strict
+    variant counts every head."""
+    frac, own, worst, ratio = edit_test((after - before) / spread[0], j, attrs, linked, heads)
+    _, _, worst_s, ratio_s = edit_test((after - before) / spread[0], j, attrs, linked)
     prob = lambda x: np.where(binary, 1 / (1 + np.exp(-x)), x)
-    frac_p, _, worst_p, ratio_p = edit_test((prob(after) - prob(before)) / spread[1], j, attrs, linked)
+    frac_p, _, worst_p, ratio_p = edit_test((prob(after) - prob(before)) / spread[1], j, attrs, linked, heads)
     return {'fracIntended': round(frac, 4), 'ownShiftSigma': round(own, 4), 'worstOther': worst,
             'worstOtherRatio': round(ratio, 4), 'pass': bool(frac >= 0.9 and ratio < 1 / 3),
+            'strictWorstOther': worst_s, 'strictWorstOtherRatio': round(ratio_s, 4),
             'probWorstOther': worst_p, 'probWorstOtherRatio': round(ratio_p, 4),
             'probPass': bool(frac_p >= 0.9 and ratio_p < 1 / 3)}
 
@@ -228,37 +236,50 @@ def layer_ranges(first, num_ws, min_len=2):
     return [list(range(a, b)) for a in range(first, num_ws) for b in range(a + min_len, num_ws + 1)]
 
 
-def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, log=print):
-    """The in-context fit + conditional candidates + layer-range choice (module docstring)."""
+def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, log=print):
+    """The in-context fit + conditional candidates + layer-range choice (module docstring). With --f-res 0 the
+    context is the whole generator (the app's 'F follows the edit' mode walks every layer and moves F with it), so
+    samples are plain z and candidates are the plain and the conditional normals."""
     num_ws, f_res = g.n_latent, args.f_res
-    first = g.first_ws(f_res)
+    first = g.first_ws(f_res) if f_res > 0 else args.first_ws
+    if f_res > 0:
+        sample = lambda n: context_samples(g, n, f_res, gen)
+        draw = lambda f, zplus: render_from_f(g, f, zplus, f_res)
+    else:
+        sample = lambda n: (None, normalise(torch.randn(n, g.style_dim, generator=gen)))
+        draw = lambda f, zplus: render(g, zplus)
     t0 = time.time()
-    f, zs = context_samples(g, args.n, f_res, gen)
-    scores = clf(render_from_f(g, f, zs[:, None].repeat(1, num_ws, 1), f_res)).numpy()
+    f, zs = sample(args.n)
+    scores = clf(draw(f, zs[:, None].repeat(1, num_ws, 1))).numpy()
     binary = np.array([k == 'binary' for k in kinds])
     spread = (scores.std(0) + 1e-6, np.where(binary, 1 / (1 + np.exp(-scores)), scores).std(0) + 1e-6)
-    log(f'rendered + labelled {args.n} in-context samples (F at {f_res}x{f_res}, firstWs {first}) in {time.time() - t0:.0f} s')
+    log(f'rendered + labelled {args.n} samples ({"F at %dx%d, " % (f_res, f_res) if f_res else "whole generator, "}'
+        f'firstWs {first}) in {time.time() - t0:.0f} s')
     zn = zs.numpy().astype(np.float64)
     normals, bstats = [], {}
     for j, a in enumerate(attrs):
         d, st = boundary(zn, scores[:, j], kinds[j], args.reg_frac, args.seed)
         normals.append(d)
         bstats[a] = st
-    # the whole-generator fit (F not fixed) as a further candidate: attributes that F decides (glasses, hat) have
-    # too few in-context positives to fit, yet their whole-generator normal may still move them
-    zw = normalise(torch.randn(args.n, g.style_dim, generator=gen))
-    sw = clf(render(g, zw[:, None].repeat(1, num_ws, 1))).numpy()
-    whole = [boundary(zw.numpy().astype(np.float64), sw[:, j], kinds[j], args.reg_frac, args.seed)[0] for j in range(len(attrs))]
-    log(f'whole-generator boundaries on {args.n} more samples ({time.time() - t0:.0f} s)')
+    whole = [None] * len(attrs)
+    if f_res > 0:
+        # the whole-generator fit (F not fixed) as a further candidate: attributes that F decides (glasses, hat) have
+        # too few in-context positives to fit, yet their whole-generator normal may still move them
+        zw = normalise(torch.randn(args.n, g.style_dim, generator=gen))
+        sw = clf(render(g, zw[:, None].repeat(1, num_ws, 1))).numpy()
+        whole = [boundary(zw.numpy().astype(np.float64), sw[:, j], kinds[j], args.reg_frac, args.seed)[0]
+                 for j in range(len(attrs))]
+        log(f'whole-generator boundaries on {args.n} more samples ({time.time() - t0:.0f} s)')
 
     def check(n):
-        fc, zc = context_samples(g, n, f_res, gen)
+        fc, zc = sample(n)
         zplus = zc[:, None].repeat(1, num_ws, 1)
-        return fc, zc, zplus, clf(render_from_f(g, fc, zplus, f_res)).numpy()
+        return fc, zc, zplus, clf(draw(fc, zplus)).numpy()
 
     fs, zsel, zplus_sel, base_sel = check(args.n_select)
     fe, zev, zplus_ev, base_ev = check(args.n_eval)
     ranges = layer_ranges(first, num_ws) if args.layer_search else [list(range(first, num_ws))]
+    cos_levels = sorted({float(c) for c in str(args.condition_cos).split(',')})
     directions, stats = [], {}
     for a, label in DIRECTION_ATTRIBUTES:
         if a not in attrs:
@@ -268,9 +289,12 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, log=print):
         stats[a] = st
         cands = [] if normals[j] is None else [('plain', normals[j], [])]
         if normals[j] is not None:
-            dc, cond_on = conditional(normals, j, attrs, LINKED, args.condition_cos)
-            if dc is not None:
-                cands.append(('conditional', dc, cond_on))
+            seen = set()
+            for c in cos_levels:  # InterFaceGAN's conditional normal, conditioned on more attributes as c falls
+                dc, cond_on = conditional(normals, j, attrs, LINKED, c)
+                if dc is not None and tuple(cond_on) not in seen:
+                    seen.add(tuple(cond_on))
+                    cands.append((f'conditional (|cos| >= {c:g})', dc, cond_on))
         if whole[j] is not None:
             cands.append(('whole-generator', whole[j], []))
         if not cands:
@@ -282,7 +306,7 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, log=print):
             for layers in ranges:
                 ze = zplus_sel.clone()
                 ze[:, layers] = walked[:, None]
-                sc = edit_scores(base_sel, clf(render_from_f(g, fs, ze, f_res)).numpy(), spread, j, attrs, binary, LINKED)
+                sc = edit_scores(base_sel, clf(draw(fs, ze)).numpy(), spread, j, attrs, binary, LINKED, heads)
                 key = _key(sc)
                 if best is None or key > best[0]:
                     best = (key, name, d, cond_on, layers, sc)
@@ -291,8 +315,8 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, log=print):
         walked = sphere_walk(zev, torch.as_tensor(args.eval_alpha * d, dtype=torch.float32))
         ze = zplus_ev.clone()
         ze[:, layers] = walked[:, None]
-        sc_ev = edit_scores(base_ev, clf(render_from_f(g, fe, ze, f_res)).numpy(), spread, j, attrs, binary, LINKED)
-        st.update({'variant': name, 'conditionedOn': cond_on, 'layers': layers,
+        sc_ev = edit_scores(base_ev, clf(draw(fe, ze)).numpy(), spread, j, attrs, binary, LINKED, heads)
+        st.update({'variant': name, 'conditionedOn': cond_on, 'layers': layers, 'candidates': len(cands),
                    'edit': {'alpha': args.eval_alpha, 'fRes': f_res, 'selection': sc_sel, 'check': sc_ev}})
         # slider range: wide enough that the slider's end moves the attribute by ~1.5 sigma where the edit is weak
         # (the effect grows about linearly with alpha), never narrower than --range nor wider than --max-range
@@ -320,8 +344,9 @@ def main(argv=None):
     ap.add_argument('--eval-alpha', type=float, default=2.0)
     ap.add_argument('--first-ws', type=int, default=0, help='(--f-res 0 only) edit layers >= this W+ index in the check')
     ap.add_argument('--f-res', type=int, default=16, help="the pack's F block; 0 = fit on whole-generator samples")
-    ap.add_argument('--n-select', type=int, default=96, help='samples for choosing variant + layer range')
-    ap.add_argument('--condition-cos', type=float, default=0.15, help='condition on other attributes with |cos| >= this')
+    ap.add_argument('--n-select', type=int, default=160, help='samples for choosing variant + layer range')
+    ap.add_argument('--condition-cos', default='0.1,0.15,0.3',
+                    help='conditional candidates: condition on other attributes with |cos| >= each of these')
     ap.add_argument('--auto-range', type=int, default=1, help='1: widen weak directions\' slider range (up to --max-range)')
     ap.add_argument('--max-range', type=float, default=6.0)
     ap.add_argument('--layer-search', type=int, default=0,
@@ -345,33 +370,12 @@ def main(argv=None):
         return torch.cat([clf_net(x[i:i + 256]) for i in range(0, len(x), 256)])
 
     gen = torch.Generator().manual_seed(args.seed)
-    if args.f_res > 0:
-        directions, stats, scores = fit_in_context(g, clf, attrs, kinds, cacc, args, gen,
-                                                   log=lambda m: print(m, flush=True))
-        zn = normalise(torch.randn(args.n, dim, generator=gen)).numpy().astype(np.float64)  # for GANSpace
-        check_first = g.first_ws(args.f_res)
-    else:
-        check_first = args.first_ws
-        z = normalise(torch.randn(args.n, dim, generator=gen))
-        imgs = render(g, z[:, None].repeat(1, num_ws, 1))
-        with torch.no_grad():
-            scores = clf(imgs).numpy()
-        print(f'rendered + labelled {args.n} samples in {time.time() - t0:.0f} s', flush=True)
-        zn = z.numpy().astype(np.float64)
-        directions, stats = [], {}
-        for a, label in DIRECTION_ATTRIBUTES:
-            if a not in attrs:
-                continue
-            j = attrs.index(a)
-            d, st = boundary(zn, scores[:, j], kinds[j], args.reg_frac, args.seed)
-            stats[a] = st
-            if d is None:
-                print(f'{a}: skipped ({st["error"]})', flush=True)
-                continue
-            directions.append({'id': a, 'label': label, 'kind': 'interfacegan', 'vector': [round(float(v), 6) for v in d],
-                               'range': [-args.range, args.range], 'attribute': a,
-                               'classifierAccuracy': round(float(cacc[a]), 4)})
-            print(f'{a}: {st}', flush=True)
+    heads = reliable_heads(cinfo['attributes'])
+    print(f'reliable heads (counted as other attributes): {", ".join(heads)}', flush=True)
+    directions, stats, scores = fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=heads,
+                                               log=lambda m: print(m, flush=True))
+    zn = normalise(torch.randn(args.n, dim, generator=gen)).numpy().astype(np.float64)  # for GANSpace
+    check_first = g.first_ws(args.f_res) if args.f_res > 0 else args.first_ws
     sample_stats = {a: (float((scores[:, j] > 0).mean()) if kinds[j] == 'binary' else float(scores[:, j].std()))
                     for j, a in enumerate(attrs)}
 
@@ -386,7 +390,7 @@ def main(argv=None):
     # edit check, the engine's way
     ze = normalise(torch.randn(args.n_eval, dim, generator=gen)).numpy()
     for dobj in directions:
-        if args.f_res > 0 and dobj['kind'] == 'interfacegan':
+        if dobj['kind'] == 'interfacegan':
             continue  # checked in context by fit_in_context
         d = np.array(dobj['vector'])
         before, after = edit_effect(g, clf, ze, d, args.eval_alpha, num_ws, check_first)
