@@ -14,6 +14,7 @@ const TITLES: Record<string, string> = {
   InputError: 'This image cannot be used',
   StateError: 'Not ready yet',
   DirectionFileError: 'This direction file cannot be used',
+  ImageWorkerError: 'The photo could not be processed',
 };
 
 export function describeError(e: unknown): { title: string; message: string } {

@@ -18,7 +18,8 @@ interface Photo {
 }
 
 const photos = new Map<number, Photo>();
-let lastId = 0;
+/** Ids start at a random point per worker: an id from a worker that died names no photo here. */
+let lastId = crypto.getRandomValues(new Uint32Array(1))[0] * 1024;
 let detector: Promise<FaceDetector> | null = null;
 
 function photo(id: number): Photo {
