@@ -26,7 +26,7 @@ needs_ort = pytest.mark.skipif(not ort_node.available(), reason='node + onnxrunt
 TINY = {4: 32, 8: 32, 16: 16, 32: 16}
 # ops the graphs may use: all run on onnxruntime-web WASM and WebGPU (JSEP); shape-only ops fold at load time
 ALLOWED_OPS = {'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Conv', 'ConvTranspose', 'Gemm', 'MatMul',
-               'LeakyRelu', 'Relu', 'Where', 'Greater', 'Equal', 'Cast', 'Clip', 'Pad', 'Reshape', 'Transpose',
+               'LeakyRelu', 'Relu', 'Where', 'Greater', 'Equal', 'Cast', 'Clip', 'Ceil', 'Pad', 'Reshape', 'Transpose',
                'Unsqueeze', 'Squeeze', 'Expand', 'Concat', 'Slice', 'Gather', 'ReduceMean', 'ReduceSum', 'ReduceMax',
                'Constant', 'ConstantOfShape', 'Shape', 'Identity', 'And', 'LessOrEqual', 'GreaterOrEqual', 'Less'}
 

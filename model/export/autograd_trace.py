@@ -5,7 +5,7 @@ ONNX exporter cannot take into forward ops (torch 1.13).
                               depthwise blurs, few channels) or a large image (BIG_COL), conv2d with the weight flipped
                               and transposed (ORT runs it 1.5-3x faster than ConvTranspose on WASM, with far less
                               memory; docs/WASM_SPEED.md); else conv_transpose2d / conv2d with the same weight
-    leaky_relu_backward    -> where(x > 0, g, g * slope)
+    leaky_relu_backward    -> g * clip(ceil(clip(x, 0, 1)), slope, 1): float ops only (no boolean mask; below)
     slice_backward         -> constant_pad_nd        select_backward -> unsqueeze + constant_pad_nd
     threshold_backward     -> where                  mse_loss_backward -> 2 (x - t) g / n
     _reshape_alias, _unsafe_view -> reshape          lift_fresh_copy -> identity (constants)
@@ -69,7 +69,16 @@ def _conv_transpose_as_conv(g, weight, padding, output_padding, groups, dilation
 
 
 def _leaky_relu_backward(grad_out, x, negative_slope, self_is_result):
-    return torch.where(x > 0, grad_out, grad_out * negative_slope)
+    """g where x > 0, else g * slope, with float ops only: ceil(clip(x, 0, 1)) is 1 for x > 0 and 0 for x <= 0,
+    clipped up to the slope it is the factor 1 or slope, and g * factor is bit-identical to autograd's choice
+    (g * 1 = g). A boolean mask (Greater + Where) sends nodes to the CPU on onnxruntime-web's WebGPU provider: its
+    NHWC layout pass transposes the mask, and WebGPU has no boolean Transpose kernel (docs/WEBGPU.md).
+    self_is_result: x is the leaky ReLU's output, which has the input's sign for 0 < slope < 1."""
+    slope = float(negative_slope)
+    if not 0 < slope < 1:  # (slope 0 would turn g * -0 into +0 where autograd keeps -0)
+        return torch.where(x > 0, grad_out, grad_out * negative_slope)
+    factor = torch.clamp(torch.ceil(torch.clamp(x, 0.0, 1.0)), slope, 1.0)
+    return grad_out * factor
 
 
 def _slice_backward(grad_out, input_sizes, dim, start, end, step):
