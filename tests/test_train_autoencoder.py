@@ -3,7 +3,7 @@ resumes it, and moves the mapped W distribution towards the encoded set. Small (
 import numpy as np
 import torch
 
-from model.demo.train_autoencoder import WCritic, frechet_distance, main
+from model.demo.train_autoencoder import WCritic, frechet_distance, main, sinkhorn_plan, transport_distance
 from model.load.checkpoint import load_torch_file
 
 
@@ -43,3 +43,26 @@ def test_mapping_stage_gan_objective_resumes(tmp_path):
     assert s2['progress']['map_step'] == 40
     ck = load_torch_file(str(export))
     assert ck['mapping_steps'] == 40 and torch.isfinite(ck['latent_avg']).all()
+
+
+def test_sinkhorn_plan_has_uniform_marginals_and_matches_a_permutation():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(64, 8, generator=g) * 3
+    perm = torch.randperm(64, generator=g)
+    plan = sinkhorn_plan(torch.cdist(x, x[perm]).pow(2) / 8, eps_rel=0.005, iters=200)
+    assert torch.allclose(plan.sum(0), torch.full((64,), 1 / 64), atol=1e-4)
+    assert torch.allclose(plan.sum(1), torch.full((64,), 1 / 64), atol=1e-4)
+    assert (plan.argmax(1) == torch.argsort(perm)).float().mean() > 0.95  # each point goes to its own copy
+    shifted = transport_distance(x + 1.0, x)
+    assert transport_distance(x, x[perm]) < 0.1 * shifted
+
+
+def test_mapping_stage_ot_objective(tmp_path):
+    rng = np.random.default_rng(1)
+    data = tmp_path / 'train.npy'
+    np.save(data, rng.integers(0, 255, (32, 64, 64, 3), dtype=np.uint8))
+    main(['--stage', 'mapping', '--data', str(data), '--heldout', str(data), '--state', str(tmp_path / 's.pt'),
+          '--export', str(tmp_path / 'g.pt'), '--run-dir', str(tmp_path / 'run'), '--map-batch', '64',
+          '--map-objective', 'ot', '--max-steps', '20'])
+    s = load_torch_file(str(tmp_path / 's.pt'))
+    assert s['progress']['map_step'] == 20 and s['map_critic'] is None
