@@ -2,7 +2,7 @@
 /** Module worker: hosts the engine and exposes it with comlink. */
 import * as Comlink from 'comlink';
 import { Engine } from '../engine/engine';
-import { selectBackend, type BackendInfo } from '../engine/runtime/backend';
+import { GPU_POWER_PREFERENCE, selectBackend, type BackendInfo } from '../engine/runtime/backend';
 import type { Ort } from '../engine/runtime/ort';
 import type { EngineApi, InitOptions } from './protocol';
 import { defaultPackStorage, makePackFetch } from '../engine/pack/store';
@@ -38,6 +38,7 @@ const api: EngineApi = {
       const ort = await loadOrt(backend, opts.ortBuild);
       ort.env.wasm.wasmPaths = opts.wasmPaths;
       ort.env.logLevel = 'error';
+      if (backend.kind === 'webgpu') ort.env.webgpu.powerPreference = GPU_POWER_PREFERENCE; // the adapter selectBackend inspected
       const extra = opts.sessionOptions;
       engine = new Engine(ort, {
         sessionFactory: extra ? (_key, bytes, options) => ort.InferenceSession.create(bytes, { ...options, ...extra }) : undefined,

@@ -25,6 +25,13 @@ interface GpuLike {
   requestAdapter(opts?: unknown): Promise<{ info?: { vendor?: string; architecture?: string }; isFallbackAdapter?: boolean; features?: { has(f: string): boolean } } | null>;
 }
 
+/**
+ * The adapter the engine asks for, here and (through ort.env.webgpu) in onnxruntime-web: the discrete GPU on a
+ * laptop with two, not the integrated one a browser may otherwise pick. ORT then requests a device with the
+ * adapter's own limits (maxStorageBufferBindingSize, maxBufferSize), not WebGPU's 128 / 256 MiB defaults.
+ */
+export const GPU_POWER_PREFERENCE = 'high-performance' as const;
+
 type Env = { navigator?: { gpu?: GpuLike; hardwareConcurrency?: number }; crossOriginIsolated?: boolean };
 const env = () => globalThis as unknown as Env;
 
@@ -49,7 +56,7 @@ export async function selectBackend(preference: BackendPreference = 'auto', thre
     if (!gpu) note = 'WebGPU not available in this browser';
     else {
       try {
-        const adapter = await gpu.requestAdapter();
+        const adapter = await gpu.requestAdapter({ powerPreference: GPU_POWER_PREFERENCE });
         if (adapter) {
           const info = adapter.info ?? {};
           const name = [info.vendor, info.architecture].filter(Boolean).join(' ') || 'WebGPU adapter';

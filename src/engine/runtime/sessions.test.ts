@@ -30,17 +30,19 @@ describe('large packs: fp16 graphs and memory errors', () => {
     expect(isOutOfMemory("graph input 'z' has the wrong shape")).toBe(false);
   });
 
-  it('selectBackend reports shader-f16', async () => {
+  it('selectBackend asks for the high-performance adapter and reports shader-f16', async () => {
     const g = globalThis as unknown as { navigator?: unknown };
     const saved = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+    let asked: unknown;
     Object.defineProperty(globalThis, 'navigator', {
       configurable: true,
-      value: { hardwareConcurrency: 2, gpu: { requestAdapter: async () => ({ info: { vendor: 'x' }, features: new Set(['shader-f16']) }) } },
+      value: { hardwareConcurrency: 2, gpu: { requestAdapter: async (o: unknown) => ((asked = o), { info: { vendor: 'x' }, features: new Set(['shader-f16']) }) } },
     });
     try {
       const b = await selectBackend('auto');
       expect(b.kind).toBe('webgpu');
       expect(b.f16).toBe(true);
+      expect(asked).toEqual({ powerPreference: 'high-performance' });
     } finally {
       if (saved) Object.defineProperty(globalThis, 'navigator', saved);
       else delete g.navigator;
