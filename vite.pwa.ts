@@ -1,5 +1,5 @@
 /**
- * PWA + CSP build plugins (helper-4). Appended to vite.config.ts's `plugins` with one line.
+ * PWA + CSP build plugins, kept out of vite.config.ts. Appended to vite.config.ts's `plugins` with one line.
  * - vite-plugin-pwa (Workbox generateSW): web app manifest, service worker precaching the app shell, the ORT
  *   runtime (.mjs/.wasm under /ort/), the face-detection weights and the bundled model packs under /models/
  *   (except the 83 MB toolchain reference pack). registerType 'prompt': a new version waits until the user
@@ -68,8 +68,9 @@ export function pwaPlugins(): PluginOption[] {
       workbox: {
         globPatterns: ['**/*.{js,mjs,css,html,wasm,svg,png,ico,webmanifest,json,onnx,bin}'],
         // reference-64 is a test pack (83 MB); the SSD face detector (5.4 MB) is only fetched when a user picks it
-        // instead of the default tiny detector, so neither belongs in every first visit.
-        globIgnores: ['models/reference-64/**', '**/node_modules/**', '**/ssd_mobilenetv1_model*'],
+        // instead of the default tiny detector; checkpoint-conversion templates (~1 MB each) only when a checkpoint
+        // is converted. None belongs in every first visit.
+        globIgnores: ['models/reference-64/**', 'templates/**', '**/node_modules/**', '**/ssd_mobilenetv1_model*'],
         maximumFileSizeToCacheInBytes: 64 * 1024 * 1024,
         navigateFallback: 'index.html',
         cleanupOutdatedCaches: true,

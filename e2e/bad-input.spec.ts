@@ -1,5 +1,5 @@
 /**
- * Issue 5.5: walks the whole bad-input corpus (e2e/fixtures/make-corpus.mjs) through the real app.
+ * Bad input: walks the whole bad-input corpus (e2e/fixtures/make-corpus.mjs) through the real app.
  * Refused files: a specific error naming the file, the page stays responsive, and the previous photo, its
  * reconstruction and the slider edits stay exactly as they were. Accepted-with-a-note files: the note is shown
  * and the editor goes on working.

@@ -1,5 +1,5 @@
 /**
- * Issue 6 mechanics in real Chromium, on src/image's own modules (served by a private Vite dev server, since the
+ * Face detection, alignment and paste-back in real Chromium, on src/image's own modules (served by a private Vite dev server, since the
  * production bundle does not expose them): face detection + 68 landmarks in a module worker on the real photos
  * shipped in @vladmandic/face-api, FFHQ alignment (eyes level and centred in the crop), paste-back that only
  * changes pixels inside the face mask, and a photo with no face.
@@ -72,7 +72,7 @@ test('detect, align and paste back on real photos, in a worker', async ({ page }
             }
             photos.push({ n, faces: out, ms, insideChanged, outsideChanged });
           }
-          // Derived variants of sample1 (issue 6.5): downscaled 0.5x, offset by (300, 200) on a grey canvas, and
+          // Derived variants of sample1: downscaled 0.5x, offset by (300, 200) on a grey canvas, and
           // rotated 20° about the centre. The largest face's alignment must follow each transform.
           const base = await decodeImage(await (await fetch(ORIGIN + '/node_modules/@vladmandic/face-api/demo/sample1.jpg')).blob());
           const ref = (await det.detect(base.image))[0];

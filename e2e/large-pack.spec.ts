@@ -1,5 +1,5 @@
 /**
- * Large packs (issue 5.3) in Debian's Chromium, WASM: the 1024 px FFHQ config-f-shaped pack with random weights
+ * Large packs in Debian's Chromium, WASM: the 1024 px FFHQ config-f-shaped pack with random weights
  * (scripts/make-large-pack.sh → data/packs/ffhq-random-1024, ~208 MB with fp16 copies) is imported as a folder through
  * the model manager. Unzip/hash/OPFS writes run in the import worker and loading in the engine worker, so the page
  * must stay responsive: no main-thread task over 500 ms (PerformanceObserver 'longtask'; measured 61-332 ms, the

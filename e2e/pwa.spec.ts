@@ -1,5 +1,5 @@
 /**
- * Issue 5.1 / 5.4: installable offline PWA, and privacy.
+ * Installable offline PWA, and privacy.
  * - After one online visit the service worker has precached the app shell, ORT runtime and the bundled pack:
  *   offline, a reload still gives the whole flow (drop a face, invert, drag a slider).
  * - During a full session no request leaves the origin, and the Content-Security-Policy reports no violation.

@@ -1,5 +1,5 @@
 /**
- * Issue 5.6: save an editing session (photo, codes, slider values, pack), reload, restore it from the offer and get
+ * Saved sessions: save an editing session (photo, codes, slider values, pack), reload, restore it from the offer and get
  * the same edited frame without inverting again; delete it and the offer is gone. Tiny test pack on WASM.
  */
 import { expect, test } from '@playwright/test';

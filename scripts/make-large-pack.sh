@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A 1024 px FFHQ config-f-shaped pack with random weights (issue 5.3, large packs): Generator(1024, 512, 8,
+# A 1024 px FFHQ config-f-shaped pack with random weights (the large-pack tests): Generator(1024, 512, 8,
 # channel_multiplier=2), 30.4 M parameters, exported with fp16 copies (~208 MB: weights.bin 206.7 MB) into
 # data/packs/ffhq-random-1024/ (git-ignored; outside public/ so builds never copy it and the service worker never
 # precaches it). Used by e2e/large-pack.spec.ts (import through the model manager, no UI freeze, one WASM frame) and

@@ -1,4 +1,4 @@
-"""Pack names (issue 15 item 6): derived safely from any OUT_DIR folder name, or a message to pass --name."""
+"""Pack names: derived safely from any OUT_DIR folder name, or a message to pass --name."""
 import json
 import subprocess
 import sys

@@ -122,7 +122,7 @@ class PackModel:
     def loss_fzplus_anchored(self, target, f, zplus, f_init, weights):
         """F/Z+ with the F term anchored to the generator as well: mean((F - F_init)^2) + mean((F - F_gen(W+))^2),
         where F_gen(W+) = features(current W+) keeps its gradient, so every z (also the layers below F) is pulled
-        towards codes whose own features match F, and the residual F - F_gen(W+) stays small (issue 12)."""
+        towards codes whose own features match F, and the residual F - F_gen(W+) stays small (so F can follow an edit)."""
         wplus = self.zplus_to_wplus(zplus)
         return self.loss(self.synthesis_from_f(f, wplus), target, weights, f, f_init, anchor=self.features(wplus))
 
