@@ -15,6 +15,8 @@ suite python   /usr/bin/python3 -m pytest tests -q -p no:cacheprovider --junitxm
 suite refpack  bash scripts/make-reference-pack.sh
 # graph templates for in-browser checkpoint conversion (ref64: ~2 min, skipped when current): src/engine/convert, e2e
 suite templates bash scripts/make-templates.sh
+# reference checkpoints in each layout + the Python recipe path's weights.bin hashes (~1 min, skipped when current)
+suite convfix  /usr/bin/python3 scripts/make-convert-fixtures.py
 # 1024 px config-f-shaped pack, random weights (~1.5 min; skipped when data/packs/ffhq-random-1024 exists): e2e/large-pack.spec.ts
 suite largepack bash scripts/make-large-pack.sh
 suite types    npx tsc --noEmit -p .
