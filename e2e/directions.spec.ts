@@ -2,14 +2,14 @@
  * Edit directions added in the browser (Models sheet, "Edit directions"), in Debian's Chromium on WASM:
  * an InterFaceGAN .npy added to the demo pack becomes a slider that changes pixels and is still there after a
  * reload (stored in OPFS); bad files (wrong length, NaN, unknown format) get a message naming the problem and add
- * nothing; "Find directions" (GANSpace in the engine worker) on a copy of the demo pack without directions, with
- * cancel, then a found slider moves pixels. The time GANSpace takes at 64 px is printed.
+ * nothing; a copy of the demo pack without directions runs "Find directions" (GANSpace in the engine worker) by itself
+ * when it loads (cancel stops it for the page), then a found slider moves pixels. The time GANSpace takes at 64 px is printed.
+ * Teach a slider: from two inverted photos, and with the saved session's photo as one of the examples.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { zipSync } from 'fflate';
+import { existsSync, readFileSync } from 'node:fs';
 import { canvasPixels, collectErrors, dragSlider, dropFile, meanAbsDiff, waitInverted, waitReady } from './helpers';
+import { renamedPackZip } from './fixtures/packFiles.mjs';
 
 const DIR = 'public/models/demo64';
 test.skip(!existsSync(`${DIR}/manifest.json`), 'demo pack not built (scripts/build-demo-pack.sh)');
@@ -33,24 +33,9 @@ async function addFile(page: Page, name: string, buffer: Buffer) {
   await page.getByTestId('dir-input').setInputFiles({ name, mimeType: 'application/octet-stream', buffer });
 }
 
-function readTree(dir: string, prefix = ''): Record<string, Uint8Array> {
-  const out: Record<string, Uint8Array> = {};
-  for (const n of readdirSync(dir)) {
-    const p = join(dir, n);
-    if (statSync(p).isDirectory()) Object.assign(out, readTree(p, `${prefix}${n}/`));
-    else out[`${prefix}${n}`] = new Uint8Array(readFileSync(p));
-  }
-  return out;
-}
-
 /** The demo pack as a zip, renamed and without any direction (as `model.export --ganspace 0` writes a pack). */
-function demoWithoutDirections(name: string): Buffer {
-  const files = readTree(DIR);
-  const m = JSON.parse(new TextDecoder().decode(files['manifest.json']));
-  Object.assign(m, { name, title: 'Demo without directions', directions: [] });
-  files['manifest.json'] = new TextEncoder().encode(JSON.stringify(m));
-  return Buffer.from(zipSync(Object.fromEntries(Object.entries(files).map(([p, d]) => [`${name}/${p}`, d])), { level: 0 }));
-}
+const demoWithoutDirections = (name: string): Buffer =>
+  renamedPackZip(DIR, name, (m) => Object.assign(m, { title: 'Demo without directions', directions: [] }), { level: 0 });
 
 async function invertFace(page: Page) {
   await dropFile(page, FACE, 'face.png');
@@ -96,7 +81,7 @@ test('a direction file on the demo pack: a new slider that edits, kept after rel
   expect(errors).toEqual([]);
 });
 
-test('Find directions on a pack without directions (cancel, then run), then drag a found slider', async ({ page }) => {
+test('a pack without directions finds them on its own (cancel, then on the next load), then drag a found slider', async ({ page }) => {
   test.setTimeout(600_000);
   const errors = collectErrors(page);
   await page.goto('/?backend=wasm&pack=demo64&steps=10');
@@ -106,29 +91,38 @@ test('Find directions on a pack without directions (cancel, then run), then drag
   await expect(page.getByTestId('mm-message')).toHaveText(/Imported Demo without directions/, { timeout: 180_000 });
   await expect(page.getByTestId('dir-count')).toContainText('0 directions of its own');
 
-  await page.getByTestId('dir-find').click();
+  // nobody pressed Find directions: it runs because the pack has none; stopped, it stays stopped in this page
   await expect(page.getByTestId('dir-progress')).toBeVisible();
+  await expect(page.getByTestId('dir-status')).toContainText('This pack has no edit directions');
   await page.getByTestId('dir-cancel').click();
   await expect(page.getByTestId('dir-message')).toHaveText(/Stopped; nothing was added/);
+  await expect(page.getByTestId('dir-find')).toBeEnabled();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('edit-find')).toBeVisible();
 
+  // without ?pack= the app comes back to the pack used last: the imported one, which finds its directions on load
   const t0 = Date.now();
-  await page.getByTestId('dir-find').click();
-  await expect(page.getByTestId('dir-message')).toHaveText(/Found \d+ directions in [\d.]+ s/, { timeout: 480_000 });
-  const text = await page.getByTestId('dir-message').textContent();
-  console.log(`Find directions on demo64 (64 px, WASM): ${text} (wall ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  await page.goto('/?backend=wasm&steps=10');
+  await waitReady(page, 180_000);
+  await expect(page.getByTestId('pack-name')).toContainText('Demo without directions');
+  await expect(page.getByTestId('edit-finding')).toBeVisible();
+  await expect(page.getByTestId('slider-ganspace-pc1')).toHaveCount(1, { timeout: 480_000 });
+  await expect(page.getByTestId('edit-finding')).toHaveCount(0);
+  const text = await page.evaluate(() => (window as any).__fzplus.state().directionsMsg?.text);
+  expect(text).toMatch(/Found \d+ directions in [\d.]+ s/);
+  console.log(`Find directions on demo64 (64 px, WASM), on load: ${text} (wall ${((Date.now() - t0) / 1000).toFixed(1)} s from page load)`);
   const offered = await page.evaluate(() => (window as any).__fzplus.state().pack.directions.map((d: any) => `${d.id}:${d.offerInF}`).join(' '));
   console.log(`  offered with F fixed: ${offered}`);
-  await page.keyboard.press('Escape');
 
   await invertFace(page);
   const recon = await canvasPixels(page, 'result-canvas');
   await dragSlider(page, 'slider-ganspace-pc1', 0.95);
   await expect.poll(async () => meanAbsDiff(recon, await canvasPixels(page, 'result-canvas'))).toBeGreaterThan(0.5);
-  // without ?pack= the app comes back to the pack used last: the imported one, with what was found
-  await page.goto('/?backend=wasm&steps=10');
+  // stored with the pack: the next load has the sliders and finds nothing again
+  await page.reload();
   await waitReady(page, 180_000);
-  await expect(page.getByTestId('pack-name')).toContainText('Demo without directions');
   await expect(page.getByTestId('slider-ganspace-pc1')).toHaveCount(1);
+  await expect(page.getByTestId('edit-finding')).toHaveCount(0);
   expect(errors).toEqual([]);
 });
 
@@ -155,5 +149,31 @@ test('teach a slider from two photos (A -> B), then drag it', async ({ page }) =
   await page.reload();
   await waitReady(page);
   await expect(page.getByTestId('slider-taught-a-to-b')).toHaveCount(1);
+  expect(errors).toEqual([]);
+});
+
+test('teach a slider with the saved session as one example', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors = collectErrors(page);
+  await page.goto('/?backend=wasm&pack=tiny-test&steps=20');
+  await waitReady(page);
+  await dropFile(page, 'e2e/fixtures/tiny-heldout.png', 'saved.png');
+  await waitInverted(page);
+  await page.getByTestId('save-session').click();
+  await expect(page.getByTestId('saved-note')).toContainText('saved.png');
+  await dropFile(page, 'e2e/fixtures/reference-heldout.png', 'current.png');
+  await waitInverted(page);
+  await page.getByTestId('teach').locator('summary').click();
+  await expect(page.getByTestId('teach-saved')).toContainText('saved.png');
+  await page.getByTestId('teach-saved-with').click();
+  await expect(page.getByTestId('teach-with')).toHaveText(/\(1\)/);
+  await page.getByTestId('teach-without').click();
+  await expect(page.getByTestId('teach-without')).toHaveText(/\(1\)/);
+  await page.getByTestId('teach-name').fill('Saved to now');
+  await page.getByTestId('teach-make').click();
+  await expect(page.getByTestId('teach-message')).toHaveText(/Made the slider “Saved to now”/);
+  const recon = await canvasPixels(page, 'result-canvas');
+  await dragSlider(page, 'slider-taught-saved-to-now', 0.95);
+  await expect.poll(async () => meanAbsDiff(recon, await canvasPixels(page, 'result-canvas'))).toBeGreaterThan(0.5);
   expect(errors).toEqual([]);
 });

@@ -1,41 +1,30 @@
 /**
  * The Models sheet's "Edit directions" section for the pack in use: add direction files (InterFaceGAN .npy, GANSpace
  * .npz, JSON entries), add the shipped InterFaceGAN++ FFHQ set to a pack of that generator's shape, find directions
- * with GANSpace (progress and cancel) for a pack without any, and remove the added ones. The work happens in the
+ * with GANSpace (progress and cancel) for a pack without any (started on its own when such a pack loads), and remove
+ * the added ones. The work happens in the
  * engine worker (src/state/directions.ts); a bad file gets its message and the pack stays as it was.
  */
 import { useRef, useState } from 'react';
-import { addDirectionFiles, addFfhqSet, cancelFindDirections, clearAddedDirections, findDirections, fitsFfhqSet } from '../state/directions';
-import { errorInfo } from '../state/errors';
+import { addDirectionFiles, addFfhqSet, cancelFindDirections, clearAddedDirections, directionsJob, findDirections, fitsFfhqSet } from '../state/directions';
 import { useStore } from '../state/store';
-
-type Msg = { kind: 'ok' | 'error' | 'info'; text: string };
 
 const list = (labels: string[]) => (labels.length > 4 ? `${labels.slice(0, 4).join(', ')} and ${labels.length - 4} more` : labels.join(', '));
 
 export function PackDirections({ idle }: { idle: boolean }) {
   const pack = useStore((s) => s.pack);
   const [busy, setBusy] = useState<string | null>(null);
-  const [progress, setProgress] = useState<number | null>(null);
-  const [msg, setMsg] = useState<Msg | null>(null);
+  const finding = useStore((s) => s.finding);
+  const msg = useStore((s) => s.directionsMsg);
   const input = useRef<HTMLInputElement>(null);
   if (!pack) return null;
   const added = pack.directions.filter((d) => d.added).length;
   const own = pack.directions.length - added;
-  const can = idle && !busy;
+  const can = idle && !busy && !finding;
 
   async function run(label: string, job: () => Promise<string>) {
     setBusy(label);
-    setMsg(null);
-    try {
-      setMsg({ kind: 'ok', text: await job() });
-    } catch (e) {
-      const { name, message } = errorInfo(e);
-      setMsg(name === 'CancelledError' ? { kind: 'info', text: 'Stopped; nothing was added.' } : { kind: 'error', text: `${message}. The pack stays as it was.` });
-    } finally {
-      setBusy(null);
-      setProgress(null);
-    }
+    await directionsJob(job).finally(() => setBusy(null));
   }
 
   function onFiles(e: React.ChangeEvent<HTMLInputElement>) {
@@ -45,14 +34,6 @@ export function PackDirections({ idle }: { idle: boolean }) {
     void run(`Reading ${files.map((f) => f.name).join(', ')}…`, async () => {
       const labels = await addDirectionFiles(files.map((f) => ({ name: f.name, blob: f })));
       return `Added ${labels.length} direction${labels.length === 1 ? '' : 's'}: ${list(labels)}`;
-    });
-  }
-
-  function onFind() {
-    setProgress(0);
-    void run('Finding directions (GANSpace on this model)…', async () => {
-      const r = await findDirections((p) => setProgress(p.done));
-      return `Found ${r.found} directions in ${r.seconds.toFixed(1)} s (PCA of W over ${r.samples.toLocaleString('en')} samples)` + (r.skipped ? `; ${r.skipped} left out (the Z+ spaces cannot follow them)` : '') + (r.notInF ? `; ${r.notInF} change nothing with F fixed, so F/Z+ and F/W+ do not list them` : '');
     });
   }
 
@@ -71,7 +52,7 @@ export function PackDirections({ idle }: { idle: boolean }) {
           Add directions…
         </button>
         {pack.directions.length === 0 && (
-          <button disabled={!can} onClick={onFind} data-testid="dir-find">
+          <button disabled={!can} onClick={() => void findDirections()} data-testid="dir-find">
             Find directions
           </button>
         )}
@@ -93,14 +74,15 @@ export function PackDirections({ idle }: { idle: boolean }) {
       {busy && (
         <div className="mm-status" role="status" data-testid="dir-status">
           {busy}
-          {progress !== null && (
-            <>
-              <progress max={1} value={progress} data-testid="dir-progress" />
-              <button className="small ghost" onClick={() => void cancelFindDirections()} data-testid="dir-cancel">
-                Cancel
-              </button>
-            </>
-          )}
+        </div>
+      )}
+      {finding && (
+        <div className="mm-status" role="status" data-testid="dir-status">
+          {finding.auto ? 'This pack has no edit directions: finding some (GANSpace on this model)…' : 'Finding directions (GANSpace on this model)…'}
+          <progress max={1} value={finding.progress} data-testid="dir-progress" />
+          <button className="small ghost" onClick={() => void cancelFindDirections()} data-testid="dir-cancel">
+            Cancel
+          </button>
         </div>
       )}
       {msg && (

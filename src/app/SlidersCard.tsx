@@ -1,9 +1,11 @@
 /**
  * The Edit card: one slider per direction (the ones measured as weak on this model under "Subtle on this model"),
- * undo / redo / reset, the download, and teaching a new slider from marked photos.
+ * undo / redo / reset, the download, and teaching a new slider from marked photos. A pack without directions shows
+ * the automatic Find directions' progress (with cancel), or a button to run it.
  */
 import { useCallback, useRef } from 'react';
 import { downloadPng } from '../state/composite';
+import { cancelFindDirections, findDirections } from '../state/directions';
 import { commitSlider, redo, resetSliders, setSlider, undo } from '../state/sliders';
 import { get, useStore } from '../state/store';
 import type { PackSummary } from '../worker/protocol';
@@ -23,6 +25,8 @@ export function SlidersCard() {
   const crop = useStore((s) => s.crop);
   const lastSpace = useStore((s) => s.lastSpace);
   const editMode = useStore((s) => s.editMode);
+  const finding = useStore((s) => s.finding);
+  const dirMsg = useStore((s) => s.directionsMsg);
   const before = useRef(sliders);
   const onStart = useCallback(() => {
     before.current = get().sliders;
@@ -70,7 +74,20 @@ export function SlidersCard() {
   return (
     <div className="card">
       <h3>Edit</h3>
-      {pack.directions.length === 0 && <p className="muted small">This model pack has no edit directions.</p>}
+      {finding && (
+        <div className="row" role="status" data-testid="edit-finding">
+          <span className="muted small">{finding.auto ? 'This model pack has no edit directions: finding some on this model (GANSpace)…' : 'Finding directions (GANSpace)…'}</span>
+          <progress max={1} value={finding.progress} />
+          <button className="small ghost" onClick={() => void cancelFindDirections()} data-testid="edit-find-cancel">Cancel</button>
+        </div>
+      )}
+      {pack.directions.length === 0 && !finding && (
+        <>
+          <p className="muted small">This model pack has no edit directions.</p>
+          {dirMsg && dirMsg.kind !== 'ok' && <p className="muted small" data-testid="edit-find-message">{dirMsg.text}</p>}
+          <button onClick={() => void findDirections()} data-testid="edit-find">Find directions</button>
+        </>
+      )}
       {pack.directions.length > 0 && !hasRecon && (
         <p className="muted small" data-testid="edit-hint">
           {phase === 'inverting' ? 'The sliders unlock when the inversion finishes.' : 'Open a photo: once it is inverted, these sliders edit it live.'}

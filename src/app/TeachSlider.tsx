@@ -1,9 +1,10 @@
 /**
- * Teach a slider from your own photos: mark inverted photos as "with" or "without" something (one of each gives an
- * A -> B slider), name it, and it becomes a slider stored with the pack (fitted in the engine worker, edit/teach.ts).
+ * Teach a slider from your own photos: mark inverted photos, or the session saved in this browser (its codes), as
+ * "with" or "without" something (one of each gives an A -> B slider), name it, and it becomes a slider stored with the
+ * pack (fitted in the engine worker, edit/teach.ts).
  */
 import { useState } from 'react';
-import { clearExamples, markExample, teachSlider } from '../state/directions';
+import { clearExamples, markExample, markSavedSession, teachSlider } from '../state/directions';
 import { errorInfo } from '../state/errors';
 import { useStore } from '../state/store';
 import type { ExampleClass, TeachCounts } from '../worker/protocol';
@@ -12,6 +13,11 @@ export function TeachSlider() {
   const hasRecon = useStore((s) => !!s.reconstruction);
   const phase = useStore((s) => s.phase);
   const space = useStore((s) => s.lastSpace);
+  const packName = useStore((s) => s.pack?.name);
+  const saved = useStore((s) => s.saved);
+  const busy = phase === 'inverting' || phase === 'loading-pack';
+  // the saved session's photo can be an example too, when it was saved with this pack
+  const savedHere = !!saved && saved.savedAt > 0 && saved.pack === packName;
   const [counts, setCounts] = useState<TeachCounts>({ with: 0, without: 0 });
   const [name, setName] = useState('');
   const [msg, setMsg] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
@@ -34,6 +40,12 @@ export function TeachSlider() {
       return null;
     });
 
+  const markSaved = (cls: ExampleClass) =>
+    act(async () => {
+      setCounts(await markSavedSession(cls));
+      return `Marked the saved session's photo “${saved?.photoName}” as ${cls === 'with' ? 'having' : 'lacking'} it.`;
+    });
+
   return (
     <details className="teach" data-testid="teach">
       <summary>Teach a slider from your photos</summary>
@@ -48,12 +60,25 @@ export function TeachSlider() {
         <button className="small" disabled={!can} onClick={() => void mark('without')} data-testid="teach-without">
           This photo lacks it ({counts.without})
         </button>
-        {(counts.with > 0 || counts.without > 0) && (
+      </div>
+      {savedHere && (
+        <div className="teach-row" data-testid="teach-saved">
+          <span className="muted small">Saved session “{saved!.photoName}”:</span>
+          <button className="small" disabled={busy} onClick={() => void markSaved('with')} data-testid="teach-saved-with">
+            has it
+          </button>
+          <button className="small" disabled={busy} onClick={() => void markSaved('without')} data-testid="teach-saved-without">
+            lacks it
+          </button>
+        </div>
+      )}
+      {(counts.with > 0 || counts.without > 0) && (
+        <div className="teach-row">
           <button className="small ghost" onClick={() => void act(async () => (setCounts(await clearExamples()), null))} data-testid="teach-clear">
             Clear
           </button>
-        )}
-      </div>
+        </div>
+      )}
       <form
         className="teach-row"
         onSubmit={(e) => {

@@ -122,6 +122,7 @@ export class Engine {
   /** Loads (or replaces) the model pack; on failure the previous pack stays usable. */
   async loadPack(url: string, onProgress?: (p: LoadProgress) => void): Promise<PackSummary> {
     this.runner.noteDemand(); // stops a warm-up of the current pack
+    await this.loaded?.directions.stopFind(); // its graph runs must not reach the next pack's sessions
     const opened = await openPack(this.ort, url, await this.chosenBackend(), {
       ...this.runtimeOptions(),
       fetch: this.opts.fetch,
@@ -172,13 +173,16 @@ export class Engine {
     this.loaded?.directions.cancelFind();
   }
 
-  /** Marks the current inversion (Z+ codes: F/Z+ or Z+) as an example "with" or "without" what a slider will teach. */
-  markExample(cls: ExampleClass): TeachCounts {
-    const inv = this.inv;
-    if (!inv) throw new EngineError('StateError', 'invert a photo before marking it as an example');
-    if (!isZ(inv.space)) throw new EngineError('StateError', `examples are taught from Z+ codes: invert in F/Z+ or Z+ (this one is ${inv.space})`);
+  /**
+   * Marks the current inversion, or `saved` codes (a saved session's, of this pack), as an example "with" or
+   * "without" what a slider will teach. Examples are Z+ codes: from F/Z+ or Z+ inversions.
+   */
+  markExample(cls: ExampleClass, saved?: SavedCodes): TeachCounts {
     if (!this.loaded) throw new EngineError('StateError', 'no model pack loaded');
-    return this.loaded.teacher.add(cls, inv.code);
+    const src = saved ?? this.inv;
+    if (!src) throw new EngineError('StateError', 'invert a photo before marking it as an example');
+    if (!isZ(src.space)) throw new EngineError('StateError', `examples are taught from Z+ codes: invert in F/Z+ or Z+ (this one is ${src.space})`);
+    return this.loaded.teacher.add(cls, src.code);
   }
 
   clearExamples(): TeachCounts {

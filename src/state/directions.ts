@@ -6,6 +6,8 @@
  */
 import { getEngine, proxy } from '../worker/client';
 import type { DirectionFile, ExampleClass, FindDirectionsProgress, FoundDirections, PackSummary, TeachCounts } from '../worker/protocol';
+import { errorInfo } from './errors';
+import { loadSession } from './sessionRecord';
 import { renderSliders } from './sliders';
 import { get, set, zeroSliders } from './store';
 
@@ -30,6 +32,16 @@ function installSummary(pack: PackSummary) {
   void renderSliders(get().sliders); // a removed direction's value no longer applies
 }
 
+/** Runs a change to the pack's directions and puts its outcome (`job`'s text, or the error) in `directionsMsg`. */
+export async function directionsJob(job: () => Promise<string>): Promise<void> {
+  set({ directionsMsg: null });
+  try {
+    set({ directionsMsg: { kind: 'ok', text: await job() } });
+  } catch (e) {
+    set({ directionsMsg: { kind: 'error', text: `${errorInfo(e).message}. The pack stays as it was.` } });
+  }
+}
+
 /** Reads the files (any size: direction files are small) and adds their directions to the loaded pack. */
 export async function addDirectionFiles(files: { name: string; blob: Blob }[]): Promise<string[]> {
   const payload: DirectionFile[] = [];
@@ -47,15 +59,75 @@ export async function addFfhqSet(): Promise<string[]> {
   return addDirectionFiles([{ name: FFHQ_SET.name, blob: await r.blob() }]);
 }
 
-/** GANSpace on the loaded pack's mapping graph; the found directions are stored with the pack. */
-export async function findDirections(onProgress: (p: FindDirectionsProgress) => void, opts: { k?: number; samples?: number } = {}): Promise<FoundDirections> {
-  const { summary, result } = await getEngine().findDirections(opts, proxy(onProgress));
-  installSummary(summary);
-  return result;
+/** What Find directions found, in words. */
+export function foundMessage(r: FoundDirections): string {
+  return (
+    `Found ${r.found} directions in ${r.seconds.toFixed(1)} s (PCA of W over ${r.samples.toLocaleString('en')} samples)` +
+    (r.skipped ? `; ${r.skipped} left out (the Z+ spaces cannot follow them)` : '') +
+    (r.notInF ? `; ${r.notInF} change nothing with F fixed, so F/Z+ and F/W+ do not list them` : '')
+  );
 }
 
+/**
+ * GANSpace on the loaded pack's mapping graph (`auto`: started because the pack opened without directions); the
+ * found directions are stored with the pack. Progress, and then the outcome, are in the store (`finding`,
+ * `directionsMsg`). One at a time; a result that arrives after the pack was switched (or the find superseded) is
+ * dropped. A stopped automatic find is not started again for that pack until the page reloads.
+ */
+export async function findDirections(opts: { auto?: boolean; k?: number; samples?: number } = {}): Promise<void> {
+  const { auto = false, ...find } = opts;
+  const start = get();
+  if (start.finding || !start.pack) return;
+  const seq = start.findSeq + 1;
+  const url = start.packUrl;
+  const current = () => get().finding?.seq === seq;
+  set({ findSeq: seq, finding: { progress: 0, auto, seq }, directionsMsg: null });
+  try {
+    const { summary, result } = await getEngine().findDirections(
+      find,
+      proxy((p: FindDirectionsProgress) => void (current() && set((s) => ({ finding: s.finding && { ...s.finding, progress: p.done } })))),
+    );
+    if (!current() || get().packUrl !== url) return;
+    installSummary(summary);
+    set({ directionsMsg: { kind: 'ok', text: foundMessage(result) } });
+  } catch (e) {
+    if (!current()) return;
+    const { name, message } = errorInfo(e);
+    if (name === 'CancelledError') {
+      set({ directionsMsg: { kind: 'info', text: 'Stopped; nothing was added.' } });
+    } else {
+      set({ directionsMsg: { kind: 'error', text: `Finding directions failed: ${message}. The pack stays as it was.` } });
+    }
+  } finally {
+    if (current()) set({ finding: null });
+  }
+}
+
+/** Starts Find directions on a pack that opened without any (unless the user stopped that in this page). */
+export function findDirectionsIfNone() {
+  const { pack, packUrl, findStopped } = get();
+  if (pack && pack.directions.length === 0 && packUrl && !findStopped.includes(packUrl)) void findDirections({ auto: true });
+}
+
+/** Stops a running find (it ends with "Stopped; nothing was added."). */
 export async function cancelFindDirections() {
+  if (!get().finding) return;
+  const auto = get().finding?.auto;
+  const url = get().packUrl;
+  if (auto && url) set((s) => ({ findStopped: s.findStopped.includes(url) ? s.findStopped : [...s.findStopped, url] }));
   await getEngine().cancelFindDirections();
+}
+
+/**
+ * Before another pack loads (or the engine worker is replaced): stops a running find and forgets it, so its result,
+ * if one still comes, is dropped.
+ */
+export async function abandonFindDirections() {
+  if (!get().finding) return;
+  set({ finding: null });
+  await getEngine()
+    .cancelFindDirections()
+    .catch(() => undefined);
 }
 
 export async function clearAddedDirections() {
@@ -67,6 +139,16 @@ export async function clearAddedDirections() {
 /** Marks the photo inverted now (F/Z+ or Z+) as an example with / without what the slider will edit. */
 export function markExample(cls: ExampleClass): Promise<TeachCounts> {
   return getEngine().markExample(cls);
+}
+
+/** Marks the photo of the session saved in this browser (its codes, if they are of this pack) as an example. */
+export async function markSavedSession(cls: ExampleClass): Promise<TeachCounts> {
+  const d = await loadSession();
+  const pack = get().pack;
+  if (!d) throw new Error('there is no saved session');
+  if (!pack || d.pack !== pack.name) throw new Error(`the saved session is of another model (${d.packTitle})`);
+  if (!d.codes) throw new Error('the saved session was saved before its photo was inverted');
+  return getEngine().markExample(cls, d.codes);
 }
 
 export function clearExamples(): Promise<TeachCounts> {

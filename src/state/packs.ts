@@ -5,6 +5,7 @@
 import { getEngine, proxy } from '../worker/client';
 import { getImporter, storedPackId, storedPackUrl } from '../worker/importClient';
 import type { ImportedPack, ImportProgress, ImportSource, LoadProgress } from '../worker/protocol';
+import { abandonFindDirections, findDirectionsIfNone } from './directions';
 import { errorInfo } from './errors';
 import { readUrlOptions } from './urlOptions';
 import { openImage } from './photo';
@@ -56,6 +57,7 @@ export async function bundledPackExists(name: string): Promise<boolean> {
 
 /** Loads a pack into the engine; on failure the previous pack (if any) stays in use and the error is rethrown. */
 export async function loadPack(url: string) {
+  await abandonFindDirections(); // a find on the current pack ends here; its result is dropped
   const engine = getEngine();
   set((s) => ({ packLoads: [...s.packLoads, url], phase: 'loading-pack', bootMessage: 'Loading the model…' }));
   try {
@@ -74,11 +76,13 @@ export async function loadPack(url: string) {
       packUrl: url,
       backend,
       phase: 'ready',
+      directionsMsg: null,
       sliders: zeroSliders(pack),
       undo: [],
       redo: [],
       settings: { ...s.settings, weights: pack.defaultWeights, space: pack.spaces.includes(s.settings.space) ? s.settings.space : pack.spaces[0] },
     }));
+    findDirectionsIfNone(); // a pack without directions gets GANSpace's, in the worker, while the user picks a photo
     // While the user picks a photo: let V8 tier the ORT wasm up (engine.warmUp; real work preempts it).
     if (readUrlOptions().warm) void engine.warmUp().catch(() => undefined);
     const queued = get().queuedOpen;

@@ -118,6 +118,10 @@ export interface AppState {
   settings: Settings;
   banners: Banner[];
   inPhoto: InPhotoView;
+  /** "Find directions" (GANSpace in the engine worker) running on the loaded pack: started by the user or, for a pack with no directions, on load. */
+  finding: { progress: number; auto: boolean; seq: number } | null;
+  /** The outcome of the latest change to the pack's directions (shown in the Models sheet and, after an automatic find, the Edit card). */
+  directionsMsg: { kind: 'ok' | 'error' | 'info'; text: string } | null;
 
   // ------------------------------------------------------------------ bookkeeping of the flows (not drawn)
   /** The photo being edited (its pixels are in the image worker). */
@@ -136,6 +140,10 @@ export interface AppState {
   codes: SavedCodes | null;
   /** The engine worker is being replaced (a run went past its time budget): renders wait. */
   restartingEngine: boolean;
+  /** Sequence number of the latest find (a result from an older one, e.g. of a pack switched away from, is dropped). */
+  findSeq: number;
+  /** Packs (URLs) whose automatic find the user stopped in this page: not started again until a reload. */
+  findStopped: string[];
 }
 
 export const initialSettings: Settings = { space: 'F/Z+', steps: 100, weights: [1, 1, 0.1], lr: 0.01, previewEvery: 10 };
@@ -167,6 +175,8 @@ export const useStore = create<AppState>(() => ({
   settings: initialSettings,
   banners: [],
   inPhoto: { crop: null, image: null, busy: false, next: null },
+  finding: null,
+  directionsMsg: null,
   source: null,
   pendingPhoto: null,
   queuedOpen: null,
@@ -175,6 +185,8 @@ export const useStore = create<AppState>(() => ({
   bannerSeq: 0,
   codes: null,
   restartingEngine: false,
+  findSeq: 0,
+  findStopped: [],
 }));
 
 export const set = useStore.setState;

@@ -93,8 +93,8 @@ const api: EngineApi = {
     engine?.cancelFindDirections();
   },
   clearAddedDirections: () => need().clearAddedDirections(),
-  async markExample(cls) {
-    return need().markExample(cls);
+  async markExample(cls, saved) {
+    return need().markExample(cls, saved);
   },
   async clearExamples() {
     return need().clearExamples();

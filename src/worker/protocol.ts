@@ -65,8 +65,8 @@ export interface EngineApi {
   cancelFindDirections(): Promise<void>;
   /** Removes the directions added to the loaded pack. */
   clearAddedDirections(): Promise<PackSummary>;
-  /** Marks the current (Z+) inversion as an example with / without what a taught slider edits. */
-  markExample(cls: ExampleClass): Promise<TeachCounts>;
+  /** Marks the current (Z+) inversion, or a saved session's codes, as an example with / without what a taught slider edits. */
+  markExample(cls: ExampleClass, saved?: SavedCodes): Promise<TeachCounts>;
   clearExamples(): Promise<TeachCounts>;
   /** Fits a slider named `label` from the marked examples and stores it with the pack. */
   teachSlider(label: string): Promise<PackSummary>;

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { MemoryAddedDirections } from '../pack/addedDirections';
 import { npyBytes, npzBytes } from './npyTestFiles';
 import type { RenderResult } from './editor';
-import { tinyPackEngine as engineWith } from './tinyPackEngine.testutil';
+import { TINY_PACK, tinyPackEngine as engineWith } from './tinyPackEngine.testutil';
 import type { Engine } from '../engine';
 
 const FFHQ = resolve(__dirname, '../../../public/directions/interfacegan-stylegan2-ffhq-z.json');
@@ -106,5 +106,19 @@ describe('directions added to a pack', () => {
     await expect(run).rejects.toThrow(/cancelled/);
     expect(other.files.size).toBe(0);
     expect(c.summary().directions.some((d) => d.added)).toBe(false);
+  }, 120_000);
+
+  it('a pack loaded during Find directions stops it first: nothing is stored, the new pack works', async () => {
+    const store = new MemoryAddedDirections();
+    const e = await engineWith(store);
+    let reload: Promise<unknown> | null = null;
+    const run = e.findDirections({ k: 4, samples: 20_000 }, (p) => void (p.done > 0.1 && (reload ??= e.loadPack('file://' + TINY_PACK))));
+    await expect(run).rejects.toThrow(/cancelled/);
+    await reload;
+    expect(store.files.size).toBe(0);
+    expect(e.summary().directions.some((d) => d.added)).toBe(false);
+    e.setTarget({ width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4).fill(128) });
+    await e.invert({ space: 'F/Z+', steps: 0, seed: 4 });
+    expect(await pixelChange(e, { [e.summary().directions[0].id]: 3 })).toBeGreaterThan(0.5);
   }, 120_000);
 });

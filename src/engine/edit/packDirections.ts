@@ -27,7 +27,7 @@ export class PackDirections {
   /** The manifest's own directions (without the added ones). */
   private readonly own: Entry[];
   private added: Entry[] = [];
-  private finding = false;
+  private finding: Promise<unknown> | null = null;
   private cancelRequested = false;
 
   constructor(
@@ -98,19 +98,24 @@ export class PackDirections {
   /** GANSpace with the pack's own mapping graph; the found components are stored with the pack. */
   async find(opts: FindDirectionsOptions, onProgress?: (p: FindDirectionsProgress) => void): Promise<FindDirectionsResult> {
     if (this.finding) throw new EngineError('StateError', 'directions are already being found');
-    this.finding = true;
     this.cancelRequested = false;
+    const run = this.runFind(opts, onProgress);
+    this.finding = run;
     try {
-      const ids = new Set(this.manifest.directions.map((d) => d.id));
-      const g = this.gen;
-      const renderer = g.zToW && g.features && g.synthesize ? (g as Renderer) : undefined;
-      const res = await findDirections(g, ids, opts, () => this.cancelRequested, onProgress, renderer);
-      if (!res.entries.length) throw new EngineError('DirectionFileError', 'GANSpace found no component the Z+ spaces can follow on this model');
-      await this.commit([...this.added, ...res.entries]);
-      return res;
+      return await run;
     } finally {
-      this.finding = false;
+      this.finding = null;
     }
+  }
+
+  private async runFind(opts: FindDirectionsOptions, onProgress?: (p: FindDirectionsProgress) => void): Promise<FindDirectionsResult> {
+    const ids = new Set(this.manifest.directions.map((d) => d.id));
+    const g = this.gen;
+    const renderer = g.zToW && g.features && g.synthesize ? (g as Renderer) : undefined;
+    const res = await findDirections(g, ids, opts, () => this.cancelRequested, onProgress, renderer);
+    if (!res.entries.length) throw new EngineError('DirectionFileError', 'GANSpace found no component the Z+ spaces can follow on this model');
+    await this.commit([...this.added, ...res.entries]);
+    return res;
   }
 
   /** Adds ready manifest entries (a taught slider); an id already in the pack is refused. */
@@ -122,6 +127,13 @@ export class PackDirections {
 
   cancelFind() {
     this.cancelRequested = true;
+  }
+
+  /** Cancels a running find and waits until it has ended (before the pack's graphs go away). */
+  async stopFind(): Promise<void> {
+    if (!this.finding) return;
+    this.cancelRequested = true;
+    await this.finding.catch(() => undefined);
   }
 
   /** Removes every added direction (the pack's own stay). */

@@ -45,4 +45,18 @@ describe('teach a slider', () => {
     expect(e.clearExamples()).toEqual({ with: 0, without: 0 });
     expect((await make()).summary().directions.map((d) => d.id)).toContain('taught-face-a-to-b');
   }, 60_000);
+
+  it('a saved session\'s codes are an example too (Z+ codes of this pack only)', async () => {
+    const e = await tinyPackEngine(new MemoryAddedDirections());
+    await e.invert({ space: 'F/Z+', steps: 0, seed: 3 });
+    const saved = e.exportCodes()!; // as a saved session keeps them
+    await e.invert({ space: 'W+', steps: 0, seed: 3 });
+    expect(() => e.markExample('with', e.exportCodes()!)).toThrow(/Z\+ codes/);
+    expect(() => e.markExample('with', { ...saved, code: saved.code.subarray(1) })).toThrow(/Z\+ codes of this pack/);
+    expect(e.markExample('with', saved)).toEqual({ with: 1, without: 0 });
+    await e.invert({ space: 'F/Z+', steps: 0, seed: 4 });
+    expect(e.markExample('without')).toEqual({ with: 1, without: 1 });
+    const s = await e.teachSlider('Saved to current');
+    expect(s.directions.at(-1)).toMatchObject({ id: 'taught-saved-to-current', added: true });
+  }, 60_000);
 });
