@@ -129,17 +129,8 @@ export function centerSquare(img: RGBAImage): RGBAImage {
  * resolution. The resize happens on the 8-bit values in float, before quantisation, so no precision is lost.
  */
 export function imageToTensor(img: RGBAImage, width: number, height = width, range: Range = [-1, 1]): Float32Array {
-  const n = width * height;
-  const [lo, hi] = range;
-  const scale = (hi - lo) / 255;
   const src = img.width === width && img.height === height ? img.data : resizePlanes(img.data, img.width, img.height, 4, width, height);
-  const out = new Float32Array(3 * n);
-  for (let p = 0; p < n; p++) {
-    out[p] = src[p * 4] * scale + lo;
-    out[n + p] = src[p * 4 + 1] * scale + lo;
-    out[2 * n + p] = src[p * 4 + 2] * scale + lo;
-  }
-  return out;
+  return rgbaToTensor(src, width, height, range);
 }
 
 /** NCHW float32 [1, 3, H, W] in `range` -> RGBA image (alpha 255), clamped and rounded. */
