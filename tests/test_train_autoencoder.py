@@ -3,7 +3,7 @@ resumes it, and moves the mapped W distribution towards the encoded set. Small (
 import numpy as np
 import torch
 
-from model.demo.train_autoencoder import WCritic, frechet_distance, main, sinkhorn_plan, transport_distance
+from model.demo.train_autoencoder import WCritic, frechet_distance, energy_distance, main, whitened_moments
 from model.load.checkpoint import load_torch_file
 
 
@@ -45,24 +45,31 @@ def test_mapping_stage_gan_objective_resumes(tmp_path):
     assert ck['mapping_steps'] == 40 and torch.isfinite(ck['latent_avg']).all()
 
 
-def test_sinkhorn_plan_has_uniform_marginals_and_matches_a_permutation():
+def test_energy_distance_is_unbiased_and_prefers_the_data_over_a_shrunken_copy():
     g = torch.Generator().manual_seed(2)
-    x = torch.randn(64, 8, generator=g) * 3
-    perm = torch.randperm(64, generator=g)
-    plan = sinkhorn_plan(torch.cdist(x, x[perm]).pow(2) / 8, eps_rel=0.005, iters=200)
-    assert torch.allclose(plan.sum(0), torch.full((64,), 1 / 64), atol=1e-4)
-    assert torch.allclose(plan.sum(1), torch.full((64,), 1 / 64), atol=1e-4)
-    assert (plan.argmax(1) == torch.argsort(perm)).float().mean() > 0.95  # each point goes to its own copy
-    shifted = transport_distance(x + 1.0, x)
-    assert transport_distance(x, x[perm]) < 0.1 * shifted
+    a, b = torch.randn(512, 16, generator=g), torch.randn(512, 16, generator=g)
+    floor = energy_distance(a, b)
+    assert abs(floor) < 0.02
+    assert energy_distance(0.7 * a, b) > 10 * abs(floor)   # mini-batch OT and coverage prefer this one
+    assert energy_distance(a + 0.3, b) > 10 * abs(floor)
 
 
-def test_mapping_stage_ot_objective(tmp_path):
+def test_whitened_moments_zero_on_the_set_itself():
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(4000, 5, generator=g) @ torch.randn(5, 5, generator=g) + 2
+    mean, cov = w.mean(0), torch.cov(w.T)
+    e, v = torch.linalg.eigh(cov.double())
+    wh = (v / e.sqrt()).float()
+    assert whitened_moments(w, mean, wh) < 1e-4
+    assert whitened_moments(0.5 * w, mean, wh) > 0.1
+
+
+def test_mapping_stage_energy_objective(tmp_path):
     rng = np.random.default_rng(1)
     data = tmp_path / 'train.npy'
     np.save(data, rng.integers(0, 255, (32, 64, 64, 3), dtype=np.uint8))
     main(['--stage', 'mapping', '--data', str(data), '--heldout', str(data), '--state', str(tmp_path / 's.pt'),
           '--export', str(tmp_path / 'g.pt'), '--run-dir', str(tmp_path / 'run'), '--map-batch', '64',
-          '--map-objective', 'ot', '--max-steps', '20'])
+          '--map-objective', 'energy', '--max-steps', '20'])
     s = load_torch_file(str(tmp_path / 's.pt'))
     assert s['progress']['map_step'] == 20 and s['map_critic'] is None
