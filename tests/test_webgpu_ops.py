@@ -8,6 +8,7 @@
 - the float-only leaky ReLU backward that replaces the mask is bit-identical to autograd.
 """
 import json
+import math
 import re
 
 import onnx
@@ -142,3 +143,34 @@ def test_shipped_graphs_have_webgpu_kernels(pack):
         pytest.skip(f'{d} not found')
     for key, model in pack_graphs(d).items():
         assert not unsupported_nodes(model, kernels), (pack, key, unsupported_nodes(model, kernels))
+
+
+def test_upsampling_conv_split_by_channels(monkeypatch):
+    """Where the stride-2 transposed conv's output would pass BINDING_BYTES, it runs by groups of output channels:
+    the image and the gradient equal the unsplit ones to float32 rounding, and the traced gradient graph holds no
+    tensor above the limit from it."""
+    from model.nets import stylegan2 as sg
+    torch.manual_seed(0)
+    G = sg.Generator(64, 64, 2, channels={4: 32, 8: 32, 16: 16, 32: 16, 64: 12}).eval()
+    for p in G.parameters():
+        p.requires_grad_(False)
+    wp = torch.randn(1, G.n_latent, 64)
+
+    def image_and_grad(w):
+        w = w.requires_grad_(True)
+        img = G.synthesis(w)
+        return img, torch.autograd.grad((img ** 2).mean(), w)[0]
+
+    img0, g0 = image_and_grad(wp.clone())
+    limit = 4 * 12 * 65 * 65 - 1  # the 64 px layer's 12 channels no longer fit: 2 groups of 6
+    monkeypatch.setattr(sg, 'BINDING_BYTES', limit)
+    gm = trace(image_and_grad, wp.clone())
+    assert sum('cat' in str(n.target) for n in gm.graph.nodes) == 1
+    from torch.fx.passes.shape_prop import ShapeProp
+    ShapeProp(gm).propagate(wp.clone())
+    sizes = [4 * math.prod(n.meta['tensor_meta'].shape) for n in gm.graph.nodes
+             if n.op == 'call_function' and hasattr(n.meta.get('tensor_meta'), 'shape')]
+    assert sizes and max(sizes) <= limit, max(sizes)
+    for got in (image_and_grad(wp.clone()), gm(wp.clone())):
+        assert (got[0] - img0).abs().max() <= 1e-5 * img0.abs().max()
+        assert (got[1] - g0).abs().max() <= 1e-5 * g0.abs().max()
