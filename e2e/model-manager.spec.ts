@@ -1,5 +1,5 @@
 /**
- * Model manager (issue 5.2) in Debian's Chromium: import the tiny test pack from a zip (made here with fflate, renamed
+ * Model manager in Debian's Chromium: import the tiny test pack from a zip (made here with fflate, renamed
  * so it is told apart from the bundled copy), see it listed, switch away and back, reload (kept in OPFS, and the
  * app comes back to it), delete it; a zip with a corrupted graph and one whose graph does not load are refused with a
  * message naming the file, and the current pack stays usable. Also: the pack chosen last is the only pack loaded at
@@ -7,34 +7,19 @@
  * up across switches, and the model sheet's focus handling (Escape, click outside).
  */
 import { expect, test, type Page } from '@playwright/test';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { createHash } from 'node:crypto';
 import { collectErrors, dropFile, waitInverted, waitReady, watchImportStatus } from './helpers';
+import { renamedPackZip } from './fixtures/packFiles.mjs';
 
 const DIR = 'public/models/tiny-test';
 
-function readTree(dir: string, prefix = ''): Record<string, Uint8Array> {
-  const out: Record<string, Uint8Array> = {};
-  for (const n of readdirSync(dir)) {
-    const p = join(dir, n);
-    if (statSync(p).isDirectory()) Object.assign(out, readTree(p, `${prefix}${n}/`));
-    else out[`${prefix}${n}`] = new Uint8Array(readFileSync(p));
-  }
-  return out;
-}
-
 /** The tiny pack as `<top>/...` in a zip, with its manifest renamed; `mutate` may change files and the manifest. */
-function tinyZip(name: string, title: string, mutate?: (files: Record<string, Uint8Array>, m: any) => void): Buffer {
-  const files = readTree(DIR);
-  const m = JSON.parse(new TextDecoder().decode(files['manifest.json']));
-  m.name = name;
-  m.title = title;
-  mutate?.(files, m);
-  files['manifest.json'] = new TextEncoder().encode(JSON.stringify(m, null, 1));
-  return Buffer.from(zipSync(Object.fromEntries(Object.entries(files).map(([p, d]) => [`${name}/${p}`, d]))));
-}
+const tinyZip = (name: string, title: string, mutate?: (files: Record<string, Uint8Array>, m: any) => void): Buffer =>
+  renamedPackZip(DIR, name, (m, files) => {
+    m.title = title;
+    mutate?.(files, m);
+  });
 
 async function importZip(page: Page, file: string, zip: Buffer) {
   await page.getByTestId('mm-zip-input').setInputFiles({ name: file, mimeType: 'application/zip', buffer: zip });
