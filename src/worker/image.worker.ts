@@ -24,7 +24,7 @@ let detector: Promise<FaceDetector> | null = null;
 
 function photo(id: number): Photo {
   const p = photos.get(id);
-  if (!p) throw Object.assign(new Error('the photo is no longer open here (the image worker was restarted): open it again'), { name: 'StateError' });
+  if (!p) throw Object.assign(new Error('the photo is no longer open in the image worker (closed, or the worker was restarted): open it again'), { name: 'StateError' });
   return p;
 }
 
