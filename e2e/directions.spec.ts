@@ -126,6 +126,16 @@ test('a pack without directions finds them on its own (cancel, then on the next 
   expect(errors).toEqual([]);
 });
 
+/** Names a slider from the marked examples and makes it; dragging it changes the result. */
+async function makeSliderAndDrag(page: Page, name: string, id: string) {
+  await page.getByTestId('teach-name').fill(name);
+  await page.getByTestId('teach-make').click();
+  await expect(page.getByTestId('teach-message')).toHaveText(new RegExp(`Made the slider “${name}”`));
+  const recon = await canvasPixels(page, 'result-canvas');
+  await dragSlider(page, `slider-${id}`, 0.95);
+  await expect.poll(async () => meanAbsDiff(recon, await canvasPixels(page, 'result-canvas'))).toBeGreaterThan(0.5);
+}
+
 test('teach a slider from two photos (A -> B), then drag it', async ({ page }) => {
   test.setTimeout(300_000);
   const errors = collectErrors(page);
@@ -140,12 +150,7 @@ test('teach a slider from two photos (A -> B), then drag it', async ({ page }) =
   await waitInverted(page);
   await page.getByTestId('teach-without').click();
   await expect(page.getByTestId('teach-without')).toHaveText(/\(1\)/);
-  await page.getByTestId('teach-name').fill('A to B');
-  await page.getByTestId('teach-make').click();
-  await expect(page.getByTestId('teach-message')).toHaveText(/Made the slider “A to B”/);
-  const recon = await canvasPixels(page, 'result-canvas');
-  await dragSlider(page, 'slider-taught-a-to-b', 0.95);
-  await expect.poll(async () => meanAbsDiff(recon, await canvasPixels(page, 'result-canvas'))).toBeGreaterThan(0.5);
+  await makeSliderAndDrag(page, 'A to B', 'taught-a-to-b');
   await page.reload();
   await waitReady(page);
   await expect(page.getByTestId('slider-taught-a-to-b')).toHaveCount(1);
@@ -169,11 +174,6 @@ test('teach a slider with the saved session as one example', async ({ page }) =>
   await expect(page.getByTestId('teach-with')).toHaveText(/\(1\)/);
   await page.getByTestId('teach-without').click();
   await expect(page.getByTestId('teach-without')).toHaveText(/\(1\)/);
-  await page.getByTestId('teach-name').fill('Saved to now');
-  await page.getByTestId('teach-make').click();
-  await expect(page.getByTestId('teach-message')).toHaveText(/Made the slider “Saved to now”/);
-  const recon = await canvasPixels(page, 'result-canvas');
-  await dragSlider(page, 'slider-taught-saved-to-now', 0.95);
-  await expect.poll(async () => meanAbsDiff(recon, await canvasPixels(page, 'result-canvas'))).toBeGreaterThan(0.5);
+  await makeSliderAndDrag(page, 'Saved to now', 'taught-saved-to-now');
   expect(errors).toEqual([]);
 });
