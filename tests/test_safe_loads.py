@@ -79,3 +79,14 @@ def test_project_checkpoints_refuse_pickled_code(loader, evil):
 def test_train_gan_resumes_through_the_restricted_loader():
     src = (REPO / 'model' / 'demo' / 'train_gan.py').read_text()
     assert 'torch.load(' not in src and 'load_torch_file(ckpt_path)' in src
+
+
+def test_no_torch_load_outside_the_restricted_loader():
+    """Every torch.load of the toolchain goes through model/load/checkpoint.py (restricted_torch_load)."""
+    import re
+    allowed = REPO / 'model' / 'load' / 'checkpoint.py'
+    call = re.compile(r'\btorch\.load\s*\(')
+    found = [f'{p.relative_to(REPO)}:{i}' for d in ('model', 'scripts', 'bench') for p in sorted((REPO / d).rglob('*.py'))
+             if p != allowed for i, line in enumerate(p.read_text().splitlines(), 1)
+             if call.search(line.split('#')[0])]
+    assert found == []
