@@ -69,3 +69,20 @@ def test_edit_scores_count_reliable_heads_only_and_report_strict():
     sc = edit_scores(before, after, spread, 0, attrs, binary, {}, heads=['smile', 'hat'])
     assert sc['pass'] and sc['strictWorstOther'] == 'nose_size' and sc['strictWorstOtherRatio'] > 0.5
     assert not edit_scores(before, after, spread, 0, attrs, binary, {})['pass']
+
+
+def test_implied_attributes_are_one_way_and_read_from_the_labels(tmp_path):
+    import json
+    from model.eval.fidelity import implied_attributes, linked_with_implications
+    rng = np.random.default_rng(0)
+    male = rng.random(2000) < 0.5
+    beard = male & (rng.random(2000) < 0.5)       # only male faces have one
+    hat = rng.random(2000) < 0.1                  # independent
+    np.save(tmp_path / 'train_labels.npy', np.stack([male, beard, hat], 1).astype(np.float32))
+    (tmp_path / 'labels.json').write_text(json.dumps({'columns': [
+        {'name': 'male', 'kind': 'binary'}, {'name': 'facial_hair', 'kind': 'binary'}, {'name': 'hat', 'kind': 'binary'}]}))
+    imp = implied_attributes(str(tmp_path), ['male', 'facial_hair', 'hat'])
+    assert imp == {'facial_hair': {'male'}}         # male does not imply facial hair, hat implies nothing
+    linked = linked_with_implications(str(tmp_path), ['male', 'facial_hair', 'hat'])
+    assert 'male' in linked['facial_hair'] and 'facial_hair' not in linked.get('male', set())
+    assert implied_attributes(str(tmp_path / 'missing'), ['male']) == {}

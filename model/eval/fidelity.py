@@ -241,6 +241,39 @@ for _a, _b in _LINK_PAIRS:
     LINKED.setdefault(_a, set()).add(_b)
     LINKED.setdefault(_b, set()).add(_a)
 
+def implied_attributes(data_dir, attrs, min_p=0.99, min_count=50):
+    """One-way implications in the training labels (data_dir/train_labels.npy, binary columns): a -> {b} when
+    P(b | a) >= min_p over at least min_count faces with a. In facesjs, facial hair, shaved heads and baldness are
+    drawn on male faces only, so an edit that adds facial hair makes the face male by the data's own definition;
+    such a b is not counted as an 'other attribute' of a's edit (the strict variant still counts it). Empty when the
+    labels are missing."""
+    path = os.path.join(data_dir, 'train_labels.npy')
+    if not os.path.exists(path):
+        return {}
+    labels = np.load(path)
+    with open(os.path.join(data_dir, 'labels.json')) as f:
+        cols = [c['name'] for c in json.load(f)['columns']]
+    kinds = {c['name']: c.get('kind') for c in json.load(open(os.path.join(data_dir, 'labels.json')))['columns']}
+    binary = [a for a in attrs if a in cols and kinds.get(a) == 'binary']
+    out = {}
+    for a in binary:
+        has = labels[:, cols.index(a)] > 0.5
+        if has.sum() < min_count:
+            continue
+        for b in binary:
+            if b != a and (labels[has, cols.index(b)] > 0.5).mean() >= min_p:
+                out.setdefault(a, set()).add(b)
+    return out
+
+
+def linked_with_implications(data_dir, attrs):
+    """LINKED (one property by definition) plus the data's one-way implications (implied_attributes)."""
+    linked = {a: set(b) for a, b in LINKED.items()}
+    for a, bs in implied_attributes(data_dir, attrs).items():
+        linked.setdefault(a, set()).update(bs)
+    return linked
+
+
 def sphere_walk(z, d, alpha, layers):
     """Engine's edit: v = alpha d; n = ceil(|v| / 0.1) steps z <- normalise(z + v / n) on the given layers."""
     v = alpha * d

@@ -35,9 +35,10 @@ F spaces: every layer walked and F_edit = F_gen(W+_edit) + (F_inv - F_gen(W+_inv
 - **Edit test** (issue 3 + issue 12): classifier scores in sigma units (each score's std over held-out faces; logits
   for binary heads); passes when >= 90 % of faces move the intended way and every *other reliable* head (binary
   accuracy >= 0.95 or regression R^2 >= 0.9 on held-out faces, from the classifier's metadata; attributes that are one
-  property by definition exempt, fidelity.LINKED) moves < 1/3 as much on average, **and** the image-quality guard
-  holds: domain FID of the edited images <= 1.5 x the domain FID of the same space's unedited reconstructions. The
-  strict variant counts every head.
+  property by definition exempt, fidelity.LINKED, and for the + edit the attributes its own attribute implies in the
+  training labels, fidelity.implied_attributes: facial hair -> male) moves < 1/3 as much on average, **and** the
+  image-quality guard holds: domain FID of the edited images <= 1.5 x the domain FID of the same space's unedited
+  reconstructions. The strict variant counts every head, implications included.
 - **Distortion**: domain FID of edited images vs held-out faces (classifier penultimate features, the same n as the
   reconstructions), and for localised attributes the mean |change| (0-255) outside the attribute's region: mouth
   for smile / mouth open, hair for hair colour. Regions come from the training labels: where the mean image of faces
@@ -381,18 +382,19 @@ def reliable_heads(attributes):
     return ok
 
 
-def edit_rows(delta, j, attrs, reliable, fid_edit, fid_recon, delta_prob=None):
+def edit_rows(delta, j, attrs, reliable, fid_edit, fid_recon, delta_prob=None, linked=None):
     """Issue 12's test on per-face changes delta [N, A] (sigma units, already signed so that + is intended); the
     same on probabilities (delta_prob: binary heads as sigmoid, where a saturated rare head's logit jitters by whole
     units with no visible change)."""
-    from model.eval.fidelity import edit_test
-    frac, own, worst, ratio = edit_test(delta, j, attrs, heads=reliable)
+    from model.eval.fidelity import LINKED, edit_test
+    linked = LINKED if linked is None else linked
+    frac, own, worst, ratio = edit_test(delta, j, attrs, linked, heads=reliable)
     _, _, worst_s, ratio_s = edit_test(delta, j, attrs)
     guard = fid_edit <= GUARD * fid_recon
     moved = frac >= 0.9 and ratio < 1 / 3
     extra = {}
     if delta_prob is not None:
-        frac_p, _, worst_p, ratio_p = edit_test(delta_prob, j, attrs, heads=reliable)
+        frac_p, _, worst_p, ratio_p = edit_test(delta_prob, j, attrs, linked, heads=reliable)
         extra = dict(prob_frac_intended=round(frac_p, 3), prob_worst_other=worst_p, prob_worst_other_ratio=round(ratio_p, 3),
                      prob_success=bool(frac_p >= 0.9 and ratio_p < 1 / 3 and guard))
     return dict(**extra, frac_intended=round(frac, 3), own_mean_delta_sigma=round(own, 3), worst_other=worst,
@@ -404,7 +406,7 @@ def edit_rows(delta, j, attrs, reliable, fid_edit, fid_recon, delta_prob=None):
 
 # ---- the run --------------------------------------------------------------------------------------------------
 def run(args, log=print):
-    from model.eval.fidelity import Classifier, EncoderRunner, fid, load_attributes
+    from model.eval.fidelity import Classifier, EncoderRunner, fid, implied_attributes, linked_with_implications, load_attributes
     torch.set_num_threads(args.threads)
     t_start = time.time()
     names = [s.strip() for s in args.spaces.split(',') if s.strip()]
@@ -495,6 +497,9 @@ def run(args, log=print):
         reliable = reliable_heads(attributes)
         report['reliable_heads'] = reliable
         report['unreliable_heads'] = [a for a in attrs if a not in reliable]
+        # adding a implies b in the data (facial hair -> male): b is not an 'other attribute' of the + edit
+        linked_plus = linked_with_implications(args.data, attrs)
+        report['implied_heads'] = {a: sorted(b) for a, b in implied_attributes(args.data, attrs).items()}
         held_all = load_faces(args.data, 'heldout', n=args.fid_n)
         keep = [i for i in range(held_all.shape[0]) if not args.offset <= i < args.offset + n]
         ref_scores, ref_feats = clf(held_all[keep], features=True)
@@ -536,7 +541,8 @@ def run(args, log=print):
                         scores, feats = clf(img, features=True)
                         delta = (sign * (scores - base) / sd).numpy()
                         delta_p = (sign * (clf.probs(scores) - clf.probs(base)) / sd_p).numpy()
-                        r = edit_rows(delta, j, attrs, reliable, fid(feats, ref_feats), fid_recon, delta_p)
+                        r = edit_rows(delta, j, attrs, reliable, fid(feats, ref_feats), fid_recon, delta_p,
+                                      linked=linked_plus if sign > 0 else None)
                         r['pixel_change'] = _r(float((img - recon).abs().mean() * 127.5), 2)
                         region = REGIONS.get(d['attribute'])
                         if region:
