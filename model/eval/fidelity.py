@@ -35,13 +35,13 @@ F-block sweep (--f-res 8,16,32): 1. and 2. for each block; the encoder has a hea
 """
 import argparse
 import json
-import math
 import os
 import time
 
 import numpy as np
 import torch
 
+from model.directions.walk import walk_layers
 from model.eval.inversion_common import load_bundle, load_faces, psnr
 
 
@@ -275,16 +275,8 @@ def linked_with_implications(data_dir, attrs):
 
 
 def sphere_walk(z, d, alpha, layers):
-    """Engine's edit: v = alpha d; n = ceil(|v| / 0.1) steps z <- normalise(z + v / n) on the given layers."""
-    v = alpha * d
-    n = max(1, math.ceil(float(v.norm()) / 0.1))
-    z = z.clone()
-    zl = z[:, layers]
-    for _ in range(n):
-        zl = zl + v / n
-        zl = zl * torch.rsqrt(torch.mean(zl * zl, -1, keepdim=True) + 1e-8)
-    z[:, layers] = zl
-    return z
+    """The engine's edit on the given layers of z [B, numWs, D]: v = alpha d, walked as model.directions.walk does."""
+    return walk_layers(z, alpha * d, layers)
 
 
 def edit_test(delta, j, attrs, linked=LINKED, heads=None):
