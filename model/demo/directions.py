@@ -198,7 +198,7 @@ def context_samples(g, n, f_res, gen):
 
 
 def edit_scores(before, after, spread, j, attrs, binary, linked, heads=None):
-    """Issue 3's test as model/eval/fidelity.py scores it: on scores in sigma units (logits for binary attributes) and on
+    """The edit test as model/eval/fidelity.py scores it: on scores in sigma units (logits for binary attributes) and on
     probabilities (a saturated rare attribute's logit jitters by whole units with no visible change). `heads`: the
     attributes counted as 'others' (the reliable classifier heads, model.eval.spaces.reliable_heads); the strict
     variant counts every head."""

@@ -280,10 +280,10 @@ def sphere_walk(z, d, alpha, layers):
 
 
 def edit_test(delta, j, attrs, linked=LINKED, heads=None):
-    """Issue 3's test on per-face changes `delta` [N, A] (numpy) for attribute j, ignoring the attributes linked to
+    """The edit test on per-face changes `delta` [N, A] (numpy) for attribute j, ignoring the attributes linked to
     it by definition: (fraction moved the intended way, own mean change, worst other attribute, its mean |change|
     over the own mean |change|). It passes when the fraction is >= 0.9 and the ratio < 1/3. heads: the attribute
-    ids counted as others (default: all; issue 12 counts only the reliable classifier heads)."""
+    ids counted as others (default: all; the demo-model bars count only the reliable classifier heads)."""
     own = delta[:, j]
     others = np.abs(delta).mean(0)
     others[j] = 0

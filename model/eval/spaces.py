@@ -1,4 +1,4 @@
-"""The paper's comparison on our model (issue 13): W, W+, S, Z, Z+, F/W+, F/Z+ side by side.
+"""The paper's comparison on our model: W, W+, S, Z, Z+, F/W+, F/Z+ side by side.
 
     python3 -m model.fidelity --spaces W,W+,S,Z,Z+,F/W+,F/Z+ [--anchor] [--edit-mode fixed,follow] --report docs/SPACES.md
 
@@ -29,10 +29,10 @@ spaces the residual |F_inv - F_gen(W+_inv)| / |F_inv|.
 Z / Z+ / F/Z+: the engine's sphere walk of z along d; W / W+ / F/W+: w_i += psi_i dW with dW the *mapped difference*
 E_z[mapping(walk(z, alpha d)) - mapping(z)] over --dir-samples prior samples; S: s += A(w_avg + dW) - A(w_avg)
 for each affine layer A (exact: A is affine). Layers: the direction's own, else every layer for spaces without F and
-layers >= fBlock.firstWs for F spaces (the paper's edit, F fixed). `--edit-mode follow` adds the edit of issue 12 for
+layers >= fBlock.firstWs for F spaces (the paper's edit, F fixed). `--edit-mode follow` adds the edit with F following for
 F spaces: every layer walked and F_edit = F_gen(W+_edit) + (F_inv - F_gen(W+_inv)).
 
-- **Edit test** (issue 3 + issue 12): classifier scores in sigma units (each score's std over held-out faces; logits
+- **Edit test**: classifier scores in sigma units (each score's std over held-out faces; logits
   for binary heads); passes when >= 90 % of faces move the intended way and every *other reliable* head (binary
   accuracy >= 0.95 or regression R^2 >= 0.9 on held-out faces, from the classifier's metadata; attributes that are one
   property by definition exempt, fidelity.LINKED, and for the + edit the attributes its own attribute implies in the
@@ -383,7 +383,7 @@ def reliable_heads(attributes):
 
 
 def edit_rows(delta, j, attrs, reliable, fid_edit, fid_recon, delta_prob=None, linked=None):
-    """Issue 12's test on per-face changes delta [N, A] (sigma units, already signed so that + is intended); the
+    """The edit test with the image-quality guard on per-face changes delta [N, A] (sigma units, already signed so that + is intended); the
     same on probabilities (delta_prob: binary heads as sigmoid, where a saturated rare head's logit jitters by whole
     units with no visible change)."""
     from model.eval.fidelity import LINKED, edit_test
@@ -728,7 +728,7 @@ def make_grid(path, cd, editor, names, inv, target, dirs, alpha, faces, mode='fi
 
 @torch.no_grad()
 def make_mode_grid(path, cd, editor, names, inv, target, dirs, alpha, faces):
-    """Issue 12's side by side: per F space, its reconstruction and each +alpha edit with F fixed and F following."""
+    """F fixed vs F follows side by side: per F space, its reconstruction and each +alpha edit with F fixed and F following."""
     k = min(faces, target.shape[0])
     cols, header, groups = [[_tile(target[i]) for i in range(k)]], ['target'], set()
     for name in names:
