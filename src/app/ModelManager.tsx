@@ -2,12 +2,16 @@
  * Model manager: bundled packs under /models/ plus packs imported from a zip, a folder or a URL and kept in this
  * browser (OPFS, through the import worker); storage quota; switch; delete. Imports are checked with the engine's
  * own manifest + sha256 checks and then loaded by the engine, which refuses a graph that does not load; on any
- * failure the pack is not kept and the current pack stays in use. The flows are in src/state/packs.ts.
+ * failure the pack is not kept and the current pack stays in use. A StyleGAN2 checkpoint (.pt / .pkl), picked or
+ * dropped on the sheet, is converted into a pack in the import worker (state/convert.ts). The flows are in
+ * src/state/packs.ts and src/state/convert.ts.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore } from '../state/store';
 import { deleteStoredPack, importPack, listPacks, storageEstimate, switchPack, type PackRow } from '../state/packs';
 import { errorInfo } from '../state/errors';
+import { cancelConvert, convertCheckpointFile, isCheckpointName } from '../state/convert';
+import type { ConvertProgress } from '../worker/importClient';
 import { PackDirections } from './PackDirections';
 import type { ImportProgress, ImportSource } from '../worker/protocol';
 import './ModelManager.css';
@@ -28,6 +32,15 @@ function progressText(p: ImportProgress): string {
   return `Reading ${file}` + (p.allBytes ? ` (${fmtBytes(p.doneBytes)} of ${fmtBytes(p.allBytes)})` : '');
 }
 
+function convertText(p: ConvertProgress): string {
+  const pct = p.total ? ` ${Math.round((100 * p.done) / p.total)}%` : '';
+  if (p.phase === 'template') return `Fetching the ${p.template} graphs…${pct}`;
+  if (p.phase === 'wavg') return `Computing w_avg (the checkpoint has none)…${pct}`;
+  if (p.phase === 'weights') return `Writing weights.bin…${pct} (${fmtBytes(p.done)} of ${fmtBytes(p.total)})`;
+  if (p.phase === 'storing') return 'Storing the pack…';
+  return 'Reading the checkpoint…';
+}
+
 export function ModelManager() {
   const [open, setOpen] = useState(false);
   const [rows, setRows] = useState<PackRow[] | null>(null);
@@ -41,6 +54,9 @@ export function ModelManager() {
   const phase = useStore((s) => s.phase);
   const zipInput = useRef<HTMLInputElement>(null);
   const dirInput = useRef<HTMLInputElement>(null);
+  const ckptInput = useRef<HTMLInputElement>(null);
+  const [converting, setConverting] = useState(false);
+  const [dropOver, setDropOver] = useState(false);
   const dialog = useRef<HTMLDialogElement>(null);
   const opener = useRef<HTMLButtonElement>(null);
   const closeButton = useRef<HTMLButtonElement>(null);
@@ -132,6 +148,66 @@ export function ModelManager() {
     }
   }
 
+  async function runConvert(f: File) {
+    setBusy(`Reading ${f.name}…`);
+    setConverting(true);
+    setMsg(null);
+    try {
+      // parsing, the weights recipe, sha256 and storage writes run in the import worker: the page never holds the file
+      const done = await convertCheckpointFile(f, {
+        progress: (p) => setBusy(convertText(p)),
+        loading: (title) => {
+          setConverting(false);
+          setBusy(`Loading ${title}…`);
+        },
+      });
+      setMsg({
+        kind: 'ok',
+        text: `Converted ${f.name} (${done.layout}, ${done.template} graphs, ${fmtBytes(done.bytes)}, ${(done.ms / 1000).toFixed(0)} s) and switched to it. "Find directions" gives it sliders.`,
+      });
+    } catch (e) {
+      const info = errorInfo(e);
+      setMsg({ kind: 'error', text: info.name === 'CancelledError' ? `Conversion of ${f.name} cancelled; nothing was kept.` : `${f.name} was not converted: ${info.message}. The current pack stays in use.` });
+    } finally {
+      setConverting(false);
+      setBusy(null);
+      await refresh();
+    }
+  }
+
+  function onCheckpoint(e: React.ChangeEvent<HTMLInputElement>) {
+    const f = e.target.files?.[0];
+    e.target.value = '';
+    if (f) void runConvert(f);
+  }
+
+  // a file dropped on the sheet: a checkpoint is converted, a zip imported (the page's own drop handler never sees it)
+  function onSheetDragOver(e: React.DragEvent) {
+    if (!e.dataTransfer.types.includes('Files')) return;
+    e.preventDefault();
+    e.stopPropagation();
+    e.dataTransfer.dropEffect = idle ? 'copy' : 'none';
+    setDropOver(true);
+  }
+
+  function onSheetDrop(e: React.DragEvent) {
+    if (!e.dataTransfer.types.includes('Files')) return;
+    e.preventDefault();
+    e.stopPropagation();
+    setDropOver(false);
+    const f = e.dataTransfer.files[0];
+    if (!f) return;
+    if (!idle) {
+      setMsg({ kind: 'info', text: `Busy: drop ${f.name} again when the current task is done.` });
+    } else if (/\.zip$/i.test(f.name)) {
+      void runImport(f.name, { kind: 'zip', name: f.name, blob: f });
+    } else if (isCheckpointName(f.name)) {
+      void runConvert(f);
+    } else {
+      setMsg({ kind: 'error', text: `${f.name}: drop a StyleGAN2 checkpoint (.pt, .pkl) or a pack zip here; photos go on the editor.` });
+    }
+  }
+
   function onZip(e: React.ChangeEvent<HTMLInputElement>) {
     const f = e.target.files?.[0];
     e.target.value = '';
@@ -185,7 +261,17 @@ export function ModelManager() {
         )}
         <span className="model-chip-caret" aria-hidden="true">▾</span>
       </button>
-      <dialog ref={dialog} className="mm-sheet" aria-labelledby="mm-title" data-testid="model-manager" onClose={onClosed} onClick={onDialogClick}>
+      <dialog
+        ref={dialog}
+        className={dropOver ? 'mm-sheet mm-drop-over' : 'mm-sheet'}
+        aria-labelledby="mm-title"
+        data-testid="model-manager"
+        onClose={onClosed}
+        onClick={onDialogClick}
+        onDragOver={onSheetDragOver}
+        onDragLeave={(e) => !e.currentTarget.contains(e.relatedTarget as Node | null) && setDropOver(false)}
+        onDrop={onSheetDrop}
+      >
         {open && (
           <div className="mm-sheet-body">
             <header className="mm-head">
@@ -250,7 +336,23 @@ export function ModelManager() {
                   </button>
                 </div>
                 <input ref={zipInput} type="file" accept=".zip,application/zip" hidden onChange={onZip} data-testid="mm-zip-input" />
+                <input ref={ckptInput} type="file" accept=".pt,.pth,.pkl,.ckpt" hidden onChange={onCheckpoint} data-testid="mm-ckpt-input" />
                 <input ref={dirInput} type="file" hidden multiple onChange={onDir} data-testid="mm-dir-input" {...{ webkitdirectory: '', directory: '' }} />
+                <h3 className="mm-section">Convert a checkpoint</h3>
+                <p className="muted small">
+                  A StyleGAN2 generator: rosinality <code>.pt</code> (e.g. <code>stylegan2-ffhq-config-f.pt</code>, pSp/e4e, train.py) or NVIDIA
+                  stylegan2-ada <code>.pkl</code>, picked or dropped here. Converted in this browser; the file is read, never run, and never leaves the device.
+                </p>
+                <div className="mm-buttons">
+                  <button disabled={!idle} onClick={() => ckptInput.current?.click()} data-testid="mm-ckpt">
+                    <span className="mm-btn-icon" aria-hidden="true">⚙</span> From a checkpoint…
+                  </button>
+                  {converting && (
+                    <button className="ghost" onClick={() => void cancelConvert()} data-testid="mm-ckpt-cancel">
+                      Cancel
+                    </button>
+                  )}
+                </div>
                 <form className="mm-url" onSubmit={onUrl}>
                   <input type="text" inputMode="url" placeholder="/models/pack/ or /packs/pack.zip" value={url} onChange={(e) => setUrl(e.target.value)} aria-label="Pack URL" data-testid="mm-url" />
                   <button type="submit" disabled={!idle || !url.trim()} data-testid="mm-url-go">

@@ -7,10 +7,12 @@
  */
 import * as Comlink from 'comlink';
 import { importPackStream } from '../engine/pack/import';
+import { convertCheckpoint } from '../engine/convert/convert';
 import { defaultPackStorage, storedPackUrl } from '../engine/pack/store';
 import { addedDirectionsKey, defaultAddedDirections } from '../engine/pack/addedDirections';
 import type { ImportApi } from './protocol';
 import type { StoredPackInfo, StoredPacksApi } from './storedPacksProtocol';
+import type { ConvertApi } from './convertProtocol';
 
 async function listStored(): Promise<StoredPackInfo[]> {
   const storage = defaultPackStorage();
@@ -37,10 +39,28 @@ async function listStored(): Promise<StoredPackInfo[]> {
   return rows;
 }
 
-const api: ImportApi & StoredPacksApi = {
+let converting: AbortController | null = null;
+
+const api: ImportApi & StoredPacksApi & ConvertApi = {
   importPack: (source, onProgress) => importPackStream(defaultPackStorage(), source, onProgress),
   listStored,
   readStored: (id, path) => defaultPackStorage().read(id, path),
+  async convertCheckpoint(file, name, templateBase, onProgress) {
+    converting?.abort();
+    const ctl = (converting = new AbortController());
+    try {
+      return await convertCheckpoint(defaultPackStorage(), file, name, {
+        fetchTemplate: (id, f) => fetch(new URL(`${id}/${f}`, templateBase).href),
+        onProgress,
+        signal: ctl.signal,
+      });
+    } finally {
+      if (converting === ctl) converting = null;
+    }
+  },
+  async cancelConvert() {
+    converting?.abort();
+  },
   sweepStored: async () => (await defaultPackStorage().sweep?.().catch(() => null)) ?? { removed: [], bytes: 0 },
   async removeStored(id) {
     await defaultPackStorage().remove(id);

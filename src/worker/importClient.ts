@@ -6,16 +6,18 @@
 import * as Comlink from 'comlink';
 import type { ImportApi } from './protocol';
 import type { StoredPacksApi } from './storedPacksProtocol';
+import type { ConvertApi } from './convertProtocol';
 
 export { storedPackId, storedPackUrl } from '../engine/pack/store';
 export type { StoredPackInfo, StoredPacksApi } from './storedPacksProtocol';
+export type { ConvertApi, ConvertedPack, ConvertProgress } from './convertProtocol';
 
-let importer: Comlink.Remote<ImportApi & StoredPacksApi> | null = null;
+let importer: Comlink.Remote<ImportApi & StoredPacksApi & ConvertApi> | null = null;
 
-export function getImporter(): Comlink.Remote<ImportApi & StoredPacksApi> {
+export function getImporter(): Comlink.Remote<ImportApi & StoredPacksApi & ConvertApi> {
   if (!importer) {
     const worker = new Worker(new URL('./import.worker.ts', import.meta.url), { type: 'module', name: 'fzplus-import' });
-    importer = Comlink.wrap<ImportApi & StoredPacksApi>(worker);
+    importer = Comlink.wrap<ImportApi & StoredPacksApi & ConvertApi>(worker);
   }
   return importer;
 }
