@@ -4,7 +4,8 @@ the shared 64 px reference, into data/convert-fixtures/ (git-ignored; ~400 MB; s
 
     ref.pt (a copy of the zip checkpoint), ref-legacy.pt (torch's pre-1.6 format), ref-psp.pt (pSp/e4e layout),
     ref.pkl (a synthetic NVIDIA stylegan2-ada-pytorch network pickle), ref-train.pt (train.py layout: 'g', 'd',
-    'g_ema', argparse 'args', no latent_avg), tiny.pt (an architecture no template has)
+    'g_ema', argparse 'args', no latent_avg), tiny.pt (an architecture no template has), ref-wrongshape.pt (one
+    tensor of the wrong shape)
     expected.json: sha256 of weights.bin by the Python recipe path (python3 -m model.export.template apply) for each,
     and the mapped w_avg of ref-train.pt.
 
@@ -24,7 +25,7 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, 'tests'))
-VERSION = 2  # bump when the files made here change
+VERSION = 3  # bump when the files made here change
 
 
 def sha256(path):
@@ -81,6 +82,9 @@ def main():
     torch.save({'g': sd, 'd': {'convs.0.0.weight': torch.zeros(4, 3, 1, 1)}, 'g_ema': sd, 'g_optim': {}, 'd_optim': {},
                 'args': ns, 'ada_aug_p': 0.0}, os.path.join(a.out, 'ref-train.pt'))
     files['ref-train.pt'] = {}
+    bad = dict(sd)
+    bad['convs.3.conv.modulation.weight'] = torch.zeros(7, 128)
+    torch.save({'g_ema': bad, 'latent_avg': la}, os.path.join(a.out, 'ref-wrongshape.pt'))
     tiny = Generator(32, 64, 2, channels={4: 32, 8: 32, 16: 16, 32: 16})
     torch.save({'g_ema': tiny.state_dict(), 'latent_avg': torch.zeros(64)}, os.path.join(a.out, 'tiny.pt'))
     tmp = tempfile.mkdtemp(dir=a.out, prefix='.apply-')

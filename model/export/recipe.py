@@ -37,7 +37,7 @@ f32 = np.float32
 def op_apply(entry, src):
     """One recipe entry -> float32 array (C order, entry['shape']). src: key -> float32 array (C order).
     scale:  x * scale (float32 product), viewed as `view`, axes permuted by `perm`, taps reversed (`flip`: the last
-            two axes).
+            two axes), then `slice` [axis, start, end] taken.
     sqsum:  sum over the last axis of `view` of (x * scale)^2, each square and each partial sum rounded to float32,
             in index order; then `perm`.
     mul:    src[0] * src[1][0] (a noise buffer times its scalar strength).
@@ -49,6 +49,9 @@ def op_apply(entry, src):
             x = x.transpose(entry['perm'])
         if entry.get('flip'):
             x = x[..., ::-1, ::-1]
+        if entry.get('slice'):
+            axis, start, end = entry['slice']
+            x = x[(slice(None),) * axis + (slice(start, end),)]
     elif op == 'sqsum':
         w = src[entry['src'][0]].reshape(entry['view'])
         s = f32(entry.get('scale', 1.0))

@@ -136,9 +136,25 @@ class Matcher:
     def __init__(self, cands):
         self.by_bytes = {}
         self.by_size = {}
+        self.cands = cands
         for e, a in cands:
             self.by_bytes.setdefault(hashlib.sha256(a.tobytes()).digest(), (e, a))
             self.by_size.setdefault(a.size, []).append((e, a))
+
+    def find_slice(self, arr):
+        """A part of a candidate along axis 1 (an upsampling conv's transposed weight split by groups of output
+        channels, model/nets/stylegan2.py ModulatedConv2d._upsample_conv)."""
+        a = np.ascontiguousarray(arr, dtype=f32)
+        if a.ndim != 4:
+            return None, False
+        for e, c in self.cands:
+            if c.ndim != 4 or c.shape[1] <= a.shape[1] or (c.shape[0], c.shape[2], c.shape[3]) != (a.shape[0], a.shape[2], a.shape[3]):
+                continue
+            for start in range(c.shape[1] - a.shape[1] + 1):
+                part = c[:, start:start + a.shape[1]]
+                if np.array_equal(part, a):
+                    return {**e, 'slice': [1, start, start + a.shape[1]]}, True
+        return None, False
 
     def find(self, arr):
         a = np.ascontiguousarray(arr, dtype=f32)
@@ -185,6 +201,9 @@ def export_graphs(tid, seed, keys=None, log=print):
 
 
 FLOAT = onnx.TensorProto.FLOAT
+# constants of the architecture (blur kernels per channel, SSIM windows) stay far below this; a weight-derived tensor
+# that no candidate matches would be above it
+LARGE_CONST = 256 * 1024
 
 
 def float_constants_to_initializers(model):
@@ -213,6 +232,11 @@ def classify(models, matcher):
                 continue
             arr = numpy_helper.to_array(init)
             e, exact = matcher.find(arr)
+            if e is None and arr.nbytes >= pack.MIN_BYTES:
+                e, exact = matcher.find_slice(arr)
+            if e is None and arr.nbytes >= LARGE_CONST:
+                raise RuntimeError(f'{key}: initializer {init.name} {list(arr.shape)} matches no recipe op but is too large '
+                                   f'to be a constant of the architecture: add its transform to candidates()')
             out[(key, init.name)] = (e, exact, arr)
     return out
 

@@ -14,6 +14,7 @@ import { randn } from '../math/rng';
 import { convertCheckpoint, packNameFromFile, TEMPLATES, type ConvertOptions } from './convert';
 import { unpickle, bytesSource, UNPICKLE_LIMITS } from './pickle';
 import { readCheckpointObject } from './torchfile';
+import { applyOp } from './recipe';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const FIX = join(ROOT, 'data', 'convert-fixtures');
@@ -72,6 +73,18 @@ describe('restricted unpickler', () => {
     expect(Array.from(randn(6, 1))).toEqual([
       0.9659740328788757, 0.016605805605649948, 1.123104214668274, -0.13435253500938416, -0.04922786355018616, 0.24868126213550568,
     ]);
+  });
+  it('recipe ops: scale, transpose, flip and slice as model/export/recipe.py op_apply; ΣW² in tap order', async () => {
+    const w = Float32Array.from({ length: 2 * 3 * 2 * 2 }, (_, i) => i * 0.37 - 2);
+    const src = async () => w;
+    const at = (o: number, i: number, a: number, b: number) => w[((o * 3 + i) * 2 + a) * 2 + b];
+    const got = await applyOp({ offset: 0, bytes: 32, dtype: 'float32', op: 'scale', src: ['w'], scale: 0.5, view: [2, 3, 2, 2], perm: [1, 0, 2, 3], flip: true, slice: [1, 1, 2], shape: [3, 1, 2, 2] }, src);
+    const want: number[] = [];
+    for (let i = 0; i < 3; i++) for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) want.push(Math.fround(at(1, i, 1 - a, 1 - b) * 0.5));
+    expect(Array.from(got)).toEqual(want);
+    const sq = await applyOp({ offset: 0, bytes: 24, dtype: 'float32', op: 'sqsum', src: ['w'], scale: 0.5, view: [2, 3, 4], perm: [1, 0], shape: [3, 2] }, src);
+    const acc = (o: number, i: number) => [0, 1, 2, 3].reduce((s, t) => Math.fround(s + Math.fround(Math.fround(w[(o * 3 + i) * 4 + t] * 0.5) ** 2)), 0);
+    expect(Array.from(sq)).toEqual([acc(0, 0), acc(1, 0), acc(0, 1), acc(1, 1), acc(0, 2), acc(1, 2)]);
   });
   it('names packs after the file', () => {
     expect(packNameFromFile('StyleGAN2 FFHQ config-f.pt')).toBe('stylegan2-ffhq-config-f');
@@ -141,7 +154,11 @@ describe.skipIf(!haveRef)('checkpoint conversion (64 px reference)', () => {
     await refused(await file('tiny.pt'), 'tiny.pt', /unsupported architecture: 32 px, style_dim 64.*1024 px FFHQ config-f.*python3 -m model\.export/);
   });
 
-  it('refuses wrong shapes, NaN weights and a foreign class in a real checkpoint', async () => {
+  it('refuses a tensor of the wrong shape, naming it', async () => {
+    await refused(await file('ref-wrongshape.pt'), 'ref-wrongshape.pt', /wrong shape for convs\.3\.conv\.modulation\.weight: \[7, 128\] in the checkpoint, \[512, 128\] expected/);
+  });
+
+  it('refuses NaN weights and a foreign class in a real checkpoint', async () => {
     const raw = new Uint8Array(readFileSync(join(FIX, 'ref.pt')));
     const text = new TextDecoder('latin1').decode(raw.subarray(0, 200_000));
     // NaN: the first float32 values of a conv weight's storage, found through the checkpoint's own index

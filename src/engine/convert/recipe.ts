@@ -22,6 +22,8 @@ export interface RecipeEntry {
   view?: number[];
   perm?: number[];
   flip?: boolean;
+  /** [axis, start, end] of the permuted tensor. */
+  slice?: [number, number, number];
   constOffset?: number;
 }
 
@@ -94,6 +96,16 @@ function permute(x: Float32Array, view: number[], perm: number[] | undefined, fl
   return out;
 }
 
+/** x (C order, `shape`) restricted to [start, end) along `axis`. */
+function sliceAxis(x: Float32Array, shape: number[], [axis, start, end]: [number, number, number]): Float32Array {
+  const outer = prod(shape.slice(0, axis));
+  const inner = prod(shape.slice(axis + 1));
+  const len = (end - start) * inner;
+  const out = new Float32Array(outer * len);
+  for (let o = 0; o < outer; o++) out.set(x.subarray(o * shape[axis] * inner + start * inner, o * shape[axis] * inner + end * inner), o * len);
+  return out;
+}
+
 /** One entry's values (model/export/recipe.py op_apply). `src(key)` gives a source tensor's float32 values. */
 export async function applyOp(e: RecipeEntry, src: (key: string) => Promise<Float32Array>): Promise<Float32Array> {
   const n = prod(e.shape);
@@ -102,7 +114,9 @@ export async function applyOp(e: RecipeEntry, src: (key: string) => Promise<Floa
     const s = Math.fround(e.scale ?? 1);
     const y = new Float32Array(x.length);
     for (let i = 0; i < x.length; i++) y[i] = Math.fround(x[i] * s);
-    const out = permute(y, e.view ?? [y.length], e.perm, !!e.flip);
+    const view = e.view ?? [y.length];
+    let out = permute(y, view, e.perm, !!e.flip);
+    if (e.slice) out = sliceAxis(out, (e.perm ?? view.map((_, i) => i)).map((a) => view[a]), e.slice);
     if (out.length !== n) throw new UnpickleError(`${e.src![0]} has ${x.length} values, the recipe expects ${n}`);
     return out;
   }
