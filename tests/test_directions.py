@@ -86,3 +86,15 @@ def test_implied_attributes_are_one_way_and_read_from_the_labels(tmp_path):
     linked = linked_with_implications(str(tmp_path), ['male', 'facial_hair', 'hat'])
     assert 'male' in linked['facial_hair'] and 'facial_hair' not in linked.get('male', set())
     assert implied_attributes(str(tmp_path / 'missing'), ['male']) == {}
+
+
+def test_effect_matched_moves_its_own_head_and_holds_the_others():
+    from model.demo.directions import effect_matched
+    rng = np.random.default_rng(4)
+    normals = np.linalg.qr(rng.normal(size=(16, 4)))[0].T       # 4 orthonormal directions in 16-d
+    effects = np.array([[1.0, 0.8, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.0, 0.5]])  # [K, A]
+    d = effect_matched(effects, normals, 0, [1, 2], ridge=1e-6)
+    c = normals @ d                                              # coefficients of d on the normals
+    effect = c @ effects
+    assert effect[0] > 0 and abs(effect[1]) < 1e-3 * effect[0] and abs(effect[2]) < 1e-3 * effect[0]
+    assert abs(np.linalg.norm(d) - 1) < 1e-9

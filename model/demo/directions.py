@@ -16,9 +16,12 @@ What it does
 In-context fit (`--f-res`, default 16: the demo pack's F block): the app edits with F fixed, so only the style
 layers >= firstWs can move an attribute. The samples are therefore rendered as the app renders an edit: F from one
 z (z_F) and the style layers from another (z_S), `synthesis_from_f(F(z_F), W(z_S))`, and the boundaries are fitted
-on z_S. For each attribute two candidates are built, the plain normal and InterFaceGAN's conditional one (the
-normal with the normals of strongly correlated other attributes, |cos| >= `--condition-cos`, projected out; pairs
-that are one property by definition (fidelity.LINKED) are not conditioned on each other), and every candidate is
+on z_S. For each attribute the candidates are the plain normal, InterFaceGAN's conditional ones (the normal with the normals
+of correlated other attributes, |cos| >= each `--condition-cos` level, projected out; pairs that are one property by
+definition (fidelity.LINKED) or that the training labels imply (fidelity.implied_attributes) are not conditioned on
+each other) and an effect-matched one (the combination of all normals whose measured first-order effect moves the
+attribute and holds every other counted head; it also gives attributes too rare to fit a normal, such as bald, a
+candidate), and every candidate is
 tried on every contiguous range of style layers (as GANSpace gives each edit a layer range). On `--n-select` fresh
 samples the choice is the candidate that passes the issue-3 test (>= 90 % of faces move the intended way at
 +`--eval-alpha` sigma, other attributes' mean |change| < 1/3 of the own one), else the best own/other ratio.
@@ -53,7 +56,7 @@ from model.directions.latent import LatentStats
 from model.directions.walk import normalise, sphere_walk  # noqa: F401 (also this module's API)
 from model.load.checkpoint import load_torch_file
 from model.nets.classifier import load_classifier
-from model.eval.fidelity import LINKED, edit_test
+from model.eval.fidelity import LINKED, edit_test, linked_with_implications
 from model.eval.spaces import reliable_heads
 from model.nets.stylegan2 import Generator
 
@@ -232,11 +235,23 @@ def conditional(normals, j, attrs, linked, min_cos):
     return d / np.linalg.norm(d), [attrs[k] for k in cond]
 
 
+def effect_matched(effects, normals, j, held, ridge=1e-2):
+    """Combination of the normals [K, D] whose first-order effect (effects [K, A]: mean change of each head per
+    normal) is +1 on head j and 0 on the held heads: least squares with a small ridge; unit vector, or None."""
+    cols = [j] + list(held)
+    m = effects[:, cols].T                          # [1 + H, K]
+    t = np.zeros(len(cols)); t[0] = 1.0
+    c = np.linalg.solve(m.T @ m + ridge * np.eye(m.shape[1]), m.T @ t)
+    d = c @ normals
+    n = np.linalg.norm(d)
+    return d / n if n > 1e-9 else None
+
+
 def layer_ranges(first, num_ws, min_len=2):
     return [list(range(a, b)) for a in range(first, num_ws) for b in range(a + min_len, num_ws + 1)]
 
 
-def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, log=print):
+def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LINKED, log=print):
     """The in-context fit + conditional candidates + layer-range choice (module docstring). With --f-res 0 the
     context is the whole generator (the app's 'F follows the edit' mode walks every layer and moves F with it), so
     samples are plain z and candidates are the plain and the conditional normals."""
@@ -280,6 +295,18 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, log=print)
     fe, zev, zplus_ev, base_ev = check(args.n_eval)
     ranges = layer_ranges(first, num_ws) if args.layer_search else [list(range(first, num_ws))]
     cos_levels = sorted({float(c) for c in str(args.condition_cos).split(',')})
+    # effect matrix: the mean change of every head (sigma units) when all layers walk +eval_alpha along each
+    # normal, on their own samples; an effect-matched candidate combines the normals so that, to first order, its
+    # own head moves and every other counted head stays (InterFaceGAN's conditioning, done on measured effects
+    # rather than on the normals' cosines)
+    basis = [k for k, nk in enumerate(normals) if nk is not None]
+    fm, zm, zplus_m, base_m = check(args.n_select)
+    effects = np.zeros((len(basis), len(attrs)))
+    for r, k in enumerate(basis):
+        walked = sphere_walk(zm, torch.as_tensor(args.eval_alpha * normals[k], dtype=torch.float32))
+        effects[r] = ((clf(draw(fm, walked[:, None].repeat(1, num_ws, 1))).numpy() - base_m) / spread[0]).mean(0)
+    log(f'effect matrix of {len(basis)} normals on {args.n_select} samples ({time.time() - t0:.0f} s)')
+
     directions, stats = [], {}
     for a, label in DIRECTION_ATTRIBUTES:
         if a not in attrs:
@@ -291,10 +318,14 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, log=print)
         if normals[j] is not None:
             seen = set()
             for c in cos_levels:  # InterFaceGAN's conditional normal, conditioned on more attributes as c falls
-                dc, cond_on = conditional(normals, j, attrs, LINKED, c)
+                dc, cond_on = conditional(normals, j, attrs, linked, c)
                 if dc is not None and tuple(cond_on) not in seen:
                     seen.add(tuple(cond_on))
                     cands.append((f'conditional (|cos| >= {c:g})', dc, cond_on))
+        held = [k for k, b in enumerate(attrs) if k != j and (heads is None or b in heads) and b not in linked.get(a, ())]
+        de = effect_matched(effects, np.stack([normals[k] for k in basis]), j, held)
+        if de is not None:
+            cands.append(('effect-matched', de, [attrs[k] for k in held]))
         if whole[j] is not None:
             cands.append(('whole-generator', whole[j], []))
         if not cands:
@@ -306,7 +337,7 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, log=print)
             for layers in ranges:
                 ze = zplus_sel.clone()
                 ze[:, layers] = walked[:, None]
-                sc = edit_scores(base_sel, clf(draw(fs, ze)).numpy(), spread, j, attrs, binary, LINKED, heads)
+                sc = edit_scores(base_sel, clf(draw(fs, ze)).numpy(), spread, j, attrs, binary, linked, heads)
                 key = _key(sc)
                 if best is None or key > best[0]:
                     best = (key, name, d, cond_on, layers, sc)
@@ -315,7 +346,7 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, log=print)
         walked = sphere_walk(zev, torch.as_tensor(args.eval_alpha * d, dtype=torch.float32))
         ze = zplus_ev.clone()
         ze[:, layers] = walked[:, None]
-        sc_ev = edit_scores(base_ev, clf(draw(fe, ze)).numpy(), spread, j, attrs, binary, LINKED, heads)
+        sc_ev = edit_scores(base_ev, clf(draw(fe, ze)).numpy(), spread, j, attrs, binary, linked, heads)
         st.update({'variant': name, 'conditionedOn': cond_on, 'layers': layers, 'candidates': len(cands),
                    'edit': {'alpha': args.eval_alpha, 'fRes': f_res, 'selection': sc_sel, 'check': sc_ev}})
         # slider range: wide enough that the slider's end moves the attribute by ~1.5 sigma where the edit is weak
@@ -345,8 +376,9 @@ def main(argv=None):
     ap.add_argument('--first-ws', type=int, default=0, help='(--f-res 0 only) edit layers >= this W+ index in the check')
     ap.add_argument('--f-res', type=int, default=16, help="the pack's F block; 0 = fit on whole-generator samples")
     ap.add_argument('--n-select', type=int, default=160, help='samples for choosing variant + layer range')
-    ap.add_argument('--condition-cos', default='0.1,0.15,0.3',
-                    help='conditional candidates: condition on other attributes with |cos| >= each of these')
+    ap.add_argument('--data', default='data/faces-64', help='training labels, for the attributes one implies')
+    ap.add_argument('--condition-cos', default='0,0.1,0.15,0.3',
+                    help='conditional candidates: condition on other attributes with |cos| >= each of these (0: on all)')
     ap.add_argument('--auto-range', type=int, default=1, help='1: widen weak directions\' slider range (up to --max-range)')
     ap.add_argument('--max-range', type=float, default=6.0)
     ap.add_argument('--layer-search', type=int, default=0,
@@ -372,7 +404,8 @@ def main(argv=None):
     gen = torch.Generator().manual_seed(args.seed)
     heads = reliable_heads(cinfo['attributes'])
     print(f'reliable heads (counted as other attributes): {", ".join(heads)}', flush=True)
-    directions, stats, scores = fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=heads,
+    linked = linked_with_implications(args.data, attrs)  # + LINKED: facial hair -> male in facesjs labels
+    directions, stats, scores = fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=heads, linked=linked,
                                                log=lambda m: print(m, flush=True))
     zn = normalise(torch.randn(args.n, dim, generator=gen)).numpy().astype(np.float64)  # for GANSpace
     check_first = g.first_ws(args.f_res) if args.f_res > 0 else args.first_ws
