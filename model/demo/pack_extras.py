@@ -23,11 +23,11 @@ import sys
 
 import numpy as np
 
+from model.export.onnx_pack import io_specs
 from model.load.checkpoint import sha256_file
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'schema', 'manifest.schema.json')
 FACESJS_CREDIT = 'Training faces drawn with facesjs 5.0.3 (Apache-2.0, https://github.com/zengm-games/facesjs)'
-DTYPES = {1: 'float32', 10: 'float16', 7: 'int64', 6: 'int32', 2: 'uint8'}
 with open(SCHEMA_PATH) as _f:  # every key a manifest direction may have (model/directions/ adds space, wVector, ...)
     DIRECTION_KEYS = tuple(json.load(_f)['definitions']['direction']['properties'])
 
@@ -44,14 +44,6 @@ def validate_manifest(manifest):
     if errors:
         e = errors[0]
         raise PackError(f"manifest.json invalid at /{'/'.join(map(str, e.path))}: {e.message}")
-
-
-def io_specs(model):
-    def spec(v):
-        t = v.type.tensor_type
-        return {'name': v.name, 'shape': [int(d.dim_value) for d in t.shape.dim], 'dtype': DTYPES[t.elem_type]}
-    inits = {i.name for i in model.graph.initializer}
-    return [spec(v) for v in model.graph.input if v.name not in inits], [spec(v) for v in model.graph.output]
 
 
 def rename_io(model, mapping):

@@ -114,10 +114,13 @@ def externalize(model, weights, location='weights.bin'):
 
 
 def io_specs(model):
+    """([input specs], [output specs]) of an ONNX model as the manifest lists them; initializers that an older
+    exporter also lists as graph inputs are not inputs."""
     def spec(v):
         t = v.type.tensor_type
-        return {'name': v.name, 'shape': [d.dim_value for d in t.shape.dim], 'dtype': DTYPES[t.elem_type]}
-    return [spec(v) for v in model.graph.input], [spec(v) for v in model.graph.output]
+        return {'name': v.name, 'shape': [int(d.dim_value) for d in t.shape.dim], 'dtype': DTYPES[t.elem_type]}
+    inits = {i.name for i in model.graph.initializer}
+    return [spec(v) for v in model.graph.input if v.name not in inits], [spec(v) for v in model.graph.output]
 
 
 def save_graph(model, out_dir, key, weights, precision='fp32'):
