@@ -10,8 +10,8 @@ the shared 64 px reference, into data/convert-fixtures/ (git-ignored; ~400 MB; s
     and the mapped w_avg of ref-train.pt.
 
     /usr/bin/python3 scripts/make-convert-fixtures.py [--template public/templates/ref64] [--out data/convert-fixtures]
-    [--random256]  also a random 256 px channel-multiplier-2 checkpoint (scripts/make-random-checkpoint.py) and its
-                   expected sha256, when public/templates/r256-cm2 exists
+    [--random 256 1024]  also random channel-multiplier-2 checkpoints of these sizes (scripts/make-random-checkpoint.py)
+                         and their expected sha256 (templates r256-cm2, r512-cm2, ffhq1024-f must be built)
 """
 import argparse
 import hashlib
@@ -26,6 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, 'tests'))
 VERSION = 3  # bump when the files made here change
+RANDOM = {256: 'r256-cm2', 512: 'r512-cm2', 1024: 'ffhq1024-f'}
 
 
 def sha256(path):
@@ -40,7 +41,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--template', default=os.path.join(REPO, 'public', 'templates', 'ref64'))
     ap.add_argument('--out', default=os.path.join(REPO, 'data', 'convert-fixtures'))
-    ap.add_argument('--random256', action='store_true')
+    ap.add_argument('--random', type=int, nargs='*', default=[], choices=sorted(RANDOM))
     a = ap.parse_args()
     import torch
     from conftest import shared_dir
@@ -60,7 +61,7 @@ def main():
     if os.path.exists(exp_path):
         with open(exp_path) as f:
             old = json.load(f)
-        if old.get('version') == VERSION and old.get('templateHash') == template_hash and (not a.random256 or 'r256.pt' in old['files']):
+        if old.get('version') == VERSION and old.get('templateHash') == template_hash and all(f'r{n}.pt' in old['files'] for n in a.random):
             print(f'make-convert-fixtures: {a.out} is current')
             return 0
     os.makedirs(a.out, exist_ok=True)
@@ -95,14 +96,13 @@ def main():
                            'source': m['generator']['source']}
             if name == 'ref-train.pt':
                 files[name]['wAvg'] = m['truncation']['wAvg']
-        if a.random256:
-            t256 = os.path.join(REPO, 'public', 'templates', 'r256-cm2')
-            ck = os.path.join(a.out, 'r256.pt')
-            subprocess.run([sys.executable, os.path.join(REPO, 'scripts', 'make-random-checkpoint.py'), ck, '--size', '256',
+        for n in a.random:
+            ck = os.path.join(a.out, f'r{n}.pt')
+            subprocess.run([sys.executable, os.path.join(REPO, 'scripts', 'make-random-checkpoint.py'), ck, '--size', str(n),
                             '--channel-multiplier', '2', '--seed', '3'], check=True)
-            m = apply(t256, ck, os.path.join(tmp, 'r256'), log=lambda *_: None)
-            files['r256.pt'] = {'weightsSha256': m['weights']['sha256'], 'weightsBytes': m['weights']['bytes'],
-                                'source': m['generator']['source'], 'template': 'r256-cm2'}
+            m = apply(os.path.join(REPO, 'public', 'templates', RANDOM[n]), ck, os.path.join(tmp, f'r{n}'), log=lambda *_: None)
+            files[f'r{n}.pt'] = {'weightsSha256': m['weights']['sha256'], 'weightsBytes': m['weights']['bytes'],
+                                 'source': m['generator']['source'], 'template': RANDOM[n]}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     with open(exp_path, 'w') as f:
