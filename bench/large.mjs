@@ -1,5 +1,5 @@
 /**
- * Large-pack bench (issue 5.3): `npm run bench -- --large [--large-pack data/packs/ffhq-random-1024]
+ * Large-pack bench: `npm run bench -- --large [--large-pack data/packs/ffhq-random-1024]
  * [--large-backends wasm,webgpu] [--threads 1] [--runs 3] [--grad-runs 1] [--large-graphs mapping,...] [--keep-sessions]`
  * (--keep-sessions: sessions stay alive as in the app, so one WASM heap holds them all).
  * Per graph: session creation ms, run ms (first run and the median of the rest), and memory: the WASM heap size

@@ -1,6 +1,6 @@
 /// <reference lib="webworker" />
 /**
- * Large-pack bench worker (issue 5.3; `npm run bench -- --large`): per-graph session creation and run times for one
+ * Large-pack bench worker (`npm run bench -- --large`): per-graph session creation and run times for one
  * pack on one backend, with the WASM heap size (the WebAssembly.Memory onnxruntime-web creates) after each phase.
  * Sessions are made one graph at a time and released, as the engine does with external data (weights.bin).
  */

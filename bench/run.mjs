@@ -90,7 +90,7 @@ function torchBench(pack, ck, threads) {
 }
 
 async function main() {
-  // --large: per-graph ms and memory peaks of a 1024 px pack (bench/large.mjs; issue 5.3)
+  // --large: per-graph ms and memory peaks of a 1024 px pack (bench/large.mjs)
   if (process.argv.includes('--large')) return void (await (await import('./large.mjs')).runLarge(root, arg));
   const server = await createServer({ root, configFile: resolve(root, 'vite.config.ts'), logLevel: 'error', server: { port: 4188, strictPort: false, host: '127.0.0.1' } });
   await server.listen();

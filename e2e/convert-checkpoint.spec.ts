@@ -1,5 +1,5 @@
 /**
- * In-browser checkpoint conversion (issue 16): the shared 64 px reference checkpoint (rosinality .pt, random weights)
+ * In-browser checkpoint conversion: the shared 64 px reference checkpoint (rosinality .pt, random weights)
  * dropped on the Models sheet becomes a pack (import worker: restricted unpickler, ref64 template, weights recipe,
  * OPFS), loads, gets GANSpace sliders from "Find directions", inverts the held-out reference image, edits with a
  * slider, and works offline after a reload. A file that is not a checkpoint is refused with the current pack kept.

@@ -39,7 +39,7 @@ from model.export.cli import ALL, WINOGRAD_GRAPHS
 from model.export.graphs import PackModel, traced
 from model.export.manifest import build as build_manifest
 from model.export.recipe import LR_MLP, RECIPE_VERSION, W_AVG_SAMPLES, W_AVG_SEED, apply, f32, op_apply
-from model.load.checkpoint import CheckpointError, Loaded, sha256_file
+from model.load.checkpoint import CheckpointError, GeneratorCheckpoint, sha256_file
 from model.nets.perceptual import NOTES, PyramidSSIM
 from model.nets.stylegan2 import Generator, default_channels
 
@@ -302,7 +302,7 @@ def build(tid, out_dir, check_consts=False, keys=None, log=print):
                   'sources': {**{k: list(v.shape) for k, v in G.state_dict().items() if not k.endswith('kernel')},
                               'latent_avg': [G.style_dim]},
                   'entries': table}
-        m = build_manifest(pm, Loaded(G=G, w_avg=w_avg, path='checkpoint'), tid, graphs,
+        m = build_manifest(pm, GeneratorCheckpoint(G=G, w_avg=w_avg, path='checkpoint'), tid, graphs,
                            {'file': 'weights.bin', 'sha256': '0' * 64, 'bytes': weights.size}, 'pyramid-ssim',
                            NOTES['pyramid-ssim'], licence='unknown',
                            notes=f'F = output of the first conv of the {F_RES}x{F_RES} block; converted from a checkpoint '

@@ -13,7 +13,7 @@ import re
 
 import torch
 
-from model.load.checkpoint import CheckpointError, Loaded, restricted_torch_load, restricted_unpickler, sha256_file, strict_load
+from model.load.checkpoint import CheckpointError, GeneratorCheckpoint, restricted_torch_load, restricted_unpickler, sha256_file, strict_load
 from model.nets.stylegan2 import Generator, make_kernel
 
 
@@ -166,5 +166,5 @@ def load_ada(path, **_):
     if 'mapping.w_avg' not in sd:
         raise CheckpointError("G_ema: missing key 'mapping.w_avg'")
     cfg = dict(size=resolution, style_dim=w_dim, z_dim=z_dim, n_mlp=n_mlp, channels=channels, conv_clamp=conv_clamp)
-    return Loaded(G=G.eval(), w_avg=sd['mapping.w_avg'].float().reshape(-1), source='stylegan2-ada-pytorch',
+    return GeneratorCheckpoint(G=G.eval(), w_avg=sd['mapping.w_avg'].float().reshape(-1), source='stylegan2-ada-pytorch',
                   config=cfg, sha256=sha256_file(path), path=path)

@@ -1,7 +1,7 @@
 """Checkpoint loaders: rosinality/stylegan2-pytorch `.pt` and NVIDIA stylegan2-ada-pytorch `.pkl`.
 
-Every loader returns a `Loaded` record: an eval-mode `Generator` (our layout), `w_avg` [style_dim], an optional
-`Discriminator`, and provenance. Problems raise `CheckpointError` with a message naming the problem.
+Every loader returns a `GeneratorCheckpoint` record: an eval-mode `Generator` (our layout), `w_avg` [style_dim], an
+optional `Discriminator`, and provenance. Problems raise `CheckpointError` with a message naming the problem.
 """
 import collections
 import hashlib
@@ -21,7 +21,7 @@ class CheckpointError(ValueError):
 
 
 @dataclass
-class Loaded:
+class GeneratorCheckpoint:
     G: Generator
     w_avg: torch.Tensor
     D: Discriminator = None
@@ -210,7 +210,7 @@ def load_rosinality(path, lr_mlp=0.01, with_discriminator=True):
         D = Discriminator(cfg['size'], channels=infer_discriminator_channels(dsd, cfg['size']))
         strict_load(D, dsd, 'discriminator')
         D.eval()
-    return Loaded(G=G, w_avg=w_avg, D=D, source='rosinality', config=cfg, sha256=sha256_file(path),
+    return GeneratorCheckpoint(G=G, w_avg=w_avg, D=D, source='rosinality', config=cfg, sha256=sha256_file(path),
                   path=path)
 
 
