@@ -52,18 +52,18 @@ def set_output_shapes(model, module, inputs):
             dims.add().dim_value = int(n)
 
 
-def constants_to_initializers(model):
-    """Large Constant nodes become initializers so that they can live in weights.bin too."""
+def constants_to_initializers(model, moves=lambda t: numpy_helper.to_array(t).nbytes >= MIN_BYTES):
+    """Constant nodes whose tensor `moves` (default: the large ones) become initializers, so that they can live in
+    weights.bin too."""
     g = model.graph
     keep = []
     for node in g.node:
-        if node.op_type == 'Constant' and len(node.attribute) == 1 and node.attribute[0].name == 'value':
-            t = node.attribute[0].t
-            if numpy_helper.to_array(t).nbytes >= MIN_BYTES:
-                t = onnx.TensorProto.FromString(t.SerializeToString())
-                t.name = node.output[0]
-                g.initializer.append(t)
-                continue
+        if node.op_type == 'Constant' and len(node.attribute) == 1 and node.attribute[0].name == 'value' \
+                and moves(node.attribute[0].t):
+            t = onnx.TensorProto.FromString(node.attribute[0].t.SerializeToString())
+            t.name = node.output[0]
+            g.initializer.append(t)
+            continue
         keep.append(node)
     del g.node[:]
     g.node.extend(keep)

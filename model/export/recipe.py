@@ -115,6 +115,15 @@ def load_template(tdir):
     return recipe
 
 
+def publish(tmp, out_dir, manifest):
+    """Write manifest.json into the staging folder `tmp` and move it into place as `out_dir` (replacing one)."""
+    with open(os.path.join(tmp, 'manifest.json'), 'w') as f:
+        json.dump(manifest, f, indent=1)
+    if os.path.exists(out_dir):
+        shutil.rmtree(out_dir)
+    os.rename(tmp, out_dir)
+
+
 def apply(tdir, checkpoint, out_dir, name=None, title=None, log=print):
     """A pack from CHECKPOINT by the template in TDIR (no tracing): weights.bin by the recipe, the template's graphs,
     its manifest with this checkpoint's wAvg, weights sha256 and provenance."""
@@ -163,11 +172,7 @@ def apply(tdir, checkpoint, out_dir, name=None, title=None, log=print):
         m['provenance']['weightsSource'] = os.path.basename(checkpoint)
         m['provenance']['checkpointSha256'] = loaded.sha256
         validate_manifest(m)
-        with open(os.path.join(tmp, 'manifest.json'), 'w') as f:
-            json.dump(m, f, indent=1)
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.rename(tmp, out_dir)
+        publish(tmp, out_dir, m)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

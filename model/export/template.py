@@ -38,7 +38,7 @@ from model.export import onnx_pack as pack
 from model.export.cli import ALL, WINOGRAD_GRAPHS
 from model.export.graphs import PackModel, traced
 from model.export.manifest import build as build_manifest
-from model.export.recipe import LR_MLP, RECIPE_VERSION, W_AVG_SAMPLES, W_AVG_SEED, apply, f32, op_apply
+from model.export.recipe import LR_MLP, RECIPE_VERSION, W_AVG_SAMPLES, W_AVG_SEED, apply, f32, op_apply, publish
 from model.load.checkpoint import CheckpointError, GeneratorCheckpoint, sha256_file
 from model.nets.perceptual import NOTES, PyramidSSIM
 from model.nets.stylegan2 import Generator, default_channels
@@ -208,18 +208,7 @@ LARGE_CONST = 256 * 1024
 
 def float_constants_to_initializers(model):
     """Float Constant nodes of any size become initializers, so a weight-derived one can be found and moved out."""
-    g = model.graph
-    keep = []
-    for node in g.node:
-        if node.op_type == 'Constant' and len(node.attribute) == 1 and node.attribute[0].name == 'value' \
-                and node.attribute[0].t.data_type == FLOAT:
-            t = onnx.TensorProto.FromString(node.attribute[0].t.SerializeToString())
-            t.name = node.output[0]
-            g.initializer.append(t)
-            continue
-        keep.append(node)
-    del g.node[:]
-    g.node.extend(keep)
+    pack.constants_to_initializers(model, lambda t: t.data_type == FLOAT)
 
 
 def classify(models, matcher):
@@ -312,11 +301,7 @@ def build(tid, out_dir, check_consts=False, keys=None, log=print):
         m['provenance']['exporter'] = 'fzplus-studio model/export/template.py'
         with open(os.path.join(tmp, 'recipe.json'), 'w') as f:
             json.dump(recipe, f, separators=(',', ':'))
-        with open(os.path.join(tmp, 'manifest.json'), 'w') as f:
-            json.dump(m, f, indent=1)
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.rename(tmp, out_dir)
+        publish(tmp, out_dir, m)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
