@@ -4,8 +4,8 @@
  * on any failure the current pack stays in use.
  */
 import { proxy } from '../worker/client';
-import { getImporter, storedPackUrl, type ConvertedPack, type ConvertProgress } from '../worker/importClient';
-import { switchPack } from './packs';
+import { getImporter, type ConvertedPack, type ConvertProgress } from '../worker/importClient';
+import { switchToStored } from './packs';
 
 /** Where the app's graph templates are (scripts/make-templates.sh builds them into public/templates/). */
 export const templateBase = () => new URL(`${import.meta.env.BASE_URL}templates/`, location.href).href;
@@ -21,15 +21,7 @@ export async function convertCheckpointFile(
   const done = await getImporter()
     .convertCheckpoint(file, file.name, templateBase(), proxy((p: ConvertProgress) => void (reading && on.progress(p))))
     .finally(() => (reading = false));
-  on.loading(done.manifest.title);
-  try {
-    await switchPack(storedPackUrl(done.id));
-  } catch (e) {
-    await getImporter().removeStored(done.id).catch(() => undefined);
-    throw e;
-  }
-  void navigator.storage?.persist?.().catch(() => false);
-  return done;
+  return switchToStored(done, on);
 }
 
 export const cancelConvert = () => getImporter().cancelConvert();

@@ -181,17 +181,27 @@ export async function importPack(
   const checked = await getImporter()
     .importPack(source, proxy((p: ImportProgress) => void (reading && on.progress(p))))
     .finally(() => (reading = false));
-  on.loading(checked.manifest.title);
-  const target = storedPackUrl(checked.id);
+  return switchToStored(checked, on);
+}
+
+/**
+ * Loads a pack the import worker has just stored and switches to it; one whose graphs the engine cannot load is
+ * removed again and the error thrown (the current pack stays in use). Asks the browser to keep the storage.
+ */
+export async function switchToStored<T extends { id: string; manifest: { title: string } }>(
+  stored: T,
+  on: { loading(title: string): void },
+): Promise<T> {
+  on.loading(stored.manifest.title);
   try {
-    await loadPack(target); // the engine creates the graphs' sessions: a graph that does not load is refused here
+    // the engine creates the graphs' sessions: a graph that does not load is refused here
+    await switchPack(storedPackUrl(stored.id));
   } catch (e) {
-    await getImporter().removeStored(checked.id).catch(() => undefined);
+    await getImporter().removeStored(stored.id).catch(() => undefined);
     throw e;
   }
-  rememberPack(target);
   void navigator.storage?.persist?.().catch(() => false);
-  return checked;
+  return stored;
 }
 
 /**
