@@ -14,7 +14,6 @@ the shared 64 px reference, into data/convert-fixtures/ (git-ignored; ~400 MB; s
                          and their expected sha256 (templates r256-cm2, r512-cm2, ffhq1024-f must be built)
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -27,14 +26,6 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, 'tests'))
 VERSION = 3  # bump when the files made here change
 RANDOM = {256: 'r256-cm2', 512: 'r512-cm2', 1024: 'ffhq1024-f'}
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def main():
