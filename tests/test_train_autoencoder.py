@@ -3,7 +3,8 @@ resumes it, and moves the mapped W distribution towards the encoded set. Small (
 import numpy as np
 import torch
 
-from model.demo.train_autoencoder import WCritic, frechet_distance, energy_distance, main, whitened_moments
+from model.demo.train_autoencoder import WCritic, energy_distance, main, whitened_moments
+from model.eval.fidelity import fid as frechet_distance
 from model.load.checkpoint import load_torch_file
 
 

@@ -47,6 +47,7 @@ from torch.nn import functional as F
 
 from model.demo.train_gan import (D_CHANNELS, DEMO_CONFIG, accumulate, add_run_arguments, atomic_save, batch_from,
                                   load_data, make_models, requires_grad, save_grid, start_run)
+from model.eval.fidelity import fid
 from model.eval.inversion_common import psnr
 from model.load.checkpoint import load_torch_file
 from model.nets.encoder import DownBlock
@@ -126,18 +127,11 @@ class WCritic(nn.Module):
         layers.append(nn.Linear(d, 1))
         self.net = nn.Sequential(*layers)
 
+    def whitened(self, w):
+        return (w - self.mean) @ self.whiten
+
     def forward(self, w):
-        return self.net((w - self.mean) @ self.whiten).squeeze(1)
-
-
-def frechet_distance(a, b):
-    """Frechet distance between Gaussians fitted to point sets a [N, D] and b [M, D] (float64, eigh-based sqrtm)."""
-    a, b = a.double(), b.double()
-    mu_a, mu_b, ca, cb = a.mean(0), b.mean(0), torch.cov(a.T), torch.cov(b.T)
-    ea, va = torch.linalg.eigh(ca)
-    sa = (va * ea.clamp_min(0).sqrt()) @ va.T
-    tr_sqrt = torch.linalg.eigvalsh(sa @ cb @ sa).clamp_min(0).sqrt().sum()
-    return ((mu_a - mu_b).pow(2).sum() + ca.trace() + cb.trace() - 2 * tr_sqrt).item()
+        return self.net(self.whitened(w)).squeeze(1)
 
 
 def export_generator(g_ema, cfg, path, meta):
@@ -411,7 +405,7 @@ def main(argv=None):
 
     def w_fd():
         with torch.no_grad():
-            return frechet_distance(g.mapping(probe_z), probe_ref)
+            return fid(g.mapping(probe_z), probe_ref)
 
     print(f"mapping step {st['map_step']}: W Frechet distance to the encoded set {w_fd():.1f}", flush=True)
     stats, n_log = {}, 0
@@ -422,11 +416,11 @@ def main(argv=None):
             requires_grad(critic['net'], True)
             with torch.no_grad():
                 fake = g.mapping(z)
-            real = ref.clone().requires_grad_(True)
-            real_pred = critic['net'](real)
+            real = critic['net'].whitened(ref).requires_grad_(True)  # R1 is taken w.r.t. whitened w
+            real_pred = critic['net'].net(real).squeeze(1)
             d_loss = F.softplus(critic['net'](fake)).mean() + F.softplus(-real_pred).mean()
             grad, = torch.autograd.grad(real_pred.sum(), real, create_graph=True)
-            r1 = (grad @ torch.linalg.inv(critic['net'].whiten).T).pow(2).sum(1).mean()  # gradient w.r.t. whitened w
+            r1 = grad.pow(2).sum(1).mean()
             critic['opt'].zero_grad(set_to_none=True)
             (d_loss + args.map_r1 / 2 * r1).backward()
             critic['opt'].step()
