@@ -27,6 +27,18 @@ export async function canvasPixels(page: Page, testId: string): Promise<number[]
   }, testId);
 }
 
+/** A canvas's pixels once two reads 100 ms apart agree (its last frame is drawn in an effect after the state change). */
+export async function settledCanvasPixels(page: Page, testId: string, timeout = 10_000): Promise<number[]> {
+  let last = await canvasPixels(page, testId);
+  for (const t0 = Date.now(); Date.now() - t0 < timeout; ) {
+    await page.waitForTimeout(100);
+    const next = await canvasPixels(page, testId);
+    if (next.length === last.length && next.every((v, i) => v === last[i])) return next;
+    last = next;
+  }
+  return last;
+}
+
 export function psnr8(a: number[], b: number[]): number {
   let se = 0, n = 0;
   for (let i = 0; i < a.length; i += 4) for (let c = 0; c < 3; c++) { se += (a[i + c] - b[i + c]) ** 2; n++; }

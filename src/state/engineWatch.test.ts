@@ -11,4 +11,9 @@ describe('withinBudget', () => {
     await expect(withinBudget(Promise.reject(new Error('boom')), 50)).rejects.toThrow('boom');
     expect(RENDER_BUDGET_MS).toBeGreaterThanOrEqual(5000);
   });
+
+  it('counts every run as past a budget of 0, even one that is already done, and does not leak its rejection', async () => {
+    expect(await withinBudget(Promise.resolve(7), 0)).toBe(OVER_BUDGET);
+    expect(await withinBudget(Promise.reject(new Error('boom')), 0)).toBe(OVER_BUDGET);
+  });
 });

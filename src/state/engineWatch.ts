@@ -20,8 +20,12 @@ export const renderBudgetMs = () => readUrlOptions().renderBudgetMs ?? Math.max(
 
 export const OVER_BUDGET = Symbol('over budget');
 
-/** `p`'s value, or OVER_BUDGET when it takes longer than `ms` (`p` itself goes on, unobserved). */
+/** `p`'s value, or OVER_BUDGET when it takes longer than `ms`, and always when `ms` is 0 (`p` itself goes on, unobserved). */
 export function withinBudget<T>(p: Promise<T>, ms: number): Promise<T | typeof OVER_BUDGET> {
+  if (ms <= 0) {
+    p.catch(() => undefined);
+    return Promise.resolve(OVER_BUDGET);
+  }
   let timer: ReturnType<typeof setTimeout>;
   const late = new Promise<typeof OVER_BUDGET>((r) => (timer = setTimeout(() => r(OVER_BUDGET), ms)));
   return Promise.race([p.finally(() => clearTimeout(timer)), late]);

@@ -23,8 +23,11 @@ export async function invert(resume: boolean) {
         }));
       }),
     );
+    // the codes arrive with the result, so that a replaced engine worker (state/engineWatch.ts) can always resume
+    const codes = await engine.exportCodes().catch(() => null);
     set({
       phase: 'inverted',
+      codes,
       reconstruction: modelFrame(res.image, R),
       edited: modelFrame(res.image, R),
       finalPsnr: res.psnr,
@@ -33,8 +36,6 @@ export async function invert(resume: boolean) {
       lastSpace: s.settings.space,
       backend: res.backend,
     });
-    // kept on the page: a replaced engine worker resumes from them (state/engineWatch.ts)
-    set({ codes: await engine.exportCodes().catch(() => null) });
     // re-apply current slider values to the new codes
     const v = get().sliders;
     if (Object.values(v).some((x) => x !== 0)) await renderSliders(v);

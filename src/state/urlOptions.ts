@@ -10,7 +10,11 @@ export interface UrlOptions {
   warm: boolean;
   /** How edits treat F (?fmode=fixed|follow); null = the pack's measured default. */
   fMode: FEditMode | null;
-  /** ?renderbudget=<ms>: the time a slider frame may take before the engine worker is replaced (tests); null = default. */
+  /**
+   * ?renderbudget=<ms>: the time a slider frame may take before the engine worker is replaced (tests); 0 counts every
+   * frame as past it (a tiny pack renders within a millisecond, so no positive budget is reliably exceeded); null =
+   * default.
+   */
   renderBudgetMs: number | null;
 }
 
@@ -25,6 +29,6 @@ export function readUrlOptions(search = location.search): UrlOptions {
     space: q.get('space'),
     warm: q.get('warm') !== '0',
     fMode: q.get('fmode') === 'fixed' || q.get('fmode') === 'follow' ? (q.get('fmode') as FEditMode) : null,
-    renderBudgetMs: Number(q.get('renderbudget')) > 0 ? Number(q.get('renderbudget')) : null,
+    renderBudgetMs: q.get('renderbudget') && Number(q.get('renderbudget')) >= 0 ? Number(q.get('renderbudget')) : null,
   };
 }
