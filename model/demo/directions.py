@@ -28,6 +28,8 @@ samples the choice is the candidate that passes the issue-3 test (>= 90 % of fac
 The chosen directions are then re-checked on `--n-eval` further samples never used for fitting or choosing.
 A direction whose check moves its attribute by less than ~1 sigma at +2 sigma gets a wider slider range
 (`--auto-range`, up to `--max-range`), so the slider's end still shows a change; the test stays at +2 sigma.
+With `--guide` (F following only) each attribute also gets a classifier-guided candidate: a direction optimised
+through the generator and a second classifier (model/demo/guided.py), chosen like the others by this classifier.
 `--f-res 0` fits on whole-generator samples (the app's 'F follows the edit' mode, which walks every layer): the same
 candidates (plain, conditional) and the same choice, with plain z samples as the context.
 Other attributes are counted among the reliable classifier heads only (model.eval.spaces.reliable_heads); the strict
@@ -53,6 +55,7 @@ import torch
 from torch.nn import functional as F
 
 from model.directions.latent import LatentStats
+from model.demo.guided import GuideContexts, encode_faces, guided_direction
 from model.directions.walk import normalise, sphere_walk  # noqa: F401 (also this module's API)
 from model.load.checkpoint import load_torch_file
 from model.nets.classifier import load_classifier
@@ -251,7 +254,7 @@ def layer_ranges(first, num_ws, min_len=2):
     return [list(range(a, b)) for a in range(first, num_ws) for b in range(a + min_len, num_ws + 1)]
 
 
-def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LINKED, log=print):
+def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LINKED, log=print, guide=None):
     """The in-context fit + conditional candidates + layer-range choice (module docstring). With --f-res 0 the
     context is the whole generator (the app's 'F follows the edit' mode walks every layer and moves F with it), so
     samples are plain z and candidates are the plain and the conditional normals."""
@@ -328,6 +331,14 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
             cands.append(('effect-matched', de, [attrs[k] for k in held]))
         if whole[j] is not None:
             cands.append(('whole-generator', whole[j], []))
+        if guide is not None and cands:
+            # from the plain normal (else the first candidate); the judge below decides whether it is any better
+            init = normals[j] if normals[j] is not None else cands[0][1]
+            others = [k for k in held if k != j]
+            dg, terms = guided_direction(guide['ctx'], guide['net'], guide['spread'], j, others, init,
+                                         alpha=args.eval_alpha, steps=args.guide_steps, gen=gen, log=log)
+            cands.append(('classifier-guided', dg, [attrs[k] for k in others]))
+            st['guided'] = terms
         if not cands:
             log(f'{a}: skipped ({st.get("error")})')
             continue
@@ -362,6 +373,19 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
     return directions, stats, scores
 
 
+def load_guide(g, args, gen):
+    """The guide classifier, its sigma per head on generator samples, and the guided fit's contexts."""
+    net, _ = load_classifier(args.guide + '.pt')
+    z = normalise(torch.randn(args.guide_samples, g.style_dim, generator=gen))
+    enc = encode_faces(args.encoder, args.data, args.guide_faces, args.guide_f_res) if args.guide_faces and os.path.exists(args.encoder) else (None, None)
+    ctx = GuideContexts(g, z, *enc, f_res=args.guide_f_res)
+    with torch.no_grad():
+        s = torch.cat([net(ctx.render(idx=torch.arange(i, min(i + 64, len(z))), idx_enc=torch.arange(0)))
+                       for i in range(0, len(z), 64)])
+    print(f'guide {args.guide}: {len(z)} samples, {0 if enc[0] is None else len(enc[0])} encoded faces', flush=True)
+    return {'net': net, 'ctx': ctx, 'spread': s.std(0) + 1e-6}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--generator', default='model/checkpoints/demo64-g_ema.pt')
@@ -384,9 +408,20 @@ def main(argv=None):
     ap.add_argument('--layer-search', type=int, default=0,
                     help='1: choose a contiguous style-layer range per direction (measured: no better on inversions, '
                          'and smile moved to coarse layers that change the upper face; docs/DEMO_MODEL.md)')
+    ap.add_argument('--guide', default=None,
+                    help='(--f-res 0 only) a second attribute classifier (.pt path without .pt) for the classifier-guided '
+                         'candidate (model/demo/guided.py); none: no such candidate')
+    ap.add_argument('--guide-steps', type=int, default=150)
+    ap.add_argument('--guide-samples', type=int, default=512, help='generator samples among the guided fit\'s contexts')
+    ap.add_argument('--guide-faces', type=int, default=256,
+                    help='training faces encoded by --encoder among the guided fit\'s contexts (F keeps its residual)')
+    ap.add_argument('--encoder', default='model/checkpoints/encoder64.pt')
+    ap.add_argument('--guide-f-res', type=int, default=16, help="the pack's F block, where encoded faces keep their residual")
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
     args = ap.parse_args(argv)
+    if args.guide and args.f_res != 0:
+        raise SystemExit('directions: --guide fits the edit with F following (--f-res 0)')
     torch.set_num_threads(args.threads)
     t0 = time.time()
 
@@ -405,8 +440,9 @@ def main(argv=None):
     heads = reliable_heads(cinfo['attributes'])
     print(f'reliable heads (counted as other attributes): {", ".join(heads)}', flush=True)
     linked = linked_with_implications(args.data, attrs)  # + LINKED: facial hair -> male in facesjs labels
+    guide = load_guide(g, args, gen) if args.guide else None
     directions, stats, scores = fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=heads, linked=linked,
-                                               log=lambda m: print(m, flush=True))
+                                               log=lambda m: print(m, flush=True), guide=guide)
     zn = normalise(torch.randn(args.n, dim, generator=gen)).numpy().astype(np.float64)  # for GANSpace
     check_first = g.first_ws(args.f_res) if args.f_res > 0 else args.first_ws
     sample_stats = {a: (float((scores[:, j] > 0).mean()) if kinds[j] == 'binary' else float(scores[:, j].std()))

@@ -1,0 +1,126 @@
+"""Classifier-guided edit directions: a unit Z direction optimised through the generator and a *guide* classifier.
+
+InterFaceGAN's normals (and their conditional and effect-matched combinations) are linear fits in Z; on the demo
+generator they inherit the correlations facesjs draws (female faces narrower, light hair with light skin), and no
+combination of them separates those (docs/DEMO_MODEL.md). This candidate searches the whole Z sphere instead:
+
+    d* = argmin_d  -mean_b own_b(d) + hinge * mean_b relu(margin - own_b(d)) + held * softmax_k mean_b |other_bk(d)|
+
+where own and other are the guide classifier's changes (sigma units over generator samples) when every W+ layer of
+each context walks +alpha along d (the engine's sphere walk, CONTRACTS.md), the edit the app makes with F
+following. `softmax_k` is a smooth maximum (temperature `tau`) over the counted other heads; the edit test compares
+the worst of them with the own change, so the penalty does too. d = u / |u| with u trained by Adam.
+
+Contexts: z samples of the whole generator and, when an encoder is given, training faces encoded to (F, Z+) whose
+F keeps its residual F_enc - F_gen(W(z)) through the edit (F_edit = F_gen(W_edit) + residual): the edited photos
+carry such a residual, and a direction that ghosts on them should lose.
+
+The guide is a second attribute classifier (another seed and width, model/checkpoints/guide64.pt) so that the
+direction is chosen, checked and reported by the judge classifier it was not optimised against: a direction that only
+fools its guide does not move the judge.
+"""
+import time
+
+import torch
+
+from model.directions.walk import normalise, sphere_walk
+
+
+class GuideContexts:
+    """Fixed optimisation contexts: z [N, D] (whole generator) and optionally encoded faces (z+ [M, numWs, D], F residual)."""
+
+    def __init__(self, g, z, enc_zplus=None, enc_f=None, f_res=16):
+        self.g, self.z, self.f_res = g, z, f_res
+        self.enc_zplus, self.res = enc_zplus, None
+        if enc_zplus is not None:
+            with torch.no_grad():
+                self.res = enc_f - g.features(self.wplus(enc_zplus), f_res)
+
+    def wplus(self, zplus):
+        b, n, d = zplus.shape
+        return self.g.mapping(zplus.reshape(-1, d)).reshape(b, n, d)
+
+    def render(self, d=None, alpha=0.0, idx=None, idx_enc=None):
+        """Images of the contexts, edited by +alpha d on every layer (F following); differentiable in d."""
+        g, num_ws = self.g, self.g.n_latent
+        out = []
+        z = self.z if idx is None else self.z[idx]
+        if len(z):
+            ze = z if d is None else sphere_walk(z, alpha * d)
+            out.append(g.synthesis(g.mapping(ze)[:, None].repeat(1, num_ws, 1)).clamp(-1, 1))
+        if self.enc_zplus is not None:
+            zp = self.enc_zplus if idx_enc is None else self.enc_zplus[idx_enc]
+            res = self.res if idx_enc is None else self.res[idx_enc]
+            if len(zp):
+                zpe = zp if d is None else sphere_walk(zp.reshape(-1, zp.shape[-1]), alpha * d).reshape(zp.shape)
+                w = self.wplus(zpe)
+                out.append(g.synthesis_from_f(g.features(w, self.f_res) + res, w, self.f_res).clamp(-1, 1))
+        return torch.cat(out)
+
+
+def smooth_abs(x, eps=1e-2):
+    return torch.sqrt(x * x + eps * eps) - eps
+
+
+def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, batch=32, lr=0.01, hinge=1.0,
+                     margin=0.3, keep=0.8, held=4.0, tau=8.0, gen=None, log=print):
+    """Adam on u (d = u / |u|) from `init`; `others`: head indices counted as other attributes; spread [A] the guide's
+    sigma per head; the own change is held above `keep` times the initial direction's. Returns (unit direction as
+    numpy float64, the last step's terms)."""
+    for p in list(ctx.g.parameters()) + list(guide.parameters()):
+        p.requires_grad_(False)
+    u = torch.tensor(init, dtype=torch.float32).clone().requires_grad_(True)
+    opt = torch.optim.Adam([u], lr=lr)
+    n_z = len(ctx.z)
+    n_e = 0 if ctx.enc_zplus is None else len(ctx.enc_zplus)
+    with torch.no_grad():
+        base = torch.cat([guide(ctx.render(idx=torch.arange(i, min(i + 64, n_z)), idx_enc=torch.arange(0)))
+                          for i in range(0, n_z, 64)] +
+                         ([guide(ctx.render(idx=torch.arange(0), idx_enc=torch.arange(i, min(i + 64, n_e))))
+                           for i in range(0, n_e, 64)] if n_e else []))
+    oth = torch.as_tensor(others, dtype=torch.long)
+    t0, terms, floor = time.time(), {}, None
+    for step in range(steps):
+        # half of each batch from the generator's samples, half from the encoded faces (when there are any)
+        b_e = batch // 2 if n_e else 0
+        idx = torch.randint(n_z, (batch - b_e,), generator=gen)
+        idx_e = torch.randint(max(n_e, 1), (b_e,), generator=gen)
+        d = u / u.norm()
+        img = ctx.render(d, alpha, idx=idx, idx_enc=idx_e)
+        before = torch.cat([base[idx], base[n_z + idx_e]]) if b_e else base[idx]
+        delta = (guide(img) - before) / spread
+        own = delta[:, j]
+        other = smooth_abs(delta[:, oth]).mean(0)
+        worst = torch.logsumexp(tau * other, 0) / tau
+        # the edit test's ratio (worst other over own), in logs; a floor on the own change, or the cheapest way to a
+        # small ratio is a direction the classifier cannot see at all; a hinge so that every face moves
+        own_m = own.mean()
+        if floor is None:
+            floor = keep * float(own_m.detach())
+        loss = (torch.log(worst + 1e-3) - torch.log(torch.relu(own_m) + 1e-2) + hinge * torch.relu(margin - own).mean()
+                + held * torch.relu(floor - own_m))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        terms = {'step': step + 1, 'own': round(float(own.mean()), 3), 'frac': round(float((own > 0).float().mean()), 3),
+                 'worst': round(float(other.max()), 3), 'loss': round(float(loss), 3), 's': round(time.time() - t0, 1)}
+        if step % 20 == 0 or step == steps - 1:
+            log(f'    guided {terms}')
+    with torch.no_grad():
+        d = (u / u.norm()).double().numpy()
+    return d, terms
+
+
+def encode_faces(encoder_path, data_dir, n, f_res=16, start=0):
+    """(z+ on the sphere [n, numWs, D], F [n, C, f_res, f_res]) of the first n training faces, by the torch encoder."""
+    from model.eval.inversion_common import load_faces
+    from model.nets.encoder import load_encoder
+    enc, _ = load_encoder(encoder_path)
+    x = load_faces(data_dir, split='train', n=n, start=start)
+    fs, zs = [], []
+    with torch.no_grad():
+        for i in range(0, n, 64):
+            f, z = enc(x[i:i + 64], f_res)
+            fs.append(f[f_res])
+            zs.append(normalise(z))
+    return torch.cat(zs), torch.cat(fs)
