@@ -46,6 +46,11 @@ export interface EngineOptions {
   onBackendChange?: (b: BackendInfo) => void;
   /** Where directions added to a pack are kept (the worker: OPFS); default: in memory, for this engine only. */
   addedDirections?: AddedDirectionsStore;
+  /**
+   * URL of the folder with the app's own graphs (public/graphs/: `adam.onnx`). Without it (or when it cannot be
+   * read) an inversion on WebGPU runs Adam in JS, moving codes and gradients every step.
+   */
+  appGraphsUrl?: string;
 }
 
 /** What belongs to the loaded pack and goes with it. */
@@ -65,6 +70,7 @@ export class Engine {
   private inv: Inversion | null = null;
   private cancelRequested = false;
   private inverting = false;
+  private appGraphsTried = false;
   private readonly addedStore: AddedDirectionsStore;
   private readonly renderer = new LatestWins<SliderValues, RenderResult>((a) => this.renderNow(a));
 
@@ -242,6 +248,7 @@ export class Engine {
     this.inverting = true;
     this.cancelRequested = false;
     try {
+      if (this.runner.current?.keepsOnDevice) await this.loadAppGraphs();
       const resume = opts.resume && this.canResume && this.inv!.space === opts.space;
       if (!resume) this.inv = await startInversion(gen, inputs, opts, this.target.version);
       const inv = this.inv!;
@@ -249,6 +256,18 @@ export class Engine {
       return await resultOf(gen, inv, target, cancelled, () => this.backend!);
     } finally {
       this.inverting = false;
+    }
+  }
+
+  /** Fetches the app graphs once (on the first inversion that can use them); on failure the JS path is used. */
+  private async loadAppGraphs() {
+    if (this.appGraphsTried || !this.opts.appGraphsUrl) return;
+    this.appGraphsTried = true;
+    try {
+      const res = await (this.opts.fetch ?? fetch)(new URL('adam.onnx', this.opts.appGraphsUrl).href);
+      if (res.ok) this.runner.appGraphs.adam = new Uint8Array(await res.arrayBuffer());
+    } catch {
+      /* Adam in JS */
     }
   }
 

@@ -2,7 +2,7 @@
  * Startup: the engine worker (backend from the URL or automatic), the pack (the one chosen last time, else the
  * URL's, else the first bundled default), URL settings, then the offer of a saved session.
  */
-import { getEngine, onWorkerCrash, ortWasmPaths, proxy } from '../worker/client';
+import { appGraphsUrl, getEngine, onWorkerCrash, ortWasmPaths, proxy } from '../worker/client';
 import { reportError } from './errors';
 import { bundledPackExists, bundledPackUrl, DEFAULT_PACKS, loadPack, loadRememberedPack, rememberedPack, sweepStorage } from './packs';
 import { checkSavedSession } from './sessions';
@@ -14,7 +14,7 @@ export async function startEngine() {
   const opts = readUrlOptions();
   onWorkerCrash((message) => pushBanner('error', 'The engine stopped', `${message}. Your photo and edits are still shown; reload the page to continue editing.`));
   const engine = getEngine();
-  const backend = await engine.init({ backend: opts.backend, wasmPaths: ortWasmPaths(), keepOnGpu: true });
+  const backend = await engine.init({ backend: opts.backend, wasmPaths: ortWasmPaths(), appGraphsUrl: appGraphsUrl(), keepOnGpu: true });
   set({ backend });
   await engine.onBackendChange(
     proxy((b) => {

@@ -1,6 +1,7 @@
 /** Test hooks on `globalThis.__fzplus` (used by the e2e specs). Harmless in production. */
 import { apply, faceRegion, type Point } from '../image/align';
-import { getEngine } from '../worker/client';
+import { getEngine, proxy } from '../worker/client';
+import type { InvertOptions, InvertProgress } from '../worker/protocol';
 import { getImageWorker } from '../worker/imageClient';
 import { compositeFullPhoto } from './composite';
 import { get } from './store';
@@ -10,6 +11,18 @@ export function installDebugHooks() {
     /** Simulates a GPU device loss. */
     loseDevice: () => getEngine().simulateDeviceLoss(),
     state: () => get(),
+    /** Inverts the current photo on the engine directly; the progress reports, previews replaced by whether there was one. */
+    invertTrace: async (opts: InvertOptions) => {
+      const trace: (Omit<InvertProgress, 'preview'> & { preview: boolean })[] = [];
+      await getEngine().invert(
+        opts,
+        proxy((p: InvertProgress) => {
+          const { preview, ...rest } = p;
+          trace.push({ ...rest, preview: !!preview });
+        }),
+      );
+      return trace;
+    },
     /** Pack URLs loaded since the page opened, in order. */
     packLoads: () => [...get().packLoads],
     /** Full-resolution original and the pasted-back result, plus the face polygon in photo pixels. */

@@ -40,6 +40,11 @@ export function ortWasmPaths(): string {
   return new URL(`${import.meta.env.BASE_URL}ort/`, location.href).href;
 }
 
+/** Absolute URL of the app's own graphs (public/graphs/). */
+export function appGraphsUrl(): string {
+  return new URL(`${import.meta.env.BASE_URL}graphs/`, location.href).href;
+}
+
 export function errorInfo(e: unknown): EngineErrorShape {
   if (e && typeof e === 'object' && 'message' in e) {
     return { name: String((e as Error).name ?? 'Error'), message: String((e as Error).message) };

@@ -48,6 +48,7 @@ const api: EngineApi = {
         fetch: makePackFetch(defaultPackStorage), // imported packs (opfs:/packs/<id>/) come from OPFS
         onBackendChange: (b) => backendListener?.(b),
         addedDirections: defaultAddedDirections(), // directions added to a pack live in OPFS beside it
+        appGraphsUrl: opts.appGraphsUrl,
       });
     }
     return engine.backend!;

@@ -24,6 +24,8 @@ export interface InitOptions {
   keepOnGpu?: boolean;
   /** Absolute URL prefix of ORT's wasm files (ort.env.wasm.wasmPaths). */
   wasmPaths: string;
+  /** Absolute URL of the app's own graphs (public/graphs/), e.g. the Adam step that keeps an inversion on the GPU. */
+  appGraphsUrl?: string;
 }
 
 /** Error as it arrives from the worker: `name` is an EngineErrorCode, `message` names the problem. */

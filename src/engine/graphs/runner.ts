@@ -1,10 +1,11 @@
 /**
  * Runs graphs one at a time (ORT sessions must not run concurrently) on the current runtime, retrying once on WASM
  * when the GPU device was lost. Inputs that stay the same over many runs (the target photo, F_init, the F being
- * edited) are `Constant`s: uploaded once per runtime, GPU-resident on WebGPU.
+ * edited) are `Constant`s: uploaded once per runtime, GPU-resident on WebGPU. Device work (`onDevice`) feeds and
+ * keeps tensors of one runtime; those die with it, so it is never retried.
  */
 import { EngineError } from '../errors';
-import type { Runtime } from '../runtime/sessions';
+import { APP_GRAPHS, type AppGraphKey, type Runtime, type TransferBytes } from '../runtime/sessions';
 import type { OrtTensor } from '../runtime/ort';
 import { Mutex } from '../schedule';
 import type { GraphKey } from './contract';
@@ -57,7 +58,8 @@ export class Constant {
   }
 }
 
-export type Feed = Float32Array | Constant;
+/** A graph input: CPU data, a Constant, or a tensor of the current runtime (device work only). */
+export type Feed = Float32Array | Constant | OrtTensor;
 export type Feeds = Record<string, Feed>;
 export type Outputs = Record<string, Float32Array>;
 
@@ -95,6 +97,7 @@ export class GraphRunner {
   swap(runtime: Runtime, swapped?: () => void): Promise<void> {
     const old = this.runtime;
     return this.mutex.run(async () => {
+      this.retire(this.runtime);
       this.runtime = runtime;
       for (const c of Object.values(this.constants)) c.clear();
       swapped?.();
@@ -122,12 +125,55 @@ export class GraphRunner {
     });
   }
 
-  /** Codes, target and optimizer state live in JS, so nothing is lost but the GPU tensors. */
+  /** The app graphs' bytes; a runtime gets them when device work first needs them. */
+  readonly appGraphs: Partial<Record<AppGraphKey, Uint8Array>> = {};
+
+  /** Bytes moved by the runtimes this runner has replaced. */
+  private retiredTransfer: TransferBytes = { up: 0, down: 0 };
+
+  /** Bytes moved between CPU and sessions since the runner was made, over every runtime it has had. */
+  transferred(): TransferBytes {
+    const cur = this.runtime?.transfer ?? { up: 0, down: 0 };
+    return { up: this.retiredTransfer.up + cur.up, down: this.retiredTransfer.down + cur.down };
+  }
+
+  /**
+   * Runs `work` under the run mutex on runtime `rt`, which must still be the current one (its app graphs handed to
+   * it). Device work holds tensors of `rt`, which cannot move to another runtime, so it is not retried: a device
+   * loss switches to WASM and rethrows the DeviceLostError, and the caller continues from its CPU copy.
+   */
+  onDevice<T>(rt: Runtime, work: (rt: Runtime) => Promise<T>): Promise<T> {
+    this.demandCount++;
+    return this.mutex.run(async () => {
+      if (this.runtime !== rt) throw new EngineError('DeviceLostError', 'the runtime holding the device tensors was replaced');
+      for (const key of APP_GRAPHS) {
+        const bytes = this.appGraphs[key];
+        if (bytes && !rt.hasAppGraph(key)) rt.addAppGraph(key, bytes);
+      }
+      try {
+        return await work(rt);
+      } catch (e) {
+        if ((e as Error).name === 'DeviceLostError' && this.runtime === rt) this.fallBack((e as Error).message);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Only GPU tensors are lost: target, constants and the codes live in JS too (an inversion that kept its codes on
+   * the GPU continues from its last CPU sync).
+   */
   private fallBack(reason: string) {
     const old = this.runtime;
+    this.retire(old);
     this.runtime = this.wasmRuntime(reason);
     for (const c of Object.values(this.constants)) c.forgetTensor();
     old?.dispose().catch(() => undefined);
+  }
+
+  private retire(rt: Runtime | null) {
+    if (!rt) return;
+    this.retiredTransfer = { up: this.retiredTransfer.up + rt.transfer.up, down: this.retiredTransfer.down + rt.transfer.down };
   }
 
   async dispose() {
@@ -136,7 +182,8 @@ export class GraphRunner {
   }
 }
 
-async function resolveFeeds(rt: Runtime, feeds: Feeds): Promise<Record<string, Float32Array | OrtTensor>> {
+/** Feeds with each Constant replaced by its tensor on `rt`. */
+export async function resolveFeeds(rt: Runtime, feeds: Feeds): Promise<Record<string, Float32Array | OrtTensor>> {
   const out: Record<string, Float32Array | OrtTensor> = {};
   for (const [name, v] of Object.entries(feeds)) out[name] = v instanceof Constant ? await v.tensorFor(rt) : v;
   return out;

@@ -2,11 +2,18 @@
  * Inversion by Adam on the codes, with the gradient from the pack's exported gradient graph (onnxruntime-web cannot
  * differentiate): start codes from the encoder (or random / mean), steps with progress and previews, cancel between
  * steps, z re-normalised onto the sphere after every step.
+ *
+ * Two paths, the same math: on WebGPU the codes and Adam state stay in GPU buffers (DeviceAdam; per step only the
+ * loss comes back) and are synced into the CPU `Inversion` at every preview (every SYNC_EVERY steps without
+ * previews), on cancel and at the end. Elsewhere Adam runs in JS on the CPU Inversion itself. A device loss
+ * mid-inversion continues in JS on WASM from the last sync (at most that many steps are taken again).
  */
 import type { BackendInfo } from '../runtime/backend';
 import type { Generator } from '../graphs/generator';
 import type { Constant, Feeds } from '../graphs/runner';
 import { adamStep } from '../math/adam';
+import type { TransferBytes } from '../runtime/sessions';
+import { DeviceAdam } from './deviceAdam';
 import { psnr, psnrFromMse } from '../math/psnr';
 import { randn } from '../math/rng';
 import { normaliseRows } from '../math/sphere';
@@ -29,7 +36,12 @@ export interface InvertOptions {
   resume?: boolean;
   /** Start from the encoder when the pack has one (default true). */
   useEncoder?: boolean;
+  /** Keep codes and Adam state on the GPU where the backend can (default true; false: Adam in JS, for comparisons). */
+  onDevice?: boolean;
 }
+
+/** Steps between CPU syncs of device-held codes when there are no previews. */
+export const SYNC_EVERY = 25;
 
 export interface InvertProgress {
   step: number;
@@ -44,6 +56,10 @@ export interface InvertProgress {
   preview?: Uint8ClampedArray;
   /** PSNR of the preview image (clamped to imageRange), when a preview is attached. */
   previewPsnr?: number;
+  /** Bytes this step moved between CPU and the sessions (gradient, Adam, sync and preview runs). */
+  transferBytes?: TransferBytes;
+  /** Whether the codes and Adam state were on the GPU for this step. */
+  onDevice?: boolean;
 }
 
 export interface InvertResult {
@@ -102,43 +118,89 @@ export async function optimise(
   onProgress?: (p: InvertProgress) => void,
 ): Promise<boolean> {
   const m = gen.manifest;
+  const runner = gen.runner;
   const graph = inversionGraph(inv.space, m);
   const lr = opts.lr ?? 0.01;
   const weights = new Float32Array(opts.weights ?? (m.loss.defaultWeights as number[]));
   const previewEvery = opts.previewEvery ?? 10;
+  const syncEvery = previewEvery > 0 ? previewEvery : SYNC_EVERY;
   const names = codeNames(inv.space);
-  while (inv.step < opts.steps) {
-    if (cancelRequested()) return true;
-    const t0 = now();
-    const feeds: Feeds = { target: inputs.target, weights, [names.input]: inv.code };
-    if (inv.f) {
-      feeds.f = inv.f;
-      feeds.f_init = inputs.fInit;
+  let device: DeviceAdam | null = null;
+  /** `work` on the device; after a device loss (the runner is on WASM now) null, and the JS path goes on. */
+  const onDevice = async <T>(work: (d: DeviceAdam) => Promise<T>): Promise<T | null> => {
+    try {
+      return await work(device!);
+    } catch (e) {
+      if ((e as Error).name !== 'DeviceLostError') throw e;
+      device?.dispose();
+      device = null;
+      return null;
     }
-    const out = await gen.runner.run(graph, feeds);
-    adamStep(inv.code, out[names.grad], inv.adamCode, { lr });
-    if (isZ(inv.space)) normaliseRows(inv.code, m.zDim);
-    if (inv.f) adamStep(inv.f, out.grad_f, inv.adamF!, { lr });
-    inv.step++;
-    const loss = [out.loss[0], out.loss[1], out.loss[2]] as [number, number, number];
-    const p: InvertProgress = {
-      step: inv.step,
-      totalSteps: opts.steps,
-      loss,
-      total: loss[0] * weights[0] + loss[1] * weights[1] + loss[2] * weights[2],
-      psnr: psnrFromMse(loss[0], m.imageRange),
-      msPerStep: now() - t0,
-    };
-    if (previewEvery > 0 && inv.step % previewEvery === 0 && inv.step < opts.steps) {
-      const img = await reconstruct(gen, inv);
-      p.preview = tensorToRgba(img, m.resolution, m.resolution, m.imageRange);
-      p.previewPsnr = psnr(img, target, m.imageRange);
+  };
+  const step = () => device?.step ?? inv.step;
+  try {
+    if (opts.onDevice !== false && inv.step < opts.steps && DeviceAdam.available(runner)) {
+      try {
+        device = await DeviceAdam.create(runner, inv, graph, m);
+      } catch (e) {
+        if ((e as Error).name !== 'DeviceLostError') throw e;
+      }
     }
-    onProgress?.(p);
-    // lets cancel() and other messages through between steps
-    await yieldToEventLoop();
+    while (step() < opts.steps) {
+      if (cancelRequested()) {
+        if (device) await onDevice((d) => d.sync(inv));
+        return true;
+      }
+      const t0 = now();
+      const moved0 = runner.transferred();
+      const feeds: Feeds = { target: inputs.target, weights };
+      if (inv.f) feeds.f_init = inputs.fInit;
+      let lossOut: Float32Array | null;
+      const wasOnDevice = !!device;
+      if (device) {
+        lossOut = await onDevice((d) => d.run(graph, feeds, lr));
+        if (!lossOut) continue; // device lost: again from the last sync, in JS
+      } else {
+        feeds[names.input] = inv.code;
+        if (inv.f) feeds.f = inv.f;
+        const out = await runner.run(graph, feeds);
+        adamStep(inv.code, out[names.grad], inv.adamCode, { lr });
+        if (isZ(inv.space)) normaliseRows(inv.code, m.zDim);
+        if (inv.f) adamStep(inv.f, out.grad_f, inv.adamF!, { lr });
+        inv.step++;
+        lossOut = out.loss;
+      }
+      const s = step();
+      const loss = [lossOut[0], lossOut[1], lossOut[2]] as [number, number, number];
+      const p: InvertProgress = {
+        step: s,
+        totalSteps: opts.steps,
+        loss,
+        total: loss[0] * weights[0] + loss[1] * weights[1] + loss[2] * weights[2],
+        psnr: psnrFromMse(loss[0], m.imageRange),
+        msPerStep: now() - t0,
+        onDevice: wasOnDevice,
+      };
+      if (device && s % syncEvery === 0 && s < opts.steps) await onDevice((d) => d.sync(inv));
+      if (previewEvery > 0 && s % previewEvery === 0 && s < opts.steps) {
+        // after a device loss in the sync above, inv is older than this step: still a fair preview
+        const img = await reconstruct(gen, inv);
+        p.preview = tensorToRgba(img, m.resolution, m.resolution, m.imageRange);
+        p.previewPsnr = psnr(img, target, m.imageRange);
+      }
+      const moved = runner.transferred();
+      p.transferBytes = { up: moved.up - moved0.up, down: moved.down - moved0.down };
+      onProgress?.(p);
+      // lets cancel() and other messages through between steps
+      await yieldToEventLoop();
+    }
+    if (device) await onDevice((d) => d.sync(inv));
+    // a device lost at the last sync: the JS path takes the steps since the sync before it again
+    if (inv.step < opts.steps) return optimise(gen, inputs, inv, target, { ...opts, onDevice: false }, cancelRequested, onProgress);
+    return false;
+  } finally {
+    (device as DeviceAdam | null)?.dispose();
   }
-  return false;
 }
 
 /** The reconstruction of `inv` as a result for the UI; `backend()` is read after the last run (it may have fallen back). */

@@ -3,12 +3,12 @@
  * onnxruntime-node in node tests.
  */
 import type * as OrtWeb from 'onnxruntime-web';
-import type { GraphKey } from '../graphs/contract';
+import type { RunKey } from './sessions';
 
 export type Ort = typeof OrtWeb;
 export type OrtTensor = OrtWeb.Tensor;
 export type OrtSession = OrtWeb.InferenceSession;
 export type SessionOptions = OrtWeb.InferenceSession.SessionOptions;
 
-/** Creates the session for one graph (node tests load from files; the bench adds session options). */
-export type SessionFactory = (key: GraphKey, bytes: Uint8Array, options: SessionOptions) => Promise<OrtSession>;
+/** Creates the session for one graph, a pack's or the app's (node tests load from files; the bench adds session options). */
+export type SessionFactory = (key: RunKey, bytes: Uint8Array, options: SessionOptions) => Promise<OrtSession>;
