@@ -161,6 +161,16 @@ describe('inversion with the codes on the device', () => {
     await e.dispose();
   });
 
+  it('an Adam graph that fails to load leaves the inversion to the JS path', async () => {
+    const { e, runner } = await deviceEngine();
+    runner.appGraphs.adam = new Uint8Array([1, 2, 3]);
+    const seen: InvertProgress[] = [];
+    const r = await e.invert({ space: 'F/Z+', steps: 4, previewEvery: 0, seed: 3, useEncoder: false }, (p) => seen.push(p));
+    expect(r.steps).toBe(4);
+    expect(seen.map((p) => [p.step, p.onDevice])).toEqual([[1, false], [2, false], [3, false], [4, false]]);
+    await e.dispose();
+  });
+
   it('a device loss mid-inversion continues in JS on WASM from the last sync', async () => {
     const opts = { space: 'F/Z+' as const, steps: 9, previewEvery: 4, seed: 3, useEncoder: false };
     const ref = (await deviceEngine()).e;

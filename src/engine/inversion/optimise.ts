@@ -126,12 +126,15 @@ export async function optimise(
   const syncEvery = previewEvery > 0 ? previewEvery : SYNC_EVERY;
   const names = codeNames(inv.space);
   let device: DeviceAdam | null = null;
-  /** `work` on the device; after a device loss (the runner is on WASM now) null, and the JS path goes on. */
+  /**
+   * `work` on the device; when it fails, null, and the JS path goes on from the last sync: after a device loss the
+   * runner is on WASM; after any other failure (the Adam graph on an odd GPU) the same graph runs in JS, and a fault
+   * of the gradient graph itself then throws there.
+   */
   const onDevice = async <T>(work: (d: DeviceAdam) => Promise<T>): Promise<T | null> => {
     try {
       return await work(device!);
-    } catch (e) {
-      if ((e as Error).name !== 'DeviceLostError') throw e;
+    } catch {
       device?.dispose();
       device = null;
       return null;
@@ -142,8 +145,8 @@ export async function optimise(
     if (opts.onDevice !== false && inv.step < opts.steps && DeviceAdam.available(runner)) {
       try {
         device = await DeviceAdam.create(runner, inv, graph, m);
-      } catch (e) {
-        if ((e as Error).name !== 'DeviceLostError') throw e;
+      } catch {
+        device = null; // Adam in JS
       }
     }
     while (step() < opts.steps) {

@@ -49,3 +49,26 @@ describe('large packs: fp16 graphs and memory errors', () => {
     }
   });
 });
+
+describe('transfer counting', () => {
+  it('counts CPU data fed and outputs read, not tensors kept where the session left them', async () => {
+    class T {
+      location = 'cpu';
+      constructor(readonly type: string, readonly data: Float32Array, readonly dims: number[]) {}
+      dispose() {}
+    }
+    const p: ModelPack = {
+      baseUrl: 'mem:/',
+      manifest: { graphs: { mapping: { inputs: [{ name: 'z', shape: [2, 4] }], outputs: [] } } } as unknown as ModelPack['manifest'],
+      graphs: { mapping: new Uint8Array([1]) },
+    };
+    const session = { run: async () => ({ w: new T('float32', new Float32Array(8), [2, 4]), extra: new T('float32', new Float32Array(3), [3]) }) };
+    const rt = new Runtime({ Tensor: T } as unknown as Ort, p, 'wasm', { sessionFactory: async () => session as never });
+    const out = await rt.runKeeping('mapping', { z: new Float32Array(8) }, ['extra']);
+    expect(rt.transfer).toEqual({ up: 32, down: 32 });
+    expect(Object.keys(out.cpu)).toEqual(['w']);
+    expect(Object.keys(out.kept)).toEqual(['extra']);
+    await rt.run('mapping', { z: new Float32Array(8) });
+    expect(rt.transfer).toEqual({ up: 64, down: 32 + 32 + 12 });
+  });
+});
