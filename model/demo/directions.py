@@ -350,6 +350,9 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
                 ze[:, layers] = walked[:, None]
                 sc = edit_scores(base_sel, clf(draw(fs, ze)).numpy(), spread, j, attrs, binary, linked, heads)
                 key = _key(sc)
+                if len(ranges) == 1:
+                    log(f'  {a} candidate {name}: intended {sc["fracIntended"]:.2f}, own {sc["ownShiftSigma"]:+.2f}, '
+                        f'worst other {sc["worstOther"]} {sc["worstOtherRatio"]:.2f}x (prob. {sc["probWorstOtherRatio"]:.2f}x)')
                 if best is None or key > best[0]:
                     best = (key, name, d, cond_on, layers, sc)
         _, name, d, cond_on, layers, sc_sel = best
@@ -408,7 +411,7 @@ def main(argv=None):
     ap.add_argument('--layer-search', type=int, default=0,
                     help='1: choose a contiguous style-layer range per direction (measured: no better on inversions, '
                          'and smile moved to coarse layers that change the upper face; docs/DEMO_MODEL.md)')
-    ap.add_argument('--guide', default=None,
+    ap.add_argument('--guide', default=None,  # the demo's: model/checkpoints/guide64
                     help='(--f-res 0 only) a second attribute classifier (.pt path without .pt) for the classifier-guided '
                          'candidate (model/demo/guided.py); none: no such candidate')
     ap.add_argument('--guide-steps', type=int, default=150)
