@@ -7,7 +7,9 @@
 # default model/checkpoints/encoder64.pt when present, else the shipped pack's encoder.onnx), ENC_MINUTES (7), F_RES (16), N_DIR (3000 fitting samples),
 # EDIT_MODE (fixed: directions fitted in context with F fixed; follow: fitted on whole-generator samples, --f-res 0,
 # because the app then walks every layer and moves F with the edit), OUT (public/models/demo64), DIRS
-# (model/checkpoints/directions64.json), ENC_OUT (model/checkpoints/encoder64.pt), RUN (runs/refresh), FIDELITY (1; 0 skips step 4).
+# (model/checkpoints/directions64.json), ENC_OUT (model/checkpoints/encoder64.pt), RUN (runs/refresh), FIDELITY (1; 0 skips step 4),
+# GUIDE (model/checkpoints/guide64: with EDIT_MODE=follow, classifier-guided direction candidates, model/demo/guided.py;
+# they encode training faces, so the encoder is fine-tuned first and the directions follow on 2 threads; empty: none).
 # Takes ~15 min on 2 idle cores. Stop the GAN trainer first (or snapshot CK): the directions, encoder and pack must
 # all come from the same generator.
 set -euo pipefail
@@ -27,21 +29,39 @@ OUT=${OUT:-public/models/demo64}
 DIRS=${DIRS:-model/checkpoints/directions64.json}
 ENC_OUT=${ENC_OUT:-model/checkpoints/encoder64.pt}
 RUN=${RUN:-runs/refresh}
+GUIDE=${GUIDE:-model/checkpoints/guide64}   # the classifier-guided candidate's classifier (F follows only; GUIDE= none)
 DIR_F_RES=$F_RES
-[ "$EDIT_MODE" = follow ] && DIR_F_RES=0
+guided=0
+if [ "$EDIT_MODE" = follow ]; then
+  DIR_F_RES=0
+  [ -n "$GUIDE" ] && [ -f "$GUIDE.pt" ] && guided=1
+fi
 mkdir -p "$RUN"
 init=()
 [ -f "$ENC_INIT" ] && init=(--init "$ENC_INIT")
 
-echo "== directions (F at $DIR_F_RES, edit mode $EDIT_MODE) and encoder fine-tune ($ENC_MINUTES min) on $CK"
-$PY -m model.demo.directions --generator "$CK" --f-res "$DIR_F_RES" --n "$N_DIR" --threads 1 \
-  --out "$DIRS" > "$RUN/directions.log" 2>&1 &
-dir_pid=$!
-$PY -m model.demo.train_encoder --checkpoint "$CK" --psi 1.0 --minutes "$ENC_MINUTES" --threads 1 "${init[@]}" \
-  --out "$RUN/encoder64.pt" > "$RUN/encoder.log" 2>&1
-[ "$RUN/encoder64.pt" -ef "$ENC_OUT" ] || cp "$RUN/encoder64.pt" "$ENC_OUT"
-wait "$dir_pid" || { tail -20 "$RUN/directions.log"; exit 1; }
-tail -3 "$RUN/encoder.log"
+directions() {
+  $PY -m model.demo.directions --generator "$CK" --f-res "$DIR_F_RES" --n "$N_DIR" --threads "$1" "${@:2}" \
+    --out "$DIRS" > "$RUN/directions.log" 2>&1 || { tail -20 "$RUN/directions.log"; exit 1; }
+}
+encoder() {
+  $PY -m model.demo.train_encoder --checkpoint "$CK" --psi 1.0 --minutes "$ENC_MINUTES" --threads 1 "${init[@]}" \
+    --out "$RUN/encoder64.pt" > "$RUN/encoder.log" 2>&1
+  [ "$RUN/encoder64.pt" -ef "$ENC_OUT" ] || cp "$RUN/encoder64.pt" "$ENC_OUT"
+  tail -3 "$RUN/encoder.log"
+}
+if [ "$guided" = 1 ]; then
+  # the guided fit encodes training faces, so it waits for the encoder of this generator
+  echo "== encoder fine-tune ($ENC_MINUTES min), then directions (F follows, classifier-guided candidates) on $CK"
+  encoder
+  directions 2 --guide "$GUIDE" --encoder "$ENC_OUT"
+else
+  echo "== directions (F at $DIR_F_RES, edit mode $EDIT_MODE) and encoder fine-tune ($ENC_MINUTES min) on $CK"
+  directions 1 &
+  dir_pid=$!
+  encoder
+  wait "$dir_pid" || exit 1
+fi
 grep -E '^[a-z_]+: ' "$RUN/directions.log" | cut -c1-160 || true
 
 echo "== pack"
