@@ -55,7 +55,7 @@ import torch
 from torch.nn import functional as F
 
 from model.directions.latent import LatentStats
-from model.demo.guided import GuideContexts, encode_faces, guided_direction
+from model.demo.guided import GuideContexts, context_scores, encode_faces, guided_direction
 from model.directions.walk import normalise, sphere_walk  # noqa: F401 (also this module's API)
 from model.load.checkpoint import load_torch_file
 from model.nets.classifier import load_classifier
@@ -334,10 +334,9 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
         if guide is not None and cands:
             # from the plain normal (else the first candidate); the judge below decides whether it is any better
             init = normals[j] if normals[j] is not None else cands[0][1]
-            others = [k for k in held if k != j]
-            dg, terms = guided_direction(guide['ctx'], guide['net'], guide['spread'], j, others, init,
-                                         alpha=args.eval_alpha, steps=args.guide_steps, gen=gen, log=log)
-            cands.append(('classifier-guided', dg, [attrs[k] for k in others]))
+            dg, terms = guided_direction(guide['ctx'], guide['net'], guide['spread'], j, held, init, alpha=args.eval_alpha,
+                                         steps=args.guide_steps, gen=gen, log=log, base=guide['base'])
+            cands.append(('classifier-guided', dg, [attrs[k] for k in held]))
             st['guided'] = terms
         if not cands:
             log(f'{a}: skipped ({st.get("error")})')
@@ -377,16 +376,15 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
 
 
 def load_guide(g, args, gen):
-    """The guide classifier, its sigma per head on generator samples, and the guided fit's contexts."""
+    """The guide classifier, the guided fit's contexts, the guide's scores of them and its sigma per head on the
+    generator samples."""
     net, _ = load_classifier(args.guide + '.pt')
     z = normalise(torch.randn(args.guide_samples, g.style_dim, generator=gen))
     enc = encode_faces(args.encoder, args.data, args.guide_faces, args.guide_f_res) if args.guide_faces and os.path.exists(args.encoder) else (None, None)
     ctx = GuideContexts(g, z, *enc, f_res=args.guide_f_res)
-    with torch.no_grad():
-        s = torch.cat([net(ctx.render(idx=torch.arange(i, min(i + 64, len(z))), idx_enc=torch.arange(0)))
-                       for i in range(0, len(z), 64)])
+    base = context_scores(ctx, net)  # once: every attribute's guided fit starts from the same unedited scores
     print(f'guide {args.guide}: {len(z)} samples, {0 if enc[0] is None else len(enc[0])} encoded faces', flush=True)
-    return {'net': net, 'ctx': ctx, 'spread': s.std(0) + 1e-6}
+    return {'net': net, 'ctx': ctx, 'base': base, 'spread': base[:len(z)].std(0) + 1e-6}
 
 
 def main(argv=None):

@@ -4,12 +4,15 @@ InterFaceGAN's normals (and their conditional and effect-matched combinations) a
 generator they inherit the correlations facesjs draws (female faces narrower, light hair with light skin), and no
 combination of them separates those (docs/DEMO_MODEL.md). This candidate searches the whole Z sphere instead:
 
-    d* = argmin_d  -mean_b own_b(d) + hinge * mean_b relu(margin - own_b(d)) + held * softmax_k mean_b |other_bk(d)|
+    d* = argmin_d  log softmax_k mean_b |other_bk(d)| - log mean_b own_b(d)
+                   + hinge * mean_b relu(margin - own_b(d)) + held * relu(floor - mean_b own_b(d))
 
 where own and other are the guide classifier's changes (sigma units over generator samples) when every W+ layer of
 each context walks +alpha along d (the engine's sphere walk, CONTRACTS.md), the edit the app makes with F
-following. `softmax_k` is a smooth maximum (temperature `tau`) over the counted other heads; the edit test compares
-the worst of them with the own change, so the penalty does too. d = u / |u| with u trained by Adam.
+following. `softmax_k` is a smooth maximum (temperature `tau`) over the counted other heads: the edit test compares
+the worst of them with the own change, so the loss is that ratio, in logs. `floor` is `keep` times the first step's
+own change (without it the cheapest small ratio is a direction the classifier cannot see). d = u / |u| with u
+trained by Adam.
 
 Contexts: z samples of the whole generator and, when an encoder is given, training faces encoded to (F, Z+) whose
 F keeps its residual F_enc - F_gen(W(z)) through the edit (F_edit = F_gen(W_edit) + residual): the edited photos
@@ -36,6 +39,14 @@ class GuideContexts:
             with torch.no_grad():
                 self.res = enc_f - g.features(self.wplus(enc_zplus), f_res)
 
+    @property
+    def n_z(self):
+        return len(self.z)
+
+    @property
+    def n_e(self):
+        return 0 if self.enc_zplus is None else len(self.enc_zplus)
+
     def wplus(self, zplus):
         b, n, d = zplus.shape
         return self.g.mapping(zplus.reshape(-1, d)).reshape(b, n, d)
@@ -58,26 +69,31 @@ class GuideContexts:
         return torch.cat(out)
 
 
+@torch.no_grad()
+def context_scores(ctx, net, batch=64):
+    """`net`'s scores of every unedited context: the generator samples [n_z], then the encoded faces [n_e]."""
+    n_z, n_e, none = ctx.n_z, ctx.n_e, torch.arange(0)
+    return torch.cat([net(ctx.render(idx=torch.arange(i, min(i + batch, n_z)), idx_enc=none)) for i in range(0, n_z, batch)] +
+                     [net(ctx.render(idx=none, idx_enc=torch.arange(i, min(i + batch, n_e)))) for i in range(0, n_e, batch)])
+
+
 def smooth_abs(x, eps=1e-2):
     return torch.sqrt(x * x + eps * eps) - eps
 
 
 def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, batch=32, lr=0.01, hinge=1.0,
-                     margin=0.3, keep=0.8, held=4.0, tau=8.0, gen=None, log=print):
+                     margin=0.3, keep=0.8, held=4.0, tau=8.0, gen=None, log=print, base=None):
     """Adam on u (d = u / |u|) from `init`; `others`: head indices counted as other attributes; spread [A] the guide's
-    sigma per head; the own change is held above `keep` times the initial direction's. Returns (unit direction as
-    numpy float64, the last step's terms)."""
+    sigma per head; the own change is held above `keep` times the initial direction's. `base`: the guide's scores of
+    the unedited contexts (context_scores; computed here when not given). Returns (unit direction as numpy float64,
+    the last step's terms)."""
     for p in list(ctx.g.parameters()) + list(guide.parameters()):
         p.requires_grad_(False)
     u = torch.tensor(init, dtype=torch.float32).clone().requires_grad_(True)
     opt = torch.optim.Adam([u], lr=lr)
-    n_z = len(ctx.z)
-    n_e = 0 if ctx.enc_zplus is None else len(ctx.enc_zplus)
-    with torch.no_grad():
-        base = torch.cat([guide(ctx.render(idx=torch.arange(i, min(i + 64, n_z)), idx_enc=torch.arange(0)))
-                          for i in range(0, n_z, 64)] +
-                         ([guide(ctx.render(idx=torch.arange(0), idx_enc=torch.arange(i, min(i + 64, n_e))))
-                           for i in range(0, n_e, 64)] if n_e else []))
+    n_z, n_e = ctx.n_z, ctx.n_e
+    if base is None:
+        base = context_scores(ctx, guide)
     oth = torch.as_tensor(others, dtype=torch.long)
     t0, terms, floor = time.time(), {}, None
     for step in range(steps):
