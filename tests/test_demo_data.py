@@ -135,3 +135,44 @@ def test_ganspace_on_tiny_mapping():
     assert len(comps) == 2
     d0, ev0, r2, _ = comps[0]
     assert abs(abs(d0[7]) - 1) < 1e-2 and ev0 > comps[1][1] and r2 > 0.99
+
+
+# what each counterfactual rule may change besides its own label: the property's other readings in render.mjs
+COUNTERFACTUAL_ALSO = {
+    'smile': {'mouth_id'}, 'mouth_open': {'mouth_id'}, 'glasses': {'glasses_id'}, 'facial_hair': {'facialHair_id'},
+    'hat': {'accessory', 'accessories_id'}, 'light_hair': {'hair_color', 'hair_lum'}, 'long_hair': {'hairBg_id'},
+    'dark_skin': {'race', 'skin_color', 'skin_lum'}, 'fatness': set(), 'bald': {'hair_id'}, 'eyebrow_angle': set(),
+}
+
+
+def test_counterfactual_pairs_change_one_property(tiny, tmp_path):
+    """scripts/faces/counterfactual.mjs: every pair is the same face drawn twice, the second with its own attribute
+    added and no other label changed, so that the edit test on pairs measures the classifier alone."""
+    out = tmp_path / 'cf'
+    subprocess.run(['node', str(REPO / 'scripts' / 'faces' / 'counterfactual.mjs'), '--data', str(tiny), '--split', 'train',
+                    '--n', '12', '--out', str(out)], check=True, cwd=REPO, capture_output=True, timeout=120)
+    meta = json.load(open(out / 'meta.json'))
+    cols = meta['columns']
+    assert set(meta['counts']) == set(COUNTERFACTUAL_ALSO) and 'male' in meta['noCounterfactual']
+    assert sum(meta['counts'].values()) > 30, meta['counts']
+    for attr, n in meta['counts'].items():
+        base, edit = np.load(out / f'{attr}_base.npy'), np.load(out / f'{attr}_edit.npy')
+        labels, index = np.load(out / f'{attr}_labels.npy'), np.load(out / f'{attr}_index.npy')
+        assert base.shape == edit.shape == (n, 64, 64, 3) and labels.shape == (n, 2, len(cols)) and index.shape == (n,)
+        if not n:
+            continue
+        j = cols.index(attr)
+        assert (labels[:, 1, j] > labels[:, 0, j]).all(), attr
+        changed = {cols[k] for k in np.where((labels[:, 0] != labels[:, 1]).any(0))[0]}
+        assert changed - {attr} <= COUNTERFACTUAL_ALSO[attr], (attr, changed)
+        # the base is the split's own image, the edit differs from it
+        np.testing.assert_array_equal(base, np.load(tiny / 'train_images.npy')[index])
+        assert (np.abs(edit.astype(int) - base).reshape(n, -1).max(1) > 0).all(), attr
+    # the shipped classifier reads the perfect edits of drawn objects the intended way on every face
+    from model.eval.counterfactual import evaluate
+    clf = REPO / 'model' / 'checkpoints' / 'classifier64'
+    attributes = json.load(open(f'{clf}.json'))['manifestAttributes']
+    report = evaluate(str(clf) + '.onnx', attributes, str(out), str(tiny), log=lambda m: None)
+    for attr in ('glasses', 'hat', 'light_hair'):
+        row = report['attributes'][attr]
+        assert row['n'] == meta['counts'][attr] and row['frac_intended'] == 1.0 and row['own_mean_delta_sigma'] > 0.5, row

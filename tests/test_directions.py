@@ -148,3 +148,49 @@ def test_guided_direction_trades_a_correlated_head_for_its_own():
     assert abs(np.linalg.norm(d) - 1) < 1e-6
     assert own >= 0.7 * own0 > 0
     assert other / own < 0.67 * other0 / own0        # the worst other over own falls by more than a third
+
+
+def test_guided_direction_on_probabilities_ignores_a_saturated_head():
+    """Head 2 is a rare binary attribute (logit bias -30): its logit moves with the edit but its probability stays 0,
+    as a saturated head's does under any visible change. On logits the guided fit spends its freedom on head 2; on
+    probabilities (binary=..., the edit test's verdict) it spends it on head 1, the correlated head that is seen."""
+    import torch
+    from torch import nn
+    from model.demo.guided import GuideContexts, guided_direction
+    from model.directions.walk import normalise
+
+    torch.manual_seed(0)
+    D = 16
+
+    class ToyG(nn.Module):
+        n_latent, style_dim = 2, D
+
+        def mapping(self, z):
+            return z
+
+        def synthesis(self, wplus):
+            return wplus.mean(1)
+
+    rng = np.random.default_rng(3)
+    a = unit(rng.normal(size=D))
+    b = unit(a + unit(rng.normal(size=D)))
+    c = unit(a + unit(rng.normal(size=D)))
+    guide = nn.Linear(D, 3)
+    with torch.no_grad():
+        guide.weight.copy_(4 * torch.tensor(np.stack([a, b, c]), dtype=torch.float32))
+        guide.bias.copy_(torch.tensor([0.0, 0.0, -30.0]))
+    ctx = GuideContexts(ToyG(), normalise(torch.randn(256, D)))
+    with torch.no_grad():
+        base = guide(ctx.render())
+    binary = torch.tensor([True, True, True])
+    spread, spread_p = base.std(0), torch.sigmoid(base).std(0).clamp_min(1e-3)
+
+    def head1_ratio(d):
+        with torch.no_grad():
+            p = torch.sigmoid(guide(ctx.render(torch.tensor(d, dtype=torch.float32), 2.0))) - torch.sigmoid(base)
+        return float(p[:, 1].abs().mean() / p[:, 0].mean())
+
+    run = lambda **kw: guided_direction(ctx, guide, spread, 0, [1, 2], a, steps=200, base=base,
+                                        gen=torch.Generator().manual_seed(0), log=lambda m: None, **kw)[0]
+    d_logit, d_prob = run(), run(binary=binary, spread_p=spread_p)
+    assert head1_ratio(d_prob) < 0.75 * head1_ratio(d_logit) and head1_ratio(d_prob) < head1_ratio(a)

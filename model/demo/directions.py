@@ -335,7 +335,8 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
             # from the plain normal (else the first candidate); the judge below decides whether it is any better
             init = normals[j] if normals[j] is not None else cands[0][1]
             dg, terms = guided_direction(guide['ctx'], guide['net'], guide['spread'], j, held, init, alpha=args.eval_alpha,
-                                         steps=args.guide_steps, gen=gen, log=log, base=guide['base'])
+                                         steps=args.guide_steps, gen=gen, log=log, base=guide['base'],
+                                         **({'binary': binary, 'spread_p': guide['spread_p']} if args.guide_space == 'prob' else {}))
             cands.append(('classifier-guided', dg, [attrs[k] for k in held]))
             st['guided'] = terms
         if not cands:
@@ -378,13 +379,15 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
 def load_guide(g, args, gen):
     """The guide classifier, the guided fit's contexts, the guide's scores of them and its sigma per head on the
     generator samples."""
-    net, _ = load_classifier(args.guide + '.pt')
+    net, ck = load_classifier(args.guide + '.pt')
     z = normalise(torch.randn(args.guide_samples, g.style_dim, generator=gen))
     enc = encode_faces(args.encoder, args.data, args.guide_faces, args.guide_f_res) if args.guide_faces and os.path.exists(args.encoder) else (None, None)
     ctx = GuideContexts(g, z, *enc, f_res=args.guide_f_res)
     base = context_scores(ctx, net)  # once: every attribute's guided fit starts from the same unedited scores
     print(f'guide {args.guide}: {len(z)} samples, {0 if enc[0] is None else len(enc[0])} encoded faces', flush=True)
-    return {'net': net, 'ctx': ctx, 'base': base, 'spread': base[:len(z)].std(0) + 1e-6}
+    binary = torch.tensor([k == 'binary' for k in ck['kinds']])
+    prob = torch.where(binary, torch.sigmoid(base[:len(z)]), base[:len(z)])
+    return {'net': net, 'ctx': ctx, 'base': base, 'spread': base[:len(z)].std(0) + 1e-6, 'spread_p': prob.std(0) + 1e-6}
 
 
 def main(argv=None):
@@ -413,6 +416,8 @@ def main(argv=None):
                     help='(--f-res 0 only) a second attribute classifier (.pt path without .pt) for the classifier-guided '
                          'candidate (model/demo/guided.py); none: no such candidate')
     ap.add_argument('--guide-steps', type=int, default=150)
+    ap.add_argument('--guide-space', choices=['prob', 'logit'], default='prob',
+                    help="the guided fit's ratio on probabilities for binary heads (the edit test's verdict) or on logits")
     ap.add_argument('--guide-samples', type=int, default=512, help='generator samples among the guided fit\'s contexts')
     ap.add_argument('--guide-faces', type=int, default=256,
                     help='training faces encoded by --encoder among the guided fit\'s contexts (F keeps its residual)')

@@ -9,7 +9,10 @@ combination of them separates those (docs/DEMO_MODEL.md). This candidate searche
 
 where own and other are the guide classifier's changes (sigma units over generator samples) when every W+ layer of
 each context walks +alpha along d (the engine's sphere walk, CONTRACTS.md), the edit the app makes with F
-following. `softmax_k` is a smooth maximum (temperature `tau`) over the counted other heads: the edit test compares
+following. With `binary` given, the ratio and the floor are taken on probabilities for binary heads (sigmoid of the
+logit; regression heads as they are), as the edit test's verdict is: a rare head's saturated logit jitters by whole
+sigmas under any change of the image, a perfect drawn edit included (model/eval/counterfactual.py), and a loss on
+logits spends its effort on that invisible jitter. The hinge stays on the logits, where every face has a gradient. `softmax_k` is a smooth maximum (temperature `tau`) over the counted other heads: the edit test compares
 the worst of them with the own change, so the loss is that ratio, in logs. `floor` is `keep` times the first step's
 own change (without it the cheapest small ratio is a direction the classifier cannot see). d = u / |u| with u
 trained by Adam.
@@ -82,10 +85,11 @@ def smooth_abs(x, eps=1e-2):
 
 
 def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, batch=32, lr=0.01, hinge=1.0,
-                     margin=0.3, keep=0.8, held=4.0, tau=8.0, gen=None, log=print, base=None):
+                     margin=0.3, keep=0.8, held=4.0, tau=8.0, gen=None, log=print, base=None, binary=None, spread_p=None):
     """Adam on u (d = u / |u|) from `init`; `others`: head indices counted as other attributes; spread [A] the guide's
     sigma per head; the own change is held above `keep` times the initial direction's. `base`: the guide's scores of
-    the unedited contexts (context_scores; computed here when not given). Returns (unit direction as numpy float64,
+    the unedited contexts (context_scores; computed here when not given). `binary` (bool [A]) and `spread_p` (sigma
+    of the probabilities): the ratio on probabilities (module docstring). Returns (unit direction as numpy float64,
     the last step's terms)."""
     for p in list(ctx.g.parameters()) + list(guide.parameters()):
         p.requires_grad_(False)
@@ -95,6 +99,12 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
     if base is None:
         base = context_scores(ctx, guide)
     oth = torch.as_tensor(others, dtype=torch.long)
+    if binary is None:
+        ratio_scale = lambda after, before: (after - before) / spread
+    else:
+        binary = torch.as_tensor(binary, dtype=torch.bool)
+        prob = lambda s: torch.where(binary, torch.sigmoid(s), s)
+        ratio_scale = lambda after, before: (prob(after) - prob(before)) / spread_p
     t0, terms, floor = time.time(), {}, None
     for step in range(steps):
         # half of each batch from the generator's samples, half from the encoded faces (when there are any)
@@ -104,13 +114,14 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
         d = u / u.norm()
         img = ctx.render(d, alpha, idx=idx, idx_enc=idx_e)
         before = torch.cat([base[idx], base[n_z + idx_e]]) if b_e else base[idx]
-        delta = (guide(img) - before) / spread
-        own = delta[:, j]
+        after = guide(img)
+        own = (after[:, j] - before[:, j]) / spread[j]
+        delta = ratio_scale(after, before)
         other = smooth_abs(delta[:, oth]).mean(0)
         worst = torch.logsumexp(tau * other, 0) / tau
         # the edit test's ratio (worst other over own), in logs; a floor on the own change, or the cheapest way to a
         # small ratio is a direction the classifier cannot see at all; a hinge so that every face moves
-        own_m = own.mean()
+        own_m = delta[:, j].mean()
         if floor is None:
             floor = keep * float(own_m.detach())
         loss = (torch.log(worst + 1e-3) - torch.log(torch.relu(own_m) + 1e-2) + hinge * torch.relu(margin - own).mean()
@@ -118,7 +129,7 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        terms = {'step': step + 1, 'own': round(float(own.mean()), 3), 'frac': round(float((own > 0).float().mean()), 3),
+        terms = {'step': step + 1, 'own': round(float(own.mean()), 3), 'own_ratio_scale': round(float(own_m), 3), 'frac': round(float((own > 0).float().mean()), 3),
                  'worst': round(float(other.max()), 3), 'loss': round(float(loss), 3), 's': round(time.time() - t0, 1)}
         if step % 20 == 0 or step == steps - 1:
             log(f'    guided {terms}')

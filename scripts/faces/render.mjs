@@ -132,17 +132,17 @@ const colors = {
   black: { skin: ["#ad6453", "#74453d", "#5c3937"], hair: ["#272421"] },
 };
 const uniq = (a) => [...new Set(a)];
-const SKIN = uniq(Object.values(colors).flatMap((c) => c.skin));
-const HAIR_COLORS = uniq(Object.values(colors).flatMap((c) => c.hair));
+export const SKIN = uniq(Object.values(colors).flatMap((c) => c.skin));
+export const HAIR_COLORS = uniq(Object.values(colors).flatMap((c) => c.hair));
 const RACES = ["white", "black", "brown", "asian"];
-const SMILE_MOUTHS = new Set(["smile", "smile2", "smile3", "smile4", "smile-closed", "mouth3", "mouth7", "mouth8"]);
-const OPEN_MOUTHS = new Set(["angry", "mouth", "mouth2", "mouth3", "mouth4", "mouth7", "mouth8", "smile", "smile2", "smile3"]);
-const HATS = new Set(["hat", "hat2", "hat3", "santa-hat"]);
+export const SMILE_MOUTHS = new Set(["smile", "smile2", "smile3", "smile4", "smile-closed", "mouth3", "mouth7", "mouth8"]);
+export const OPEN_MOUTHS = new Set(["angry", "mouth", "mouth2", "mouth3", "mouth4", "mouth7", "mouth8", "smile", "smile2", "smile3"]);
+export const HATS = new Set(["hat", "hat2", "hat3", "santa-hat"]);
 const HEADBANDS = new Set(["headband", "headband-high"]);
-const BALD = new Set(["bald", "short-bald"]);
-const LIGHT_HAIR = new Set(["#CC9966", "#B55239", "#e9c67b", "#D7BF91"]); // blond / ginger / light brown
+export const BALD = new Set(["bald", "short-bald"]);
+export const LIGHT_HAIR = new Set(["#CC9966", "#B55239", "#e9c67b", "#D7BF91"]); // blond / ginger / light brown
 
-function luminance(hex) {
+export function luminance(hex) {
   const v = parseInt(hex.slice(1), 16);
   const r = (v >> 16) & 255, g = (v >> 8) & 255, b = v & 255;
   return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
