@@ -159,6 +159,12 @@ export interface UnpickleOptions {
   label: string;
 }
 
+/** Length-prefixed string opcodes (BINUNICODE, SHORT_BINUNICODE, BINUNICODE8, BINSTRING, SHORT_BINSTRING) -> size
+ * of the little-endian length in bytes. */
+const STRING_OPS: Partial<Record<number, 1 | 4 | 8>> = { 0x58: 4, 0x8c: 1, 0x8d: 8, 0x54: 4, 0x55: 1 };
+/** Length-prefixed byte-string opcodes (BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8) -> size of the length. */
+const BYTES_OPS: Partial<Record<number, 1 | 4 | 8>> = { 0x42: 4, 0x43: 1, 0x8e: 8, 0x96: 8 };
+
 /**
  * Reads one pickle from `src` at `start`; returns the object and the position after its STOP.
  * Every global goes through `allow` ("module.name" -> handler); anything else throws an UnpickleError naming it.
@@ -228,6 +234,16 @@ export async function unpickle(src: ByteSource, start: number, opts: UnpickleOpt
 
   for (;;) {
     const op = await r.byte();
+    const strLen = STRING_OPS[op];
+    if (strLen) {
+      push(await str(await r.uint(strLen)));
+      continue;
+    }
+    const bytesLen = BYTES_OPS[op];
+    if (bytesLen) {
+      push(await bytes(await r.uint(bytesLen)));
+      continue;
+    }
     switch (op) {
       case 0x80: // PROTO
         if ((await r.byte()) > 5) throw new UnpickleError(`${opts.label}: pickle protocol above 5 is not read`);
@@ -355,31 +371,6 @@ export async function unpickle(src: ByteSource, start: number, opts: UnpickleOpt
         break;
       case 0x89:
         push(false);
-        break;
-      case 0x58:
-        push(await str(await r.uint(4)));
-        break;
-      case 0x8c:
-        push(await str(await r.byte()));
-        break;
-      case 0x8d:
-        push(await str(await r.uint(8)));
-        break;
-      case 0x54:
-        push(await str(await r.uint(4)));
-        break;
-      case 0x55:
-        push(await str(await r.byte()));
-        break;
-      case 0x42:
-        push(await bytes(await r.uint(4)));
-        break;
-      case 0x43:
-        push(await bytes(await r.byte()));
-        break;
-      case 0x8e:
-      case 0x96:
-        push(await bytes(await r.uint(8)));
         break;
       case 0x71:
         put(await r.byte());
