@@ -220,9 +220,10 @@ def edit_scores(before, after, spread, j, attrs, binary, linked, heads=None):
 
 
 def _key(sc):
-    """Choice order: passes, passes on probabilities, then closeness to the bar on both."""
+    """Choice order: passes on probabilities (the verdict: the test every perfect drawn edit passes,
+    model/eval/counterfactual.py), passes on logits, then closeness to the bar on both."""
     close = lambda r: min(1 / 3 / max(r, 1e-9), 1.0)
-    return (sc['pass'], sc['probPass'],
+    return (sc['probPass'], sc['pass'],
             min(sc['fracIntended'], 0.9) / 0.9 + 0.5 * close(sc['worstOtherRatio']) + 0.5 * close(sc['probWorstOtherRatio']))
 
 
