@@ -128,6 +128,22 @@ def test_edit_test_counts_only_reliable_heads():
     assert (frac, worst) == (1.0, 'hat') and abs(ratio - 0.1) < 1e-9
 
 
+
+def test_edit_verdict_is_on_probabilities():
+    """A saturated rare head (facemask) whose logit jitters by 0.5 sigma while its probability stays at 0 fails the
+    logit variant and not the verdict; a visible leak into another head fails both; the guard fails the verdict."""
+    from model.eval.spaces import edit_rows
+    attrs = ['hat', 'facemask', 'male']
+    logit = np.array([[1.0, 0.5, 0.1]] * 10)
+    prob = np.array([[1.0, 0.0, 0.1]] * 10)
+    r = edit_rows(logit, 0, attrs, attrs, 10.0, 10.0, prob)
+    assert r['success'] and not r['logit_success'] and r['logit_worst_other'] == 'facemask'
+    assert r['worst_other'] == 'male' and abs(r['worst_other_ratio'] - 0.1) < 1e-9
+    leak = np.array([[1.0, 0.0, 0.5]] * 10)
+    assert not edit_rows(leak, 0, attrs, attrs, 10.0, 10.0, leak)['success']
+    blurred = edit_rows(logit, 0, attrs, attrs, 16.0, 10.0, prob)
+    assert not blurred['success'] and blurred['success_no_guard']
+
 @pytest.fixture(scope='module')
 def sample_data(tmp_path_factory):
     """A data folder built from the pack's 8 sample faces (held-out faces; also as 'training' faces with made-up
