@@ -4,7 +4,7 @@
  * npm package gives Node `navigator.gpu`), against the same build on WASM in the same run.
  *
  *   node bench/gpu-webgpu.mjs --packs DIR[,DIR...] [--graphs mapping,synthesis_from_f,grad_fzplus] [--runs 5]
- *        [--wasm-runs 2] [--no-wasm] [--swiftshader] [--json FILE]
+ *        [--wasm-runs 2] [--no-wasm] [--swiftshader] [--json FILE] [--steps 3] [--step-graph grad_fzplus] [--no-step]
  *
  * Needs the `webgpu` package: `npm i --no-save webgpu@0.6.2` (not a dependency of the app; ~21 MB of it is the
  * linux-x64 dawn.node), or WEBGPU_MODULE=/path/to/webgpu. --swiftshader runs on Chromium's SwiftShader Vulkan driver
@@ -13,6 +13,17 @@
  * Per graph: session ms, the first run (shader compilation), the median of the next runs, the bytes each run moves
  * (inputs in, outputs out: nothing stays on the GPU), the peak of GPU buffers ORT holds (createBuffer/destroy
  * counted on the device), GFLOP (bench/graph_stats.py) and TFLOP/s, and the WASM median with the ratio.
+ * (--graphs none: no single graphs, only the inversion step.)
+ * Then, per pack, the inversion step (--no-step skips it) on the gradient graph --step-graph, three ways in the same
+ * run, each a warm-up step and then --steps timed steps from the same start (WASM: --wasm-runs steps):
+ *   - GPU-resident, as src/engine/inversion/deviceAdam.ts runs it: codes and Adam moments in GPU buffers, target and
+ *     F_init uploaded once, grad_* outputs kept on the GPU (preferredOutputLocation), Adam as public/graphs/adam.onnx
+ *     on the GPU; per step only the loss weights and Adam scalars go up and the loss comes down;
+ *   - plain WebGPU: every input from the CPU and every output read back, Adam in JS (src/engine/math/adam.ts);
+ *   - WASM with Adam in JS.
+ * It prints ms per step (the steps' total, a final read-back of the codes included, over --steps), the ratios, the
+ * bytes each step moves, and how far the resident path's codes are from the plain path's after the same steps.
+ * Previews (a synthesis every k steps in the app) are not part of these steps.
  * Exit 3 when no WebGPU adapter is found (npm run bench:gpu then runs the PyTorch CUDA bench instead).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -39,6 +50,8 @@ const packs = arg('packs', resolve(root, 'public/models/demo64')).split(',').map
 const graphKeys = arg('graphs', 'mapping,synthesis_from_f,grad_fzplus').split(',');
 const runs = Number(arg('runs', 5));
 const wasmRuns = flag('no-wasm') ? 0 : Number(arg('wasm-runs', 2));
+const steps = Number(arg('steps', 3));
+const stepGraph = arg('step-graph', 'grad_fzplus');
 const MiB = 2 ** 20;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -122,11 +135,152 @@ async function time(session, feeds, n) {
   return { first, ms: ts.length ? median(ts) : first, out };
 }
 
+// Adam as src/engine/math/adam.ts (the Adam graph computes the same), with the Z+ sphere re-normalisation
+const ADAM_B1 = 0.9;
+const ADAM_B2 = 0.999;
+const ADAM_EPS = 1e-8;
+const LR = 0.01;
+const adamScalars = (t) => ({ stepSize: LR / (1 - ADAM_B1 ** t), sqrtBc2: Math.sqrt(1 - ADAM_B2 ** t) });
+function adamJs(slot, grad) {
+  const { param, m, v } = slot;
+  slot.t++;
+  const { stepSize, sqrtBc2 } = adamScalars(slot.t);
+  for (let i = 0; i < param.length; i++) {
+    const gi = grad[i];
+    const mi = (m[i] = ADAM_B1 * m[i] + (1 - ADAM_B1) * gi);
+    const vi = (v[i] = ADAM_B2 * v[i] + (1 - ADAM_B2) * gi * gi);
+    param[i] -= (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + ADAM_EPS);
+  }
+  if (slot.sphere) sphereRows(param, slot.dims[slot.dims.length - 1]);
+}
+function sphereRows(z, dim) {
+  for (let off = 0; off < z.length; off += dim) {
+    let s = 0;
+    for (let i = 0; i < dim; i++) s += z[off + i] ** 2;
+    const r = 1 / Math.sqrt(s / dim + 1e-8);
+    for (let i = 0; i < dim; i++) z[off + i] *= r;
+  }
+}
+const maxRelDiff = (a, b) => {
+  let d = 0;
+  let ref = 0;
+  for (let i = 0; i < a.length; i++) (d = Math.max(d, Math.abs(a[i] - b[i]))), (ref = Math.max(ref, Math.abs(b[i])));
+  return d / (ref || 1);
+};
+
+/**
+ * The inversion step on gradient graph `g` three ways (see the header): GPU-resident (deviceAdam.ts's path), plain
+ * WebGPU and WASM with Adam in JS. Each from the same start: one warm-up step, then timed steps.
+ */
+async function inversionStep(manifest, bytes, weights, g, gflop) {
+  const adamBytes = readFileSync(resolve(root, 'public/graphs/adam.onnx'));
+  const base = (ep) => ({ executionProviders: [ep], graphOptimizationLevel: 'all' });
+  const packOpts = (ep) => ({ ...base(ep), ...(weights ? { externalData: [{ path: 'weights.bin', data: weights }] } : {}) });
+  const { feeds: start } = feedsFor(g);
+  const codeInputs = g.inputs.filter((i) => g.outputs.some((o) => o.name === `grad_${i.name}`));
+  const constInputs = g.inputs.filter((i) => i.name !== 'weights' && !codeInputs.includes(i));
+  const initSlots = () =>
+    codeInputs.map((i) => {
+      const param = start[i.name].data.slice();
+      const sphere = i.name === 'zplus';
+      if (sphere) sphereRows(param, i.shape[i.shape.length - 1]);
+      return { name: i.name, dims: i.shape, sphere, param, m: new Float32Array(param.length), v: new Float32Array(param.length), t: 0 };
+    });
+  const lossWeights = () => new ort.Tensor('float32', Float32Array.of(1, 1, 0.1), [3]);
+  const out = { pack: manifest.name, resolution: manifest.resolution, key: g.file, gflop, steps };
+
+  // plain path (WebGPU or WASM): codes and constants from the CPU, every output read back, Adam in JS
+  async function plain(ep, n) {
+    const sess = await ort.InferenceSession.create(bytes, packOpts(ep));
+    const slots = initSlots();
+    let up = 0;
+    let down = 0;
+    const one = async () => {
+      const feeds = { weights: lossWeights() };
+      for (const i of constInputs) feeds[i.name] = start[i.name];
+      for (const sl of slots) feeds[sl.name] = new ort.Tensor('float32', sl.param, sl.dims);
+      up = Object.values(feeds).reduce((a, t) => a + t.data.byteLength, 0);
+      const r = await sess.run(feeds);
+      down = Object.values(r).reduce((a, t) => a + t.data.byteLength, 0);
+      for (const sl of slots) adamJs(sl, r[`grad_${sl.name}`].data);
+    };
+    await one();
+    const t0 = performance.now();
+    for (let k = 0; k < n; k++) await one();
+    const ms = (performance.now() - t0) / n;
+    await sess.release();
+    return { ms, upBytes: up, downBytes: down, codes: slots.map((s) => s.param) };
+  }
+
+  // GPU-resident path
+  async function resident(n) {
+    const outLoc = Object.fromEntries(g.outputs.filter((o) => o.name.startsWith('grad_')).map((o) => [o.name, 'gpu-buffer']));
+    const sess = await ort.InferenceSession.create(bytes, { ...packOpts('webgpu'), preferredOutputLocation: outLoc });
+    const adam = await ort.InferenceSession.create(adamBytes, { ...base('webgpu'), preferredOutputLocation: 'gpu-buffer' });
+    const device = await ort.env.webgpu.device;
+    const upload = (data, dims) => {
+      const buffer = device.createBuffer({ size: Math.ceil(data.byteLength / 16) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(buffer, 0, data);
+      return ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims, dispose: () => buffer.destroy() });
+    };
+    peakBytes = liveBytes;
+    const consts = Object.fromEntries(constInputs.map((i) => [i.name, upload(start[i.name].data, i.shape)]));
+    const slots = initSlots().map((sl) => ({ ...sl, param: upload(sl.param, sl.dims), m: upload(sl.m, sl.dims), v: upload(sl.v, sl.dims) }));
+    let up = 0;
+    let down = 0;
+    const one = async () => {
+      up = 0;
+      down = 0;
+      const feeds = { ...consts, weights: lossWeights() };
+      up += 12;
+      for (const sl of slots) feeds[sl.name] = sl.param;
+      const r = await sess.run(feeds);
+      const loss = r.loss.data; // the loss is the one output read back
+      down += loss.byteLength;
+      for (const sl of slots) {
+        const { stepSize, sqrtBc2 } = adamScalars(sl.t + 1);
+        const scalar = (x) => new ort.Tensor('float32', Float32Array.of(x), [1]);
+        const o = await adam.run({ param: sl.param, grad: r[`grad_${sl.name}`], m: sl.m, v: sl.v, step_size: scalar(stepSize), sqrt_bc2: scalar(sqrtBc2), sphere: scalar(sl.sphere ? 1 : 0) });
+        up += 12;
+        for (const t of [sl.param, sl.m, sl.v]) t.dispose();
+        Object.assign(sl, { param: o.param_out, m: o.m_out, v: o.v_out, t: sl.t + 1 });
+      }
+      for (const o of g.outputs) if (o.name.startsWith('grad_')) r[o.name].dispose();
+    };
+    await one();
+    const t0 = performance.now();
+    for (let k = 0; k < n; k++) await one();
+    const codes = [];
+    for (const sl of slots) codes.push((await sl.param.getData()).slice());
+    const ms = (performance.now() - t0) / n;
+    for (const sl of slots) for (const t of [sl.param, sl.m, sl.v]) t.dispose();
+    for (const t of Object.values(consts)) t.dispose();
+    await sess.release();
+    await adam.release();
+    return { ms, upBytes: up, downBytes: down, peakGpuBytes: peakBytes, codes };
+  }
+
+  out.resident = await resident(steps);
+  out.plain = await plain('webgpu', steps);
+  if (wasmRuns) out.wasm = await plain('wasm', wasmRuns);
+  out.relDiffResidentVsPlain = Math.max(...out.resident.codes.map((c, i) => maxRelDiff(c, out.plain.codes[i])));
+  out.plainOverResident = out.plain.ms / out.resident.ms;
+  out.wasmOverResident = out.wasm ? out.wasm.ms / out.resident.ms : undefined;
+  out.wasmOverPlain = out.wasm ? out.wasm.ms / out.plain.ms : undefined;
+  for (const k of ['resident', 'plain', 'wasm']) if (out[k]) delete out[k].codes;
+  return out;
+}
+
 const rows = [];
+const stepRows = [];
 for (const dir of packs) {
   const manifest = JSON.parse(readFileSync(resolve(dir, 'manifest.json'), 'utf8'));
   const keys = graphKeys.filter((k) => manifest.graphs[k]);
-  const stats = JSON.parse(execFileSync(process.env.PYTHON ?? '/usr/bin/python3', [resolve(root, 'bench/graph_stats.py'), dir, '--json', '--graphs', keys.join(',')], { maxBuffer: 64 * MiB }).toString());
+  const doStep = !flag('no-step') && !!manifest.graphs[stepGraph];
+  const statKeys = [...new Set([...keys, ...(doStep ? [stepGraph] : [])])];
+  const stats = statKeys.length
+    ? JSON.parse(execFileSync(process.env.PYTHON ?? '/usr/bin/python3', [resolve(root, 'bench/graph_stats.py'), dir, '--json', '--graphs', statKeys.join(',')], { maxBuffer: 64 * MiB }).toString())
+    : { graphs: {} };
   const weights = existsSync(resolve(dir, 'weights.bin')) ? readFileSync(resolve(dir, 'weights.bin')) : null;
   for (const key of keys) {
     const g = manifest.graphs[key];
@@ -165,6 +319,17 @@ for (const dir of packs) {
         (row.wasm ? `; WASM ${row.wasm.ms.toFixed(0)} ms (x${row.speedup.toFixed(2)}), max rel diff ${row.relDiffVsWasm.toExponential(1)}` : ''),
     );
   }
+  if (doStep) {
+    const g = manifest.graphs[stepGraph];
+    const step = await inversionStep(manifest, readFileSync(resolve(dir, g.file)), weights, g, stats.graphs[stepGraph]?.gflop ?? NaN);
+    stepRows.push(step);
+    const p = (x) => (x ? `${x.ms.toFixed(1)} ms/step (${x.upBytes} B up / ${x.downBytes} B down per step)` : '–');
+    console.log(
+      `${manifest.name} ${stepGraph} inversion step: GPU-resident ${p(step.resident)}; plain WebGPU ${p(step.plain)}; WASM ${p(step.wasm)}; ` +
+        `plain / resident x${step.plainOverResident.toFixed(2)}, WASM / resident x${step.wasmOverResident?.toFixed(2) ?? '–'}; ` +
+        `GPU buffers peak ${(step.resident.peakGpuBytes / MiB).toFixed(0)} MiB; codes resident vs plain after ${steps + 1} steps: max rel diff ${step.relDiffResidentVsPlain.toExponential(1)}`,
+    );
+  }
 }
 console.log(`\n${adapterName}\n`);
 console.log('| pack | graph | GFLOP | WebGPU ms | first run ms | TFLOP/s | GPU buffers peak MiB | MiB moved per run | WASM ms | WASM / WebGPU | rel diff vs WASM |');
@@ -175,6 +340,18 @@ for (const r of rows) {
       `${(r.transferBytes / MiB).toFixed(2)} | ${r.wasm ? r.wasm.ms.toFixed(0) : '–'} | ${r.speedup ? r.speedup.toFixed(2) : '–'} | ${r.relDiffVsWasm !== undefined ? r.relDiffVsWasm.toExponential(1) : '–'} |`,
   );
 }
+if (stepRows.length) {
+  console.log(`\nInversion step (${stepGraph}; a warm-up step, then ${steps} timed steps; WASM ${wasmRuns}; previews not included)\n`);
+  console.log('| pack | GFLOP | GPU-resident ms/step | plain WebGPU ms/step | WASM ms/step | plain / resident | WASM / resident | WASM / plain | bytes up / down per step (resident; plain) | codes resident vs plain (rel) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+  for (const r of stepRows) {
+    const f = (x, d = 1) => (x === undefined ? '–' : x.toFixed(d));
+    console.log(
+      `| ${r.pack} | ${f(r.gflop, 2)} | ${f(r.resident.ms)} | ${f(r.plain.ms)} | ${f(r.wasm?.ms)} | ${f(r.plainOverResident, 2)} | ${f(r.wasmOverResident, 2)} | ${f(r.wasmOverPlain, 2)} | ` +
+        `${r.resident.upBytes} / ${r.resident.downBytes}; ${r.plain.upBytes} / ${r.plain.downBytes} | ${r.relDiffResidentVsPlain.toExponential(1)} |`,
+    );
+  }
+}
 const json = arg('json', '');
-if (json) writeFileSync(json, JSON.stringify({ adapter: adapterName, rows }, null, 1));
+if (json) writeFileSync(json, JSON.stringify({ adapter: adapterName, rows, steps: stepRows }, null, 1));
 process.exit(0);

@@ -2,7 +2,8 @@
 /**
  * `npm run bench:gpu -- [options]`: the GPU bench in one command.
  *  1. onnxruntime-web on WebGPU in Node through Dawn (bench/gpu-webgpu.mjs; its options pass through: --packs,
- *     --graphs, --runs, --wasm-runs, --swiftshader, --json), with WASM in the same run for the ratio;
+ *     --graphs, --runs, --wasm-runs, --swiftshader, --json, --steps, --step-graph, --no-step), with WASM in the same
+ *     run for the ratio, and the inversion step GPU-resident vs plain WebGPU vs WASM;
  *  2. where that cannot run (no `webgpu` package, no adapter), or with --torch, PyTorch on CUDA as a bound
  *     (bench/gpu_torch.py --sizes 64,256,1024; --torch-args '<args>' passes more).
  */
