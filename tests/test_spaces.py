@@ -143,6 +143,20 @@ def test_edit_verdict_is_on_probabilities():
     assert not edit_rows(leak, 0, attrs, attrs, 10.0, 10.0, leak)['success']
     blurred = edit_rows(logit, 0, attrs, attrs, 16.0, 10.0, prob)
     assert not blurred['success'] and blurred['success_no_guard']
+    # with the classifier's uncertainty given, it is the guard and the FID guard is only reported
+    r = edit_rows(logit, 0, attrs, attrs, 16.0, 10.0, prob, unc_edit=0.12, unc_recon=0.1)
+    assert r['success'] and not r['success_fid_guard'] and r['uncertainty_ratio'] == 1.2
+    assert not edit_rows(logit, 0, attrs, attrs, 10.0, 10.0, prob, unc_edit=0.2, unc_recon=0.1)['success']
+
+
+def test_uncertainty_skips_the_edits_own_heads():
+    import torch
+    from model.eval.spaces import uncertainty
+    attributes = [{'id': 'hat', 'kind': 'binary'}, {'id': 'male', 'kind': 'binary'}, {'id': 'fatness', 'kind': 'regression'}]
+    scores = torch.tensor([[0.0, 0.0, 5.0], [0.0, 8.0, -5.0]])
+    h = uncertainty(scores, attributes)
+    assert abs(float(h[0]) - np.log(2)) < 1e-5 and float(h[1]) < float(h[0])
+    assert float(uncertainty(scores, attributes, skip={'hat'})[1]) < 1e-2   # male at logit 8: sure
 
 @pytest.fixture(scope='module')
 def sample_data(tmp_path_factory):

@@ -25,17 +25,37 @@ def load_pairs(root, attr):
     return img('base'), img('edit')
 
 
-def evaluate(classifier, attributes, pairs_dir, data_dir, log=print):
-    """{attr: edit-test row} for every attribute with pairs in pairs_dir."""
+def fid_ratio(clf, base, edit, ref_feats, n=16, draws=10, seed=0):
+    """The domain-FID guard's ratio on n-face subsets (the fidelity runs' size): median over draws of
+    FID(edited) / FID(base), both against the held-out reference."""
+    from model.eval.fidelity import fid
+    _, fb = clf(base, features=True)
+    _, fe = clf(edit, features=True)
+    rng = np.random.default_rng(seed)
+    ratios = []
+    for _ in range(draws):
+        idx = rng.choice(len(fb), min(n, len(fb)), replace=False)
+        ratios.append(fid(fe[idx], ref_feats) / fid(fb[idx], ref_feats))
+    return float(np.median(ratios))
+
+
+def evaluate(classifier, attributes, pairs_dir, data_dir, log=print, fid_n=16):
+    """{attr: edit-test row} for every attribute with pairs in pairs_dir, with both image-quality guards' ratios
+    (model.eval.spaces: uncertainty and domain FID), and the same guards on damaged images (`damaged`: ghosts of
+    another face, blur), which a guard must catch."""
+    from torch.nn import functional as F
     from model.eval.fidelity import Classifier, edit_test, linked_with_implications
     from model.eval.inversion_common import load_faces
-    from model.eval.spaces import reliable_heads
+    from model.eval.spaces import reliable_heads, uncertainty
     clf = Classifier(classifier, attributes)
     attrs = [a['id'] for a in attributes]
     reliable = reliable_heads(attributes)
     linked = linked_with_implications(data_dir, attrs)
-    ref = clf(load_faces(data_dir, 'heldout'))
+    held = load_faces(data_dir, 'heldout')
+    ref, ref_feats = clf(held, features=True)
     sd, sd_p = ref.std(0).clamp_min(1e-6), clf.probs(ref).std(0).clamp_min(1e-6)
+    unc_ratio = lambda after, before, skip=(): float(uncertainty(after, attributes, skip).mean()
+                                                    / uncertainty(before, attributes, skip).mean())
     meta = json.load(open(os.path.join(pairs_dir, 'meta.json')))
     rows = {}
     for attr in meta['counts']:
@@ -49,24 +69,38 @@ def evaluate(classifier, attributes, pairs_dir, data_dir, log=print):
         frac, own, worst, ratio = edit_test(delta, j, attrs, linked, heads=reliable)
         frac_p, _, worst_p, ratio_p = edit_test(delta_p, j, attrs, linked, heads=reliable)
         others = np.abs(delta).mean(0) / max(float(np.abs(delta[:, j]).mean()), 1e-9)
+        skip = {attr} | set(linked.get(attr, ()))
         rows[attr] = dict(n=int(base.shape[0]), rule=meta['rules'][attr], frac_intended=round(frac, 3),
+                          uncertainty_ratio=round(unc_ratio(se, sb, skip), 3),
+                          fid_ratio=round(fid_ratio(clf, base, edit, ref_feats, fid_n), 3),
                           own_mean_delta_sigma=round(own, 3), worst_other=worst, worst_other_ratio=round(ratio, 3),
                           success=bool(frac >= 0.9 and ratio < 1 / 3), prob_worst_other=worst_p,
                           prob_worst_other_ratio=round(ratio_p, 3), prob_success=bool(frac_p >= 0.9 and ratio_p < 1 / 3),
                           others={a: round(float(others[k]), 3) for k, a in enumerate(attrs) if k != j})
         log(f'{attr:>14s}: {frac * 100:5.1f}% own {own:+.2f} sd | worst other {worst} {ratio:.2f} '
-            f'{"pass" if rows[attr]["success"] else "FAIL"} | prob. {worst_p} {ratio_p:.2f}')
+            f'{"pass" if rows[attr]["success"] else "FAIL"} | prob. {worst_p} {ratio_p:.2f} | uncertainty '
+            f'{rows[attr]["uncertainty_ratio"]:.2f}x, FID {rows[attr]["fid_ratio"]:.2f}x')
+    damaged = {}
+    x, other = held[8:8 + 64], held[200:264]
+    for name, img in [] if len(other) < 32 else [('ghost of another face, 30 %', 0.7 * x + 0.3 * other), ('ghost of another face, 50 %', 0.5 * x + 0.5 * other),
+                      ('3x3 box blur', F.avg_pool2d(x, 3, 1, 1)), ('5x5 box blur', F.avg_pool2d(x, 5, 1, 2))]:
+        damaged[name] = dict(uncertainty_ratio=round(unc_ratio(clf(img), clf(x)), 3),
+                             fid_ratio=round(fid_ratio(clf, x, img, ref_feats, fid_n), 3))
+        log(f'{name}: uncertainty {damaged[name]["uncertainty_ratio"]:.2f}x, FID {damaged[name]["fid_ratio"]:.2f}x')
     return dict(classifier=classifier, pairs=pairs_dir, reliable_heads=reliable, no_counterfactual=meta.get('noCounterfactual', {}),
-                attributes=rows)
+                fid_n=fid_n, attributes=rows, damaged=damaged)
 
 
 def markdown(report):
-    lines = ['| attribute | pairs | rule | intended | own (σ) | worst other | ratio | pass | worst other, probabilities |',
-             '|---|---|---|---|---|---|---|---|---|']
+    lines = ['| attribute | pairs | rule | intended | own (σ) | worst other, logits | pass | worst other, probabilities | '
+             'pass | uncertainty × | FID × |', '|---|---|---|---|---|---|---|---|---|---|---|']
     for a, r in report['attributes'].items():
         lines.append(f"| {a} | {r['n']} | {r['rule']} | {r['frac_intended'] * 100:.0f} % | {r['own_mean_delta_sigma']:+.2f} | "
-                     f"{r['worst_other']} | {r['worst_other_ratio']:.2f} | {'yes' if r['success'] else '**no**'} | "
-                     f"{r['prob_worst_other']} {r['prob_worst_other_ratio']:.2f} |")
+                     f"{r['worst_other']} {r['worst_other_ratio']:.2f} | {'yes' if r['success'] else '**no**'} | "
+                     f"{r['prob_worst_other']} {r['prob_worst_other_ratio']:.2f} | {'yes' if r['prob_success'] else '**no**'} | "
+                     f"{r['uncertainty_ratio']:.2f} | {r['fid_ratio']:.2f} |")
+    lines += ['', '| damaged images | uncertainty × | FID × |', '|---|---|---|']
+    lines += [f"| {k} | {v['uncertainty_ratio']:.2f} | {v['fid_ratio']:.2f} |" for k, v in report['damaged'].items()]
     return '\n'.join(lines)
 
 

@@ -75,7 +75,10 @@ def parse_args(argv=None):
     s = p.add_argument_group('latent-space comparison (model/eval/spaces.py)')
     s.add_argument('--spaces', default=None, help='comma list of W,W+,S,Z,Z+,F/W+,F/Z+ (runs the comparison)')
     s.add_argument('--anchor', action='store_true', help="also invert F/Z+ with the anchored F term (grad_fzplus_anchored)")
-    s.add_argument('--edit-mode', default='fixed', help='fixed (F fixed, the paper), follow (F follows the edit) or fixed,follow')
+    s.add_argument('--edit-mode', default='fixed', help='fixed (F fixed, the paper), follow (F follows the edit), gated (F '
+                   'follows and the residual is damped where the edit redraws the features, spaces.residual_gate) or a comma list')
+    s.add_argument('--gate-tau', type=float, default=0.5, help="gated: the feature change, in units of the mean |F_gen|, "
+                   "at which the residual keeps exp(-1) of its weight")
     s.add_argument('--report', default=None, help='Markdown file whose generated section is rewritten (docs/SPACES.md)')
     s.add_argument('--edit-directions', default=None, help='comma list of direction ids (default: every labelled one)')
     s.add_argument('--grid', default=None, help='image grid PNG (default with --report: spaces-grid.png beside it)')
