@@ -4,6 +4,7 @@ import { getEngine, proxy } from '../worker/client';
 import type { InvertOptions, InvertProgress } from '../worker/protocol';
 import { getImageWorker } from '../worker/imageClient';
 import { compositeFullPhoto } from './composite';
+import { findDirections } from './directions';
 import { get } from './store';
 
 export function installDebugHooks() {
@@ -23,6 +24,8 @@ export function installDebugHooks() {
       );
       return trace;
     },
+    /** Find directions on the loaded pack with options the UI does not offer (a smaller sample count: benches). */
+    findDirections: (opts: { k?: number; samples?: number }) => findDirections(opts),
     /** Pack URLs loaded since the page opened, in order. */
     packLoads: () => [...get().packLoads],
     /** Full-resolution original and the pasted-back result, plus the face polygon in photo pixels. */
