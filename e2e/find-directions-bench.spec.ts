@@ -8,7 +8,7 @@
  *     CI=1 E2E_PORT=5291 taskset -c 1 npx playwright test e2e/find-directions-bench.spec.ts
  * A pack that still has directions is imported with them removed from its manifest (a temporary copy).
  * FIND_SAMPLES=N: cancel the automatic run (10^5 samples) and find with N samples instead, through the same worker
- * call (for sizes where the full run takes too long; the sampling pass scales with N, the fits and the effect renders
+ * call (for sizes where the full run takes too long; the sampling pass grows with N, the fits and the effect renders
  * do not). Prints the worker's own time ("Found ... in X s"), the wall time to the end of sampling (progress 0.6) and
  * to the end, per pack.
  */
