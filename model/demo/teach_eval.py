@@ -3,7 +3,9 @@ attribute classifier: teach an attribute from 4 faces with it + 4 without, apply
 count how often the classifier's score for that attribute rises.
 
 Faces are the generator's own (z on the sphere, the same z on every layer, i.e. a perfect Z+ inversion), rendered as
-the app edits with F fixed: F = features(W+(z)) stays, the layers >= firstWs walk, synthesis_from_f. Labels come from
+the app edits: with `--edit-mode follow` (the demo pack's default) every layer walks and F follows
+(F = features(W+_edit), the residual of a generated face being 0); with `fixed` F = features(W+(z)) stays and the
+layers >= firstWs walk (the paper's edit). synthesis_from_f either way. Labels come from
 the classifier (binary attributes: logit > 0). The fit mirrors teach.ts: per layer, the difference of the class means
 of the z's projected onto the tangent space at their midpoint, summed over layers, made unit; zScale = half the mean
 class gap along it (clamped to [0.25, 4]). The edit is +2 on the slider (a walk of 2 * zScale).
@@ -46,6 +48,7 @@ def main(argv=None):
     ap.add_argument('--test', type=int, default=16)
     ap.add_argument('--draws', type=int, default=10)
     ap.add_argument('--f-res', type=int, default=16)
+    ap.add_argument('--edit-mode', choices=['follow', 'fixed'], default='follow')
     ap.add_argument('--alpha', type=float, default=2.0)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=1)
@@ -79,13 +82,15 @@ def main(argv=None):
             u, gap = fit_taught(zplus[pos], zplus[neg])
             z_scale = min(4.0, max(0.25, gap / 2))
             edited = zplus[test].clone()
-            edited[:, first:] = sphere_walk(z[test], args.alpha * z_scale * u)[:, None]
+            walked_from = 0 if args.edit_mode == 'follow' else first
+            edited[:, walked_from:] = sphere_walk(z[test], args.alpha * z_scale * u)[:, None]
             w_e = g.mapping(edited.reshape(-1, dim)).reshape(len(test), num_ws, dim)
-            after = score(render(f[test], w_e))[:, j]
+            f_e = g.features(w_e, args.f_res) if args.edit_mode == 'follow' else f[test]
+            after = score(render(f_e, w_e))[:, j]
             rates.append(float((after > base[test, j]).float().mean()))
         report[a] = {'meanRate': round(float(np.mean(rates)), 3), 'minRate': round(float(np.min(rates)), 3),
                      'maxRate': round(float(np.max(rates)), 3), 'draws': args.draws, 'examples': args.examples,
-                     'test': args.test, 'share_with_in_pool': round(float(has.mean()), 3)}
+                     'test': args.test, 'share_with_in_pool': round(float(has.mean()), 3), 'editMode': args.edit_mode}
         print(f'{a}: score rose on {np.mean(rates):.0%} of {args.test} test faces on average '
               f'(min {np.min(rates):.0%}, max {np.max(rates):.0%} over {args.draws} draws of {args.examples} + {args.examples} examples)',
               flush=True)
