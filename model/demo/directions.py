@@ -255,10 +255,12 @@ def layer_ranges(first, num_ws, min_len=2):
     return [list(range(a, b)) for a in range(first, num_ws) for b in range(a + min_len, num_ws + 1)]
 
 
-def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LINKED, log=print, guide=None):
+def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LINKED, log=print, guide=None, select=None):
     """The in-context fit + conditional candidates + layer-range choice (module docstring). With --f-res 0 the
     context is the whole generator (the app's 'F follows the edit' mode walks every layer and moves F with it), so
-    samples are plain z and candidates are the plain and the conditional normals."""
+    samples are plain z and candidates are the plain and the conditional normals. `select` (GuideContexts of encoded
+    training faces, --select-faces): the candidates are chosen on those faces edited as the app edits a photo (every
+    layer walked, F following with the face's own residual) instead of on generator samples."""
     num_ws, f_res = g.n_latent, args.f_res
     first = g.first_ws(f_res) if f_res > 0 else args.first_ws
     if f_res > 0:
@@ -345,6 +347,17 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
             continue
         best = None
         for name, d, cond_on in cands:
+            if select is not None:
+                with torch.no_grad():
+                    after = clf(select['ctx'].render(torch.as_tensor(d, dtype=torch.float32), args.eval_alpha,
+                                                     idx=torch.arange(0), idx_enc=None)).numpy()
+                sc = edit_scores(select['base'], after, spread, j, attrs, binary, linked, heads)
+                log(f'  {a} candidate {name} (encoded faces): intended {sc["fracIntended"]:.2f}, own '
+                    f'{sc["ownShiftSigma"]:+.2f}, worst other {sc["worstOther"]} {sc["worstOtherRatio"]:.2f}x '
+                    f'(prob. {sc["probWorstOther"]} {sc["probWorstOtherRatio"]:.2f}x)')
+                if best is None or _key(sc) > best[0]:
+                    best = (_key(sc), name, d, cond_on, list(range(first, num_ws)), sc)
+                continue
             walked = sphere_walk(zsel, torch.as_tensor(args.eval_alpha * d, dtype=torch.float32))
             for layers in ranges:
                 ze = zplus_sel.clone()
@@ -424,6 +437,10 @@ def main(argv=None):
                     help='training faces encoded by --encoder among the guided fit\'s contexts (F keeps its residual)')
     ap.add_argument('--encoder', default='model/checkpoints/encoder64.pt')
     ap.add_argument('--guide-f-res', type=int, default=16, help="the pack's F block, where encoded faces keep their residual")
+    ap.add_argument('--select-faces', type=int, default=0,
+                    help='(--f-res 0 only) choose each direction among its candidates on this many training faces '
+                         'encoded by --encoder (after the guided fit\'s), edited as the app edits a photo (F follows with '
+                         'its residual); 0: on generator samples')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
     args = ap.parse_args(argv)
@@ -448,8 +465,17 @@ def main(argv=None):
     print(f'reliable heads (counted as other attributes): {", ".join(heads)}', flush=True)
     linked = linked_with_implications(args.data, attrs)  # + LINKED: facial hair -> male in facesjs labels
     guide = load_guide(g, args, gen) if args.guide else None
+    select = None
+    if args.select_faces:
+        if args.f_res != 0:
+            raise SystemExit('directions: --select-faces edits with F following (--f-res 0)')
+        zp, fe = encode_faces(args.encoder, args.data, args.select_faces, args.guide_f_res, start=args.guide_faces)
+        sctx = GuideContexts(g, torch.zeros(0, dim), zp, fe, f_res=args.guide_f_res)
+        with torch.no_grad():
+            select = {'ctx': sctx, 'base': clf(sctx.render(idx=torch.arange(0), idx_enc=None)).numpy()}
+        print(f'choosing on {args.select_faces} encoded training faces (from index {args.guide_faces})', flush=True)
     directions, stats, scores = fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=heads, linked=linked,
-                                               log=lambda m: print(m, flush=True), guide=guide)
+                                               log=lambda m: print(m, flush=True), guide=guide, select=select)
     zn = normalise(torch.randn(args.n, dim, generator=gen)).numpy().astype(np.float64)  # for GANSpace
     check_first = g.first_ws(args.f_res) if args.f_res > 0 else args.first_ws
     sample_stats = {a: (float((scores[:, j] > 0).mean()) if kinds[j] == 'binary' else float(scores[:, j].std()))
