@@ -9,7 +9,8 @@
 # because the app then walks every layer and moves F with the edit), OUT (public/models/demo64), DIRS
 # (model/checkpoints/directions64.json), ENC_OUT (model/checkpoints/encoder64.pt), RUN (runs/refresh), FIDELITY (1; 0 skips step 4),
 # GUIDE (model/checkpoints/guide64: with EDIT_MODE=follow, classifier-guided direction candidates, model/demo/guided.py;
-# they encode training faces, so the encoder is fine-tuned first and the directions follow on 2 threads; empty: none).
+# they encode training faces, so the encoder is fine-tuned first and the directions follow on 2 threads, chosen on
+# 160 other encoded training faces edited as the app edits a photo; empty: none).
 # Takes ~15 min on 2 idle cores. Stop the GAN trainer first (or snapshot CK): the directions, encoder and pack must
 # all come from the same generator.
 set -euo pipefail
@@ -54,7 +55,7 @@ if [ "$guided" = 1 ]; then
   # the guided fit encodes training faces, so it waits for the encoder of this generator
   echo "== encoder fine-tune ($ENC_MINUTES min), then directions (F follows, classifier-guided candidates) on $CK"
   encoder
-  directions 2 --guide "$GUIDE" --encoder "$ENC_OUT"
+  directions 2 --guide "$GUIDE" --encoder "$ENC_OUT" --select-faces 160
 else
   echo "== directions (F at $DIR_F_RES, edit mode $EDIT_MODE) and encoder fine-tune ($ENC_MINUTES min) on $CK"
   directions 1 &
