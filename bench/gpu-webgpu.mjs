@@ -12,7 +12,9 @@
  * lavapipe is not used: Dawn did not accept it.
  * Per graph: session ms, the first run (shader compilation), the median of the next runs, the bytes each run moves
  * (inputs in, outputs out: nothing stays on the GPU), the peak of GPU buffers ORT holds (createBuffer/destroy
- * counted on the device), GFLOP (bench/graph_stats.py) and TFLOP/s, and the WASM median with the ratio.
+ * counted on the device), GFLOP (bench/graph_stats.py) and TFLOP/s, and the WASM median with the ratio and the
+ * largest difference of the outputs against WASM's (relative to the largest WASM value: all outputs together, and
+ * each output alone). --runs 0 --wasm-runs 1: one run each, the WebGPU one with its shader compilation.
  * (--graphs none: no single graphs, only the inversion step.)
  * Then, per pack, the inversion step (--no-step skips it) on the gradient graph --step-graph, three ways in the same
  * run, each a warm-up step and then --steps timed steps from the same start (WASM: --wasm-runs steps):
@@ -26,7 +28,7 @@
  * Previews (a synthesis every k steps in the app) are not part of these steps.
  * Exit 3 when no WebGPU adapter is found (npm run bench:gpu then runs the PyTorch CUDA bench instead).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -42,8 +44,17 @@ const flag = (name) => argv.includes(`--${name}`);
 if (flag('swiftshader') && !process.env.FZ_SWIFTSHADER) {
   // the Vulkan loader and its ICD are found at process start: run again with Chromium's
   const env = { ...process.env, FZ_SWIFTSHADER: '1', LD_LIBRARY_PATH: ['/usr/lib/chromium', process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'), VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json' };
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...argv], { stdio: 'inherit', env });
-  process.exit(r.status ?? 1);
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...argv], { stdio: 'inherit', env });
+  // SwiftShader's worker threads (marl) pin themselves to CPUs 0..n-1 of a process allowed n CPUs, whichever CPUs those
+  // are: under `taskset -c 1` they run on CPU 0. Every 2 s, every thread of the child goes back to this process's CPUs.
+  const mask = spawnSync('taskset', ['-p', String(process.pid)], { encoding: 'utf8' }).stdout?.trim().split(' ').pop();
+  const timer = mask ? setInterval(() => spawnSync('taskset', ['-a', '-p', mask, String(child.pid)], { stdio: 'ignore' }), 2000) : null;
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code) => {
+    clearInterval(timer);
+    process.exit(code ?? 1);
+  });
+  await new Promise(() => {}); // the child's exit ends this process
 }
 
 const packs = arg('packs', resolve(root, 'public/models/demo64')).split(',').map((p) => resolve(p));
@@ -304,8 +315,10 @@ for (const dir of packs) {
       row.speedup = rw.ms / r.ms;
       let maxDiff = 0;
       let maxRef = 0;
+      row.relDiffPerOutput = {}; // each output against its own largest WASM value: a small gradient is not hidden by a large loss
       for (const [n, v] of Object.entries(rw.out)) {
         const a = r.out[n].data;
+        row.relDiffPerOutput[n] = maxRelDiff(a, v.data);
         for (let i = 0; i < v.data.length; i++) (maxDiff = Math.max(maxDiff, Math.abs(a[i] - v.data[i]))), (maxRef = Math.max(maxRef, Math.abs(v.data[i])));
       }
       row.relDiffVsWasm = maxDiff / (maxRef || 1);
@@ -316,7 +329,10 @@ for (const dir of packs) {
       `${manifest.name} ${key}: session ${row.sessionMs.toFixed(0)} ms; WebGPU first ${r.first.toFixed(0)} ms, then ${r.ms.toFixed(1)} ms ` +
         `(${row.tflops.toFixed(3)} TFLOP/s of ${row.gflop.toFixed(2)} GFLOP), GPU buffers peak ${(peakBytes / MiB).toFixed(0)} MiB, ` +
         `${(row.transferBytes / MiB).toFixed(2)} MiB moved per run` +
-        (row.wasm ? `; WASM ${row.wasm.ms.toFixed(0)} ms (x${row.speedup.toFixed(2)}), max rel diff ${row.relDiffVsWasm.toExponential(1)}` : ''),
+        (row.wasm
+          ? `; WASM ${row.wasm.ms.toFixed(0)} ms (x${row.speedup.toFixed(2)}), max rel diff ${row.relDiffVsWasm.toExponential(1)} ` +
+            `(${Object.entries(row.relDiffPerOutput).map(([n, d]) => `${n} ${d.toExponential(1)}`).join(', ')})`
+          : ''),
     );
   }
   if (doStep) {
