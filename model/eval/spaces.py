@@ -73,7 +73,7 @@ MODE_KEYS = {'fixed': 'edits', 'follow': 'edits_follow', 'gated': 'edits_gated'}
 MODE_NAMES = {'fixed': 'F fixed', 'follow': 'F follows', 'gated': 'F follows, residual gated'}
 
 
-def EDIT_KEYS(name):
+def edit_keys(name):
     """(report key, table name) of every edit mode a space can have; spaces without F have one, the walk."""
     if not SPACES[name].has_f:
         return [('edits', 'walk')]
@@ -666,7 +666,7 @@ def app_summary(rep):
     for name, r in rep['spaces'].items():
         app = r['psnr_at'].get(str(rep['app_steps']), r['psnr'])
         line = f"PSNR {r['psnr']:.1f} dB after {rep['steps']} steps ({app:.1f} at {rep['app_steps']}), {r['ms_per_step']:.0f} ms/step"
-        for key, mode in EDIT_KEYS(name):
+        for key, mode in edit_keys(name):
             key += '_summary'
             mode = '' if mode == 'walk' else mode
             if key in r:
@@ -847,7 +847,7 @@ def markdown(rep, base='docs'):
               "Mahalanobis recon / edited (frac > prior p99) |",
               '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
         for name, r in sp.items():
-            for key, mode in EDIT_KEYS(name):
+            for key, mode in edit_keys(name):
                 if key + '_summary' not in r:
                     continue
                 s, pr = r[key + '_summary'], r['prior_recon']
@@ -870,7 +870,7 @@ def markdown(rep, base='docs'):
             L += ['', f"S codes mapped back to W+ by least squares (for the Mahalanobis column) miss their styles by "
                       f"{sp['S']['s_misfit'] * 100:.1f} % (relative; 0 % = still inside the affine layers' image of W)."]
         # per-direction table
-        cols = [(name, key) for name, r in sp.items() for key, _ in EDIT_KEYS(name) if key in r]
+        cols = [(name, key) for name, r in sp.items() for key, _ in edit_keys(name) if key in r]
         L += ['', f"**Per direction** (+{rep['alpha']:g}σ: own Δ in σ, share of faces moved the intended way; ✓ = passes "
                   "with the guard, ✓l = passes on logits only, ✗g = fails only the guard)", '',
               '| direction | ' + ' | '.join(f"{n}{ {'edits_follow': ' follow', 'edits_gated': ' gated'}.get(k, '')}" for n, k in cols) + ' |',
