@@ -59,10 +59,16 @@ const api: EngineApi = {
     need().setTarget(img);
   },
   async invert(opts, onProgress) {
+    // The progress callback is a Comlink proxy: each call is a message on the proxy's own port, not awaited so that
+    // the steps do not wait for the page. The result goes back on the worker's port, which is not ordered with it,
+    // so the last reports could reach the page after the result. Calls on one port are answered in order: waiting
+    // for the last call's answer means every report has been delivered.
+    let delivered: unknown;
     const res = await need().invert(opts, (p) => {
       if (!onProgress) return;
-      onProgress(p.preview ? Comlink.transfer(p, [p.preview.buffer]) : p);
+      delivered = onProgress(p.preview ? Comlink.transfer(p, [p.preview.buffer]) : p);
     });
+    await Promise.resolve(delivered).catch(() => undefined);
     return Comlink.transfer(res, [res.image.buffer]);
   },
   async cancel() {
