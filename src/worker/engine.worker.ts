@@ -31,6 +31,26 @@ async function loadOrt(backend: BackendInfo, forced?: 'jsep' | 'wasm'): Promise<
   return mod as unknown as Ort;
 }
 
+/**
+ * A page's progress callback (a Comlink proxy), called without waiting so that the work does not wait for the page,
+ * and a way to return the work's result only once every report has been delivered. Each call is a message on the
+ * proxy's own port, which is not ordered with the result on the worker's port, so the last reports could reach the
+ * page after the result. Calls on one port are answered in order: the last call's answer means all have arrived.
+ */
+function inOrder<P>(onProgress: ((p: P) => unknown) | undefined, wrap: (p: P) => P = (p) => p) {
+  let last: unknown;
+  return {
+    report: (p: P) => {
+      if (onProgress) last = onProgress(wrap(p));
+    },
+    async after<R>(work: Promise<R>): Promise<R> {
+      const res = await work;
+      await Promise.resolve(last).catch(() => undefined);
+      return res;
+    },
+  };
+}
+
 const api: EngineApi = {
   async init(opts: BenchInit) {
     if (!engine) {
@@ -53,22 +73,17 @@ const api: EngineApi = {
     }
     return engine.backend!;
   },
-  loadPack: (url, onProgress) => need().loadPack(url, onProgress),
+  async loadPack(url, onProgress) {
+    const progress = inOrder(onProgress);
+    return progress.after(need().loadPack(url, progress.report));
+  },
   warmUp: (opts) => need().warmUp(opts),
   async setTarget(img) {
     need().setTarget(img);
   },
   async invert(opts, onProgress) {
-    // The progress callback is a Comlink proxy: each call is a message on the proxy's own port, not awaited so that
-    // the steps do not wait for the page. The result goes back on the worker's port, which is not ordered with it,
-    // so the last reports could reach the page after the result. Calls on one port are answered in order: waiting
-    // for the last call's answer means every report has been delivered.
-    let delivered: unknown;
-    const res = await need().invert(opts, (p) => {
-      if (!onProgress) return;
-      delivered = onProgress(p.preview ? Comlink.transfer(p, [p.preview.buffer]) : p);
-    });
-    await Promise.resolve(delivered).catch(() => undefined);
+    const progress = inOrder(onProgress, (p) => (p.preview ? Comlink.transfer(p, [p.preview.buffer]) : p));
+    const res = await progress.after(need().invert(opts, progress.report));
     return Comlink.transfer(res, [res.image.buffer]);
   },
   async cancel() {
@@ -95,7 +110,10 @@ const api: EngineApi = {
     return Comlink.transfer(res, [res.image.buffer]);
   },
   addDirections: (files, space) => need().addDirections(files, space),
-  findDirections: (opts, onProgress) => need().findDirections(opts, onProgress),
+  async findDirections(opts, onProgress) {
+    const progress = inOrder(onProgress);
+    return progress.after(need().findDirections(opts, progress.report));
+  },
   async cancelFindDirections() {
     engine?.cancelFindDirections();
   },
