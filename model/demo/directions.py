@@ -59,7 +59,7 @@ from model.demo.guided import GuideContexts, context_scores, encode_faces, guide
 from model.directions.walk import normalise, sphere_walk  # noqa: F401 (also this module's API)
 from model.load.checkpoint import load_torch_file
 from model.nets.classifier import load_classifier
-from model.eval.fidelity import LINKED, edit_test, linked_with_implications
+from model.eval.fidelity import LINKED, edit_test, linked_with_implications, passes
 from model.eval.spaces import reliable_heads
 from model.nets.stylegan2 import Generator
 
@@ -213,10 +213,10 @@ def edit_scores(before, after, spread, j, attrs, binary, linked, heads=None):
     prob = lambda x: np.where(binary, 1 / (1 + np.exp(-x)), x)
     frac_p, _, worst_p, ratio_p = edit_test((prob(after) - prob(before)) / spread[1], j, attrs, linked, heads)
     return {'fracIntended': round(frac, 4), 'ownShiftSigma': round(own, 4), 'worstOther': worst,
-            'worstOtherRatio': round(ratio, 4), 'pass': bool(frac >= 0.9 and ratio < 1 / 3),
+            'worstOtherRatio': round(ratio, 4), 'pass': passes(frac, ratio),
             'strictWorstOther': worst_s, 'strictWorstOtherRatio': round(ratio_s, 4),
             'probWorstOther': worst_p, 'probWorstOtherRatio': round(ratio_p, 4),
-            'probPass': bool(frac_p >= 0.9 and ratio_p < 1 / 3)}
+            'probPass': passes(frac_p, ratio_p)}
 
 
 def _key(sc):
@@ -399,9 +399,10 @@ def load_guide(g, args, gen):
     ctx = GuideContexts(g, z, *enc, f_res=args.guide_f_res)
     base = context_scores(ctx, net)  # once: every attribute's guided fit starts from the same unedited scores
     print(f'guide {args.guide}: {len(z)} samples, {0 if enc[0] is None else len(enc[0])} encoded faces', flush=True)
+    on_samples = base[:len(z)]
     binary = torch.tensor([k == 'binary' for k in ck['kinds']])
-    prob = torch.where(binary, torch.sigmoid(base[:len(z)]), base[:len(z)])
-    return {'net': net, 'ctx': ctx, 'base': base, 'spread': base[:len(z)].std(0) + 1e-6, 'spread_p': prob.std(0) + 1e-6}
+    prob = torch.where(binary, torch.sigmoid(on_samples), on_samples)
+    return {'net': net, 'ctx': ctx, 'base': base, 'spread': on_samples.std(0) + 1e-6, 'spread_p': prob.std(0) + 1e-6}
 
 
 def main(argv=None):
@@ -471,8 +472,7 @@ def main(argv=None):
             raise SystemExit('directions: --select-faces edits with F following (--f-res 0)')
         zp, fe = encode_faces(args.encoder, args.data, args.select_faces, args.guide_f_res, start=args.guide_faces)
         sctx = GuideContexts(g, torch.zeros(0, dim), zp, fe, f_res=args.guide_f_res)
-        with torch.no_grad():
-            select = {'ctx': sctx, 'base': clf(sctx.render(idx=torch.arange(0), idx_enc=None)).numpy()}
+        select = {'ctx': sctx, 'base': context_scores(sctx, clf).numpy()}
         print(f'choosing on {args.select_faces} encoded training faces (from index {args.guide_faces})', flush=True)
     directions, stats, scores = fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=heads, linked=linked,
                                                log=lambda m: print(m, flush=True), guide=guide, select=select)

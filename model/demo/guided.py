@@ -12,8 +12,9 @@ each context walks +alpha along d (the engine's sphere walk, CONTRACTS.md), the 
 following. With `binary` given, the ratio and the floor are taken on probabilities for binary heads (sigmoid of the
 logit; regression heads as they are), as the edit test's verdict is: a rare head's saturated logit jitters by whole
 sigmas under any change of the image, a perfect drawn edit included (model/eval/counterfactual.py), and a loss on
-logits spends its effort on that invisible jitter. The hinge stays on the logits, where every face has a gradient. `softmax_k` is a smooth maximum (temperature `tau`) over the counted other heads: the edit test compares
-the worst of them with the own change, so the loss is that ratio, in logs. `floor` is `keep` times the first step's
+logits spends its effort on that invisible jitter. The hinge stays on the logits, where every face has a gradient.
+`softmax_k` is a smooth maximum (temperature `tau`) over the counted other heads: the edit test compares the worst
+of them with the own change, so the loss is that ratio, in logs. `floor` is `keep` times the first step's
 own change (without it the cheapest small ratio is a direction the classifier cannot see). d = u / |u| with u
 trained by Adam.
 
@@ -129,8 +130,9 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        terms = {'step': step + 1, 'own': round(float(own.mean()), 3), 'own_ratio_scale': round(float(own_m), 3), 'frac': round(float((own > 0).float().mean()), 3),
-                 'worst': round(float(other.max()), 3), 'loss': round(float(loss), 3), 's': round(time.time() - t0, 1)}
+        terms = {'step': step + 1, 'own': round(float(own.mean()), 3), 'own_ratio_scale': round(float(own_m), 3),
+                 'frac': round(float((own > 0).float().mean()), 3), 'worst': round(float(other.max()), 3),
+                 'loss': round(float(loss), 3), 's': round(time.time() - t0, 1)}
         if step % 20 == 0 or step == steps - 1:
             log(f'    guided {terms}')
     with torch.no_grad():

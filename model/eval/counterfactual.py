@@ -44,7 +44,7 @@ def evaluate(classifier, attributes, pairs_dir, data_dir, log=print, fid_n=16):
     (model.eval.spaces: uncertainty and domain FID), and the same guards on damaged images (`damaged`: ghosts of
     another face, blur), which a guard must catch."""
     from torch.nn import functional as F
-    from model.eval.fidelity import Classifier, edit_test, linked_with_implications
+    from model.eval.fidelity import Classifier, edit_test, linked_with_implications, passes
     from model.eval.inversion_common import load_faces
     from model.eval.spaces import reliable_heads, uncertainty
     clf = Classifier(classifier, attributes)
@@ -74,8 +74,8 @@ def evaluate(classifier, attributes, pairs_dir, data_dir, log=print, fid_n=16):
                           uncertainty_ratio=round(unc_ratio(se, sb, skip), 3),
                           fid_ratio=round(fid_ratio(clf, base, edit, ref_feats, fid_n), 3),
                           own_mean_delta_sigma=round(own, 3), worst_other=worst, worst_other_ratio=round(ratio, 3),
-                          success=bool(frac >= 0.9 and ratio < 1 / 3), prob_worst_other=worst_p,
-                          prob_worst_other_ratio=round(ratio_p, 3), prob_success=bool(frac_p >= 0.9 and ratio_p < 1 / 3),
+                          success=passes(frac, ratio), prob_worst_other=worst_p,
+                          prob_worst_other_ratio=round(ratio_p, 3), prob_success=passes(frac_p, ratio_p),
                           others={a: round(float(others[k]), 3) for k, a in enumerate(attrs) if k != j})
         log(f'{attr:>14s}: {frac * 100:5.1f}% own {own:+.2f} sd | worst other {worst} {ratio:.2f} '
             f'{"pass" if rows[attr]["success"] else "FAIL"} | prob. {worst_p} {ratio_p:.2f} | uncertainty '

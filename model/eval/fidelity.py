@@ -282,6 +282,11 @@ def sphere_walk(z, d, alpha, layers):
     return walk_layers(z, alpha * d, layers)
 
 
+def passes(frac, ratio):
+    """The edit test's bar: >= 90 % of faces move the intended way and the worst counted other head < 1/3 as much."""
+    return bool(frac >= 0.9 and ratio < 1 / 3)
+
+
 def edit_test(delta, j, attrs, linked=LINKED, heads=None):
     """The edit test on per-face changes `delta` [N, A] (numpy) for attribute j, ignoring the attributes linked to
     it by definition: (fraction moved the intended way, own mean change, worst other attribute, its mean |change|
@@ -323,7 +328,7 @@ def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref
         delta = (scores - base) / sd  # sigma units
         j = attrs.index(d['attribute'])
         frac_p, _, worst_p, ratio_p = edit_test(((clf.probs(scores) - base_p) / sd_p).numpy(), j, attrs)
-        ok_p = frac_p >= 0.9 and ratio_p < 1 / 3
+        ok_p = passes(frac_p, ratio_p)
         own = delta[:, j]
         frac = float((own > 0).float().mean())
         own_mag = float(own.abs().mean())
@@ -335,7 +340,7 @@ def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref
                 others[attrs.index(lk)] = 0
         k = int(others.argmax())
         ratio = float(others[k]) / max(own_mag, 1e-9)
-        ok = frac >= 0.9 and ratio < 1 / 3
+        ok = passes(frac, ratio)
         rows.append(dict(id=d['id'], attribute=d['attribute'], frac_intended=round(frac, 3),
                          own_mean_delta_sigma=round(float(own.mean()), 3), worst_other=attrs[k],
                          worst_other_ratio=round(ratio, 3), success=ok,

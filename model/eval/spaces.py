@@ -434,7 +434,7 @@ def edit_rows(delta, j, attrs, reliable, fid_edit, fid_recon, delta_prob, linked
     reconstructions' (unc_edit, unc_recon). The domain-FID guard (fid_edit <= GUARD x fid_recon) is reported beside
     it: it fails perfect drawn hats (2.1x) and glasses (1.6x), because adding a rare attribute to every face moves the
     set away from the held-out faces whatever the image quality; without uncertainties it is the guard."""
-    from model.eval.fidelity import LINKED, edit_test
+    from model.eval.fidelity import LINKED, edit_test, passes
     linked = LINKED if linked is None else linked
     frac, own, worst, ratio = edit_test(delta_prob, j, attrs, linked, heads=reliable)
     _, _, worst_s, ratio_s = edit_test(delta_prob, j, attrs)
@@ -442,16 +442,16 @@ def edit_rows(delta, j, attrs, reliable, fid_edit, fid_recon, delta_prob, linked
     guard_fid = fid_edit <= GUARD * fid_recon
     unc_ratio = None if unc_edit is None else float(unc_edit) / max(float(unc_recon), 1e-9)
     guard = guard_fid if unc_ratio is None else unc_ratio <= GUARD
-    moved = frac >= 0.9 and ratio < 1 / 3
+    moved = passes(frac, ratio)
     return dict(frac_intended=round(frac, 3), own_mean_delta_sigma=round(own_l, 3), own_mean_delta_prob=round(own, 3),
                 worst_other=worst, worst_other_ratio=round(ratio, 3), strict_worst_other=worst_s,
                 strict_worst_other_ratio=round(ratio_s, 3), logit_frac_intended=round(frac_l, 3),
                 logit_worst_other=worst_l, logit_worst_other_ratio=round(ratio_l, 3),
                 fid=round(fid_edit, 2), fid_ratio=round(fid_edit / max(fid_recon, 1e-9), 3), guard_fid=bool(guard_fid),
                 uncertainty_ratio=None if unc_ratio is None else round(unc_ratio, 3), guard=bool(guard),
-                success=bool(moved and guard), success_strict=bool(frac >= 0.9 and ratio_s < 1 / 3 and guard),
+                success=bool(moved and guard), success_strict=passes(frac, ratio_s) and bool(guard),
                 success_no_guard=bool(moved), success_fid_guard=bool(moved and guard_fid),
-                logit_success=bool(frac_l >= 0.9 and ratio_l < 1 / 3 and guard))
+                logit_success=passes(frac_l, ratio_l) and bool(guard))
 
 
 # ---- the run --------------------------------------------------------------------------------------------------
@@ -587,6 +587,7 @@ def run(args, log=print):
                     j = attrs.index(d['attribute'])
                     entry = dict(id=d['id'], attribute=d['attribute'])
                     skip = {d['attribute']} | set(linked_plus.get(d['attribute'], ()))
+                    unc_base = uncertainty(base, attributes, skip).mean()
                     for sign in (1, -1):
                         img, wpe = editor.apply(sp, f, code, d, vec, sign * args.alpha, mode)
                         img = img.clamp(-1, 1)
@@ -596,8 +597,7 @@ def run(args, log=print):
                         delta_p = (sign * (clf.probs(scores) - clf.probs(base)) / sd_p).numpy()
                         r = edit_rows(delta, j, attrs, reliable, fid(feats, ref_feats), fid_recon, delta_p,
                                       linked=linked_plus if sign > 0 else None,
-                                      unc_edit=uncertainty(scores, attributes, skip).mean(),
-                                      unc_recon=uncertainty(base, attributes, skip).mean())
+                                      unc_edit=uncertainty(scores, attributes, skip).mean(), unc_recon=unc_base)
                         r['pixel_change'] = _r(float((img - recon).abs().mean() * 127.5), 2)
                         region = REGIONS.get(d['attribute'])
                         if region:

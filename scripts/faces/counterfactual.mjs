@@ -94,7 +94,7 @@ function parseArgs(argv) {
 }
 
 function writeNpy(file, dtype, shape, buf) {
-  fs.writeFileSync(file, Buffer.concat([npyHeader(dtype, shape), Buffer.from(buf.buffer ?? buf, buf.byteOffset ?? 0, buf.byteLength ?? buf.length)]));
+  fs.writeFileSync(file, Buffer.concat([npyHeader(dtype, shape), Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)]));
 }
 
 function main() {
