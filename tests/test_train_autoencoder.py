@@ -74,3 +74,24 @@ def test_mapping_stage_energy_objective(tmp_path):
           '--map-objective', 'energy', '--max-steps', '20'])
     s = load_torch_file(str(tmp_path / 's.pt'))
     assert s['progress']['map_step'] == 20 and s['map_critic'] is None
+
+
+def test_mapping_stage_image_term_trains_the_mapping_only(tmp_path):
+    """--map-image renders samples and matches a second classifier's features: the mapping moves, the decoder
+    does not (it is frozen in the mapping stage), and the state records the steps."""
+    rng = np.random.default_rng(4)
+    data = tmp_path / 'train.npy'
+    np.save(data, rng.integers(0, 255, (24, 64, 64, 3), dtype=np.uint8))
+    args = ['--stage', 'mapping', '--data', str(data), '--heldout', str(data), '--state', str(tmp_path / 's.pt'),
+            '--export', str(tmp_path / 'g.pt'), '--run-dir', str(tmp_path / 'run'), '--map-batch', '32',
+            '--map-objective', 'energy', '--map-energy-space', 'raw', '--map-image', '1.0',
+            '--map-image-net', 'model/checkpoints/guide64.pt', '--map-image-batch', '6']
+    main(args + ['--max-steps', '1'])
+    before = load_torch_file(str(tmp_path / 's.pt'))['g']
+    main(args + ['--max-steps', '4'])
+    after = load_torch_file(str(tmp_path / 's.pt'))
+    assert after['progress']['map_step'] == 4
+    style = [k for k in before if k.startswith('style.') and k.endswith('weight')]
+    synth = [k for k in before if not k.startswith('style.')]
+    assert any(not torch.equal(before[k], after['g'][k]) for k in style)
+    assert all(torch.equal(before[k], after['g'][k]) for k in synth)

@@ -179,6 +179,13 @@ def main(argv=None):
                     help='where the energy distance is measured: raw W (the large-variance directions dominate, as in '
                          'the W Frechet distance), whitened W (every direction of the encoded set weighs the same; '
                          'measured: ruins the large ones), or regularised (whitened down to the denoising noise level)')
+    ap.add_argument('--map-image', type=float, default=0.0,
+                    help='weight of an energy distance between rendered samples and training faces in the feature space '
+                         'of a second classifier (--map-image-net; 0 = off): it sees what the W moments do not, at the '
+                         'cost of rendering --map-image-batch samples per step. The evaluation classifier is not used, '
+                         'so the domain FID stays an independent measure')
+    ap.add_argument('--map-image-net', default='model/checkpoints/guide64.pt')
+    ap.add_argument('--map-image-batch', type=int, default=48)
     ap.add_argument('--map-critic-lr', type=float, default=0.0005)
     ap.add_argument('--map-r1', type=float, default=1.0, help='R1 weight of the mapping critic (on whitened w)')
     ap.add_argument('--map-moments', type=float, default=None,
@@ -385,7 +392,7 @@ def main(argv=None):
              'regularised': float((args.w_noise * w_set.std(0).mean()) ** 2)}[args.map_energy_space]
     energy_basis = (evecs / (evals + floor).sqrt()).float() * (1.0 if args.map_energy_space != 'raw' else math.sqrt(floor))
     print(f'W set: {w_set.shape[0]} codes; w mean norm {mu.norm():.3f}, trace cov {cov.trace():.3f}', flush=True)
-    requires_grad(g.style, True)
+    requires_grad(g, False); requires_grad(g.style, True)  # only the mapping learns here
     if args.map_moments is None:
         args.map_moments = 0.0 if args.map_objective == 'energy' else 1.0
     if args.map_coverage is None:
@@ -406,6 +413,17 @@ def main(argv=None):
     def w_fd():
         with torch.no_grad():
             return fid(g.mapping(probe_z), probe_ref)
+
+    image_feats = None
+    if args.map_image > 0:
+        from model.nets.classifier import load_classifier
+        image_net, _ = load_classifier(args.map_image_net)
+        requires_grad(image_net, False)
+        feature_net = lambda x: image_net.head[:3](image_net.features(x))  # the penultimate layer, 128-d
+        with torch.no_grad():
+            image_ref = torch.cat([feature_net(batch_from(data, torch.arange(i, min(i + 256, n_enc))).contiguous())
+                                   for i in range(0, n_enc, 256)])
+        print(f'image term: {args.map_image_net} features of {n_enc} training faces', flush=True)
 
     print(f"mapping step {st['map_step']}: W Frechet distance to the encoded set {w_fd():.1f}", flush=True)
     stats, n_log = {}, 0
@@ -437,10 +455,17 @@ def main(argv=None):
         else:
             fit = sliced_wasserstein(w, ref, generator=gen)
         loss = fit + args.map_moments * mom + args.map_coverage * cov_d
+        image = torch.zeros(())
+        if args.map_image > 0:
+            wi = w[:args.map_image_batch]
+            img = g.synthesis(wi[:, None].repeat(1, g.n_latent, 1)).clamp(-1, 1)
+            ref_i = image_ref[torch.randint(0, image_ref.shape[0], (4 * args.map_image_batch,), generator=gen)]
+            image = energy_distance(feature_net(img), ref_i)
+            loss = loss + args.map_image * image
         map_opt.zero_grad(set_to_none=True); loss.backward(); map_opt.step()
         st['map_step'] += 1
         n_log += 1
-        for k, v in (('fit', fit.item()), ('moments', mom.item()), ('coverage', cov_d.item())):
+        for k, v in (('fit', fit.item()), ('moments', mom.item()), ('coverage', cov_d.item()), ('image', image.item())):
             stats[k] = stats.get(k, 0.0) + v
         if st['map_step'] % 100 == 0:
             print(f"mapping step {st['map_step']} ({args.map_objective}) "
