@@ -73,12 +73,12 @@ def evaluate(classifier, attributes, pairs_dir, data_dir, log=print, fid_n=16):
         rows[attr] = dict(n=int(base.shape[0]), rule=meta['rules'][attr], frac_intended=round(frac, 3),
                           uncertainty_ratio=round(unc_ratio(se, sb, skip), 3),
                           fid_ratio=round(fid_ratio(clf, base, edit, ref_feats, fid_n), 3),
-                          own_mean_delta_sigma=round(own, 3), worst_other=worst, worst_other_ratio=round(ratio, 3),
-                          success=passes(frac, ratio), prob_worst_other=worst_p,
-                          prob_worst_other_ratio=round(ratio_p, 3), prob_success=passes(frac_p, ratio_p),
+                          own_mean_delta_sigma=round(own, 3), logit_worst_other=worst,
+                          logit_worst_other_ratio=round(ratio, 3), logit_success=passes(frac, ratio),
+                          worst_other=worst_p, worst_other_ratio=round(ratio_p, 3), success=passes(frac_p, ratio_p),
                           others={a: round(float(others[k]), 3) for k, a in enumerate(attrs) if k != j})
         log(f'{attr:>14s}: {frac * 100:5.1f}% own {own:+.2f} sd | worst other {worst} {ratio:.2f} '
-            f'{"pass" if rows[attr]["success"] else "FAIL"} | prob. {worst_p} {ratio_p:.2f} | uncertainty '
+            f'{"pass" if rows[attr]["logit_success"] else "FAIL"} | prob. {worst_p} {ratio_p:.2f} | uncertainty '
             f'{rows[attr]["uncertainty_ratio"]:.2f}x, FID {rows[attr]["fid_ratio"]:.2f}x')
     damaged = {}
     x, other = held[8:8 + 64], held[200:264]
@@ -96,8 +96,8 @@ def markdown(report):
              'pass | uncertainty × | FID × |', '|---|---|---|---|---|---|---|---|---|---|---|']
     for a, r in report['attributes'].items():
         lines.append(f"| {a} | {r['n']} | {r['rule']} | {r['frac_intended'] * 100:.0f} % | {r['own_mean_delta_sigma']:+.2f} | "
+                     f"{r['logit_worst_other']} {r['logit_worst_other_ratio']:.2f} | {'yes' if r['logit_success'] else '**no**'} | "
                      f"{r['worst_other']} {r['worst_other_ratio']:.2f} | {'yes' if r['success'] else '**no**'} | "
-                     f"{r['prob_worst_other']} {r['prob_worst_other_ratio']:.2f} | {'yes' if r['prob_success'] else '**no**'} | "
                      f"{r['uncertainty_ratio']:.2f} | {r['fid_ratio']:.2f} |")
     lines += ['', '| damaged images | uncertainty × | FID × |', '|---|---|---|']
     lines += [f"| {k} | {v['uncertainty_ratio']:.2f} | {v['fid_ratio']:.2f} |" for k, v in report['damaged'].items()]
