@@ -414,12 +414,11 @@ def main(argv=None):
         with torch.no_grad():
             return fid(g.mapping(probe_z), probe_ref)
 
-    image_feats = None
     if args.map_image > 0:
         from model.nets.classifier import load_classifier
         image_net, _ = load_classifier(args.map_image_net)
         requires_grad(image_net, False)
-        feature_net = lambda x: image_net.head[:3](image_net.features(x))  # the penultimate layer, 128-d
+        feature_net = image_net.penultimate
         with torch.no_grad():
             image_ref = torch.cat([feature_net(batch_from(data, torch.arange(i, min(i + 256, n_enc))).contiguous())
                                    for i in range(0, n_enc, 256)])

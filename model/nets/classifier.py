@@ -76,6 +76,11 @@ class AttributeNet(nn.Module):
     def forward(self, image):
         return self.head(self.features(image))
 
+    def penultimate(self, image):
+        """The 128-d activations before the last linear layer (the features a domain FID or a feature-matching loss
+        reads; dropout is off in eval mode)."""
+        return self.head[:-1](self.features(image))
+
 
 # ---- data ---------------------------------------------------------------------------------------------------
 def load_split(data_dir, split, names=None):
