@@ -10,9 +10,9 @@
 # (model/checkpoints/directions64.json), ENC_OUT (model/checkpoints/encoder64.pt), RUN (runs/refresh), FIDELITY (1; 0 skips step 4),
 # GUIDE (model/checkpoints/guide64: with EDIT_MODE=follow, classifier-guided direction candidates, model/demo/guided.py;
 # they encode training faces, so the encoder is fine-tuned first and the directions follow on 2 threads, chosen on
-# 160 other encoded training faces edited as the app edits a photo; empty: none).
-# Takes ~15 min on 2 idle cores. Stop the GAN trainer first (or snapshot CK): the directions, encoder and pack must
-# all come from the same generator.
+# 160 other encoded training faces edited as the app edits a photo, each with its range of W+ layers; empty: none).
+# Takes ~15 min on 2 idle cores (~60 min with the guided candidates). Stop the GAN trainer first (or snapshot CK):
+# the directions, encoder and pack must all come from the same generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -55,7 +55,8 @@ if [ "$guided" = 1 ]; then
   # the guided fit encodes training faces, so it waits for the encoder of this generator
   echo "== encoder fine-tune ($ENC_MINUTES min), then directions (F follows, classifier-guided candidates) on $CK"
   encoder
-  directions 2 --guide "$GUIDE" --encoder "$ENC_OUT" --select-faces 160
+  directions 2 --guide "$GUIDE" --encoder "$ENC_OUT" --select-faces 160 --layer-search 1 --layer-search-top 3 \
+    --guided-out "$RUN/guided.json"
 else
   echo "== directions (F at $DIR_F_RES, edit mode $EDIT_MODE) and encoder fine-tune ($ENC_MINUTES min) on $CK"
   directions 1 &

@@ -194,3 +194,67 @@ def test_guided_direction_on_probabilities_ignores_a_saturated_head():
                                         gen=torch.Generator().manual_seed(0), log=lambda m: None, **kw)[0]
     d_logit, d_prob = run(), run(binary=binary, spread_p=spread_p)
     assert head1_ratio(d_prob) < 0.75 * head1_ratio(d_logit) and head1_ratio(d_prob) < head1_ratio(a)
+
+
+def test_layer_groups_are_contiguous_resolution_pairs_with_the_whole_range():
+    from model.demo.directions import layer_groups
+    rs = layer_groups(10)
+    assert len(rs) == 15 and list(range(10)) in rs and [8, 9] in rs and [2, 3, 4, 5] in rs
+    assert all(r[0] % 2 == 0 and len(r) % 2 == 0 and r == list(range(r[0], r[-1] + 1)) for r in rs)
+    assert [6, 7, 8] in layer_groups(9) and [8] in layer_groups(9)  # an odd count ends with a single layer
+
+
+def test_lower_upper_compares_the_halves_of_the_change():
+    import torch
+    from model.demo.directions import lower_upper
+    before = torch.zeros(2, 3, 8, 8)
+    after = before.clone()
+    after[:, :, 6:] = 1.0   # change in the lower half only
+    after[:, :, :1] = 0.5   # a smaller one in the upper half
+    assert lower_upper(before, after) == (2 * 1.0 / 4) / (1 * 0.5 / 4)
+    assert lower_upper(after, before) == lower_upper(before, after)
+
+
+def test_choice_key_puts_locality_first_and_prefers_the_larger_passing_change():
+    from model.demo.directions import _key
+    sc = lambda **k: {'fracIntended': 1.0, 'worstOtherRatio': 0.1, 'probWorstOtherRatio': 0.1, 'pass': True,
+                      'probPass': True, 'ownShiftSigma': 1.0, **k}
+    assert _key(sc(local=True, probPass=False, **{'pass': False})) > _key(sc(local=False))
+    assert _key(sc(ownShiftSigma=1.5)) > _key(sc(ownShiftSigma=0.5))
+    assert _key(sc(probPass=True, ownShiftSigma=0.3)) > _key(sc(probPass=False, ownShiftSigma=3.0))
+
+
+def test_context_render_walks_only_the_given_layers():
+    """GuideContexts.render(layers=...) walks those W+ layers of encoded faces and of samples, and keeps the rest."""
+    import torch
+    from torch import nn
+    from model.demo.guided import GuideContexts
+    from model.directions.walk import normalise
+
+    D, n = 8, 3
+
+    class ToyG(nn.Module):
+        n_latent, style_dim = 4, D
+
+        def mapping(self, z):
+            return 2 * z
+
+        def synthesis(self, wplus):
+            return wplus.reshape(len(wplus), 1, 4, D)   # the W+ itself as an image: layer i is row i
+
+        def features(self, wplus, f_res):
+            return 0 * wplus[:, :1].reshape(len(wplus), 1, 1, D)   # F does not follow here: rows compare directly
+
+        def synthesis_from_f(self, f, wplus, f_res):
+            return self.synthesis(wplus) + f.reshape(len(f), 1, 1, D)
+
+    torch.manual_seed(0)
+    z = normalise(torch.randn(n, D))
+    zp = normalise(torch.randn(n, 4, D))
+    ctx = GuideContexts(ToyG(), z, zp, torch.zeros(n, 1, 1, D), f_res=1)
+    d = normalise(torch.randn(1, D))[0] / 8 ** 0.5
+    base, every, none = ctx.render(), ctx.render(d, 2.0), ctx.render(d, 2.0, layers=[1, 2])
+    assert torch.allclose(ctx.render(d, 2.0, layers=[0, 1, 2, 3]), every, atol=1e-6)
+    rows = lambda x, r: x[:, 0, r]
+    assert torch.allclose(rows(none, [1, 2]), rows(every, [1, 2]), atol=1e-6)
+    assert torch.allclose(rows(none, [3]), rows(base, [3])) and not torch.allclose(rows(every, [3]), rows(base, [3]))

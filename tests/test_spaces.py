@@ -228,3 +228,35 @@ def test_small_run_of_every_space(sample_data, tmp_path):
           '--report', str(report)])
     text = report.read_text()
     assert text.startswith('# mine\n\nhand-written') and text.rstrip().endswith('reading') and text.count('BEGIN GENERATED') == 1
+
+
+def test_edit_layers_follow_the_engines_edit_plan():
+    """As src/engine/edit/directions.ts editPlan: a direction's own layers hold in every mode; F fixed keeps only those
+    >= firstWs (all of them >= firstWs when none is left); no layers: every layer (F follows) or those >= firstWs."""
+    from model.eval.spaces import SPACES, Codes, Editor
+    pm = tiny_pm()
+    ed = Editor(Codes(pm), dir_samples=4)
+    n, first = ed.cd.n, pm.first_ws
+    fz = SPACES['F/Z+']
+    assert ed.layers(fz, {'layers': [0, 1]}, 'follow') == [0, 1]
+    assert ed.layers(fz, {}, 'follow') == list(range(n))
+    assert ed.layers(fz, {}, 'fixed') == list(range(first, n))
+    assert ed.layers(fz, {'layers': [0, first]}, 'fixed') == [first]
+    assert ed.layers(SPACES['Z+'], {'layers': [0, 1]}, 'fixed') == [0, 1]
+
+
+def test_small_run_of_the_f_block_path_reports_the_verdict_on_probabilities(sample_data, tmp_path):
+    """`model.fidelity` without --spaces (the F-block bench of scripts/refresh-demo-model.sh): edit rows carry the spaces
+    report's keys, success = the verdict on probabilities, logit_success beside it, and the markdown renders them."""
+    from model.eval.fidelity import main
+    out = tmp_path / 'fidelity.json'
+    meta = str(REPO / 'model' / 'checkpoints' / 'classifier64.json')
+    assert main(['--pack', str(PACK), '--checkpoint', str(CK), '--encoder', str(PACK / 'encoder.onnx'), '--classifier-meta', meta,
+                 '--data', str(sample_data), '--n', '2', '--offset', '0', '--steps', '4', '--fid-n', '8',
+                 '--out', str(out)]) in (0, None)
+    rep = json.loads(out.read_text())
+    (block,) = rep['blocks'].values()
+    assert block['edits'] and {'success', 'worst_other_ratio', 'logit_success', 'logit_worst_other', 'strict_worst_other'} <= set(block['edits'][0])
+    assert block['edit_success_rate'] == round(sum(e['success'] for e in block['edits']) / len(block['edits']), 3)
+    md = (tmp_path / 'fidelity.md').read_text()
+    assert md.count('| pass (the verdict) |') == 1 and all(f"| {e['id']} |" in md for e in block['edits'])

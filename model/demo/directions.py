@@ -57,11 +57,15 @@ from torch.nn import functional as F
 from model.directions.latent import LatentStats
 from model.demo.guided import GuideContexts, context_scores, encode_faces, guided_direction
 from model.directions.walk import normalise, sphere_walk  # noqa: F401 (also this module's API)
-from model.load.checkpoint import load_torch_file
+from model.load.checkpoint import load_torch_file, sha256_file
 from model.nets.classifier import load_classifier
 from model.eval.fidelity import LINKED, edit_test, linked_with_implications, passes
 from model.eval.spaces import reliable_heads
 from model.nets.stylegan2 import Generator
+
+# edits of the mouth: a candidate must change the lower half of the face more than the upper half (what a user
+# expects of them, and what e2e/demo.spec.ts checks); measured on the selection faces
+LOWER_FACE = ('smile', 'mouth_open')
 
 # attribute id -> label shown in the app (the InterFaceGAN directions we fit)
 DIRECTION_ATTRIBUTES = [
@@ -220,11 +224,30 @@ def edit_scores(before, after, spread, j, attrs, binary, linked, heads=None):
 
 
 def _key(sc):
-    """Choice order: passes on probabilities (the verdict: the test every perfect drawn edit passes,
-    model/eval/counterfactual.py), passes on logits, then closeness to the bar on both."""
+    """Choice order: the locality of edits bound to a face region (LOWER_FACE), passes on probabilities (the
+    verdict: the test every perfect drawn edit passes, model/eval/counterfactual.py), passes on logits, then a score:
+    closeness to the bar on both and, while the test fails, the own change up to 1 sigma (a failing slider should
+    still show its attribute rather than hold everything by barely moving), and last the own change (among passing
+    candidates, the one a user sees best)."""
     close = lambda r: min(1 / 3 / max(r, 1e-9), 1.0)
-    return (sc['probPass'], sc['pass'],
-            min(sc['fracIntended'], 0.9) / 0.9 + 0.5 * close(sc['worstOtherRatio']) + 0.5 * close(sc['probWorstOtherRatio']))
+    own = sc['ownShiftSigma']
+    score = min(sc['fracIntended'], 0.9) / 0.9 + 0.5 * close(sc['worstOtherRatio']) + 0.5 * close(sc['probWorstOtherRatio'])
+    if not sc['probPass']:
+        score += 0.5 * min(max(own, 0.0), 1.0)
+    return (sc.get('local', True), sc['probPass'], sc['pass'], round(score, 3), own)
+
+
+def lower_upper(before, after):
+    """Mean |pixel change| of the lower half of the image over the upper half's (images [B, 3, R, R])."""
+    diff = (after - before).abs().mean((0, 1))
+    h = diff.shape[0] // 2
+    return float(diff[h:].mean() / diff[:h].mean().clamp_min(1e-8))
+
+
+def layer_groups(num_ws, size=2):
+    """Contiguous ranges of W+ layers taken in groups of `size` (a resolution's pair), the whole range included."""
+    cuts = list(range(0, num_ws, size)) + [num_ws]
+    return [list(range(cuts[a], cuts[b])) for a in range(len(cuts) - 1) for b in range(a + 1, len(cuts))]
 
 
 def conditional(normals, j, attrs, linked, min_cos):
@@ -255,12 +278,19 @@ def layer_ranges(first, num_ws, min_len=2):
     return [list(range(a, b)) for a in range(first, num_ws) for b in range(a + min_len, num_ws + 1)]
 
 
-def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LINKED, log=print, guide=None, select=None):
+def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LINKED, log=print, guide=None, select=None,
+                   saved_guided=None, guided_out=None):
     """The in-context fit + conditional candidates + layer-range choice (module docstring). With --f-res 0 the
     context is the whole generator (the app's 'F follows the edit' mode walks every layer and moves F with it), so
     samples are plain z and candidates are the plain and the conditional normals. `select` (GuideContexts of encoded
-    training faces, --select-faces): the candidates are chosen on those faces edited as the app edits a photo (every
-    layer walked, F following with the face's own residual) instead of on generator samples."""
+    training faces, --select-faces): the candidates are chosen on those faces edited as the app edits a photo (F
+    following with the face's own residual; every layer walked, or with --layer-search each range of resolution
+    pairs) instead of on generator samples. `saved_guided` {'guided': {attribute: (vector, terms)}, 'refined':
+    {attribute: (vector, terms, layers)}}: classifier-guided candidates of an earlier run on the same generator
+    (--guided-in), used instead of fitting them again; the ones fitted here go into `guided_out` (same layout)."""
+    guided_out = {'guided': {}, 'refined': {}} if guided_out is None else guided_out
+    saved_guided = saved_guided or {}
+    layers_of = lambda b: b[4]
     num_ws, f_res = g.n_latent, args.f_res
     first = g.first_ws(f_res) if f_res > 0 else args.first_ws
     if f_res > 0:
@@ -300,6 +330,9 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
     fs, zsel, zplus_sel, base_sel = check(args.n_select)
     fe, zev, zplus_ev, base_ev = check(args.n_eval)
     ranges = layer_ranges(first, num_ws) if args.layer_search else [list(range(first, num_ws))]
+    every = list(range(first, num_ws))
+    # on encoded faces (F follows): layer ranges by resolution pairs, the whole range first
+    sel_ranges = sorted(layer_groups(num_ws), key=len, reverse=True) if args.layer_search else [every]
     cos_levels = sorted({float(c) for c in str(args.condition_cos).split(',')})
     # effect matrix: the mean change of every head (sigma units) when all layers walk +eval_alpha along each
     # normal, on their own samples; an effect-matched candidate combines the normals so that, to first order, its
@@ -312,6 +345,14 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
         walked = sphere_walk(zm, torch.as_tensor(args.eval_alpha * normals[k], dtype=torch.float32))
         effects[r] = ((clf(draw(fm, walked[:, None].repeat(1, num_ws, 1))).numpy() - base_m) / spread[0]).mean(0)
     log(f'effect matrix of {len(basis)} normals on {args.n_select} samples ({time.time() - t0:.0f} s)')
+
+    def select_scores(img, j, a):
+        """The edit test on the selection faces' edited images, with the lower/upper ratio of mouth edits."""
+        sc = edit_scores(select['base'], clf(img).numpy(), spread, j, attrs, binary, linked, heads)
+        if a in LOWER_FACE:
+            sc['lowerUpper'] = round(lower_upper(select['img'], img), 3)
+            sc['local'] = sc['lowerUpper'] >= 1.0
+        return sc
 
     directions, stats = [], {}
     for a, label in DIRECTION_ATTRIBUTES:
@@ -334,7 +375,11 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
             cands.append(('effect-matched', de, [attrs[k] for k in held]))
         if whole[j] is not None:
             cands.append(('whole-generator', whole[j], []))
-        if guide is not None and cands:
+        if a in saved_guided.get('guided', {}):
+            dg, terms = saved_guided['guided'][a]
+            cands.append(('classifier-guided', np.asarray(dg), [attrs[k] for k in held]))
+            st['guided'] = terms
+        elif guide is not None and cands:
             # from the plain normal (else the first candidate); the judge below decides whether it is any better
             init = normals[j] if normals[j] is not None else cands[0][1]
             dg, terms = guided_direction(guide['ctx'], guide['net'], guide['spread'], j, held, init, alpha=args.eval_alpha,
@@ -342,21 +387,37 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
                                          **({'binary': binary, 'spread_p': guide['spread_p']} if args.guide_space == 'prob' else {}))
             cands.append(('classifier-guided', dg, [attrs[k] for k in held]))
             st['guided'] = terms
+            guided_out['guided'][a] = (np.asarray(dg).tolist(), terms)
         if not cands:
             log(f'{a}: skipped ({st.get("error")})')
             continue
         best = None
-        for name, d, cond_on in cands:
-            if select is not None:
+        if select is not None and args.layer_search_top and len(sel_ranges) > 1:
+            # every candidate on every layer first; the layer ranges only for the best few of them
+            whole_keys = []
+            for name, d, cond_on in cands:
                 with torch.no_grad():
-                    after = clf(select['ctx'].render(torch.as_tensor(d, dtype=torch.float32), args.eval_alpha,
-                                                     idx=torch.arange(0), idx_enc=None)).numpy()
-                sc = edit_scores(select['base'], after, spread, j, attrs, binary, linked, heads)
-                log(f'  {a} candidate {name} (encoded faces): intended {sc["fracIntended"]:.2f}, own '
-                    f'{sc["ownShiftSigma"]:+.2f}, worst other {sc["worstOther"]} {sc["worstOtherRatio"]:.2f}x '
-                    f'(prob. {sc["probWorstOther"]} {sc["probWorstOtherRatio"]:.2f}x)')
-                if best is None or _key(sc) > best[0]:
-                    best = (_key(sc), name, d, cond_on, list(range(first, num_ws)), sc)
+                    img = select['ctx'].render(torch.as_tensor(d, dtype=torch.float32), args.eval_alpha,
+                                               idx=torch.arange(0), idx_enc=None)
+                whole_keys.append(_key(select_scores(img, j, a)))
+            top = sorted(range(len(cands)), key=lambda i: whole_keys[i], reverse=True)[:args.layer_search_top]
+            cand_ranges = [sel_ranges if i in top else [every] for i in range(len(cands))]
+        else:
+            cand_ranges = [sel_ranges] * len(cands)
+        for (name, d, cond_on), c_ranges in zip(cands, cand_ranges):
+            if select is not None:
+                for layers in c_ranges:
+                    with torch.no_grad():
+                        img = select['ctx'].render(torch.as_tensor(d, dtype=torch.float32), args.eval_alpha,
+                                                   idx=torch.arange(0), idx_enc=None, layers=layers)
+                    sc = select_scores(img, j, a)
+                    if len(sel_ranges) == 1 or layers == every:
+                        log(f'  {a} candidate {name} (encoded faces): intended {sc["fracIntended"]:.2f}, own '
+                            f'{sc["ownShiftSigma"]:+.2f}, worst other {sc["worstOther"]} {sc["worstOtherRatio"]:.2f}x '
+                            f'(prob. {sc["probWorstOther"]} {sc["probWorstOtherRatio"]:.2f}x)'
+                            + (f', lower/upper {sc["lowerUpper"]:.2f}' if 'lowerUpper' in sc else ''))
+                    if best is None or _key(sc) > best[0]:
+                        best = (_key(sc), name, d, cond_on, layers, sc)
                 continue
             walked = sphere_walk(zsel, torch.as_tensor(args.eval_alpha * d, dtype=torch.float32))
             for layers in ranges:
@@ -369,6 +430,28 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
                         f'worst other {sc["worstOther"]} {sc["worstOtherRatio"]:.2f}x (prob. {sc["probWorstOtherRatio"]:.2f}x)')
                 if best is None or key > best[0]:
                     best = (key, name, d, cond_on, layers, sc)
+        saved_r = saved_guided.get('refined', {}).get(a)
+        if (args.refine_layers and select is not None and layers_of(best) != every and not best[-1]['probPass']
+                and (guide is not None or saved_r and saved_r[2] == layers_of(best))):
+            # the chosen range fails: a guided fit on that range only, from the chosen direction; the judge decides
+            _, name0, d0, cond0, lay0, _ = best
+            if saved_r and saved_r[2] == lay0:
+                dr, terms = np.array(saved_r[0]), saved_r[1]
+            else:
+                dr, terms = guided_direction(guide['ctx'], guide['net'], guide['spread'], j, held, d0, alpha=args.eval_alpha,
+                                             steps=args.guide_steps, gen=gen, log=log, base=guide['base'], layers=lay0,
+                                             **({'binary': binary, 'spread_p': guide['spread_p']} if args.guide_space == 'prob' else {}))
+            with torch.no_grad():
+                img = select['ctx'].render(torch.as_tensor(dr, dtype=torch.float32), args.eval_alpha,
+                                           idx=torch.arange(0), idx_enc=None, layers=lay0)
+            sc = select_scores(img, j, a)
+            log(f'  {a} candidate classifier-guided on layers {lay0[0]}..{lay0[-1]} (from {name0}): intended '
+                f'{sc["fracIntended"]:.2f}, own {sc["ownShiftSigma"]:+.2f}, prob. worst other {sc["probWorstOther"]} '
+                f'{sc["probWorstOtherRatio"]:.2f}x')
+            st['refined'] = terms
+            guided_out['refined'][a] = (np.asarray(dr).tolist(), terms, lay0)
+            if _key(sc) > best[0]:
+                best = (_key(sc), f'classifier-guided on its layers (from {name0})', dr, [attrs[k] for k in held], lay0, sc)
         _, name, d, cond_on, layers, sc_sel = best
         # fresh samples for the reported numbers (never used to fit or choose)
         walked = sphere_walk(zev, torch.as_tensor(args.eval_alpha * d, dtype=torch.float32))
@@ -383,7 +466,7 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
         r = float(np.clip(round(1.5 * args.eval_alpha / own, 1), args.range, args.max_range)) if args.auto_range else args.range
         obj = {'id': a, 'label': label, 'kind': 'interfacegan', 'vector': [round(float(v), 6) for v in d],
                'range': [-r, r], 'attribute': a, 'classifierAccuracy': round(float(cacc[a]), 4)}
-        if layers != list(range(first, num_ws)):
+        if layers != every:
             obj['layers'] = layers
         directions.append(obj)
         log(f'{a}: {name} layers {layers[0]}..{layers[-1]} | choose {sc_sel} | check {sc_ev} ({time.time() - t0:.0f} s)')
@@ -425,8 +508,17 @@ def main(argv=None):
     ap.add_argument('--auto-range', type=int, default=1, help='1: widen weak directions\' slider range (up to --max-range)')
     ap.add_argument('--max-range', type=float, default=6.0)
     ap.add_argument('--layer-search', type=int, default=0,
-                    help='1: choose a contiguous style-layer range per direction (measured: no better on inversions, '
-                         'and smile moved to coarse layers that change the upper face; docs/DEMO_MODEL.md)')
+                    help='1: choose a contiguous W+ layer range per direction as well (with --select-faces: ranges of '
+                         'resolution pairs, chosen on the encoded faces; mouth edits must stay on the lower face)')
+    ap.add_argument('--layer-search-top', type=int, default=0,
+                    help='with --select-faces and --layer-search: try the layer ranges only on this many candidates, the '
+                         'best on every layer (0: on all of them)')
+    ap.add_argument('--refine-layers', type=int, default=0,
+                    help='1 (with --guide, --select-faces, --layer-search): where the chosen layer range still fails, a '
+                         'guided fit on that range from the chosen direction is one more candidate')
+    ap.add_argument('--guided-out', default=None, help='write the classifier-guided candidates here (JSON)')
+    ap.add_argument('--guided-in', default=None,
+                    help='reuse the classifier-guided candidates of an earlier run on this generator (--guided-out)')
     ap.add_argument('--guide', default=None,  # the demo's: model/checkpoints/guide64
                     help='(--f-res 0 only) a second attribute classifier (.pt path without .pt) for the classifier-guided '
                          'candidate (model/demo/guided.py); none: no such candidate')
@@ -465,17 +557,34 @@ def main(argv=None):
     heads = reliable_heads(cinfo['attributes'])
     print(f'reliable heads (counted as other attributes): {", ".join(heads)}', flush=True)
     linked = linked_with_implications(args.data, attrs)  # + LINKED: facial hair -> male in facesjs labels
-    guide = load_guide(g, args, gen) if args.guide else None
+    guide = load_guide(g, args, gen) if args.guide and (not args.guided_in or args.refine_layers) else None
     select = None
     if args.select_faces:
         if args.f_res != 0:
             raise SystemExit('directions: --select-faces edits with F following (--f-res 0)')
         zp, fe = encode_faces(args.encoder, args.data, args.select_faces, args.guide_f_res, start=args.guide_faces)
         sctx = GuideContexts(g, torch.zeros(0, dim), zp, fe, f_res=args.guide_f_res)
-        select = {'ctx': sctx, 'base': context_scores(sctx, clf).numpy()}
+        with torch.no_grad():
+            img = torch.cat([sctx.render(idx=torch.arange(0), idx_enc=torch.arange(i, min(i + 64, sctx.n_e)))
+                             for i in range(0, sctx.n_e, 64)])
+        select = {'ctx': sctx, 'base': clf(img).numpy(), 'img': img}
         print(f'choosing on {args.select_faces} encoded training faces (from index {args.guide_faces})', flush=True)
+    saved_guided = None
+    if args.guided_in:
+        saved = json.load(open(args.guided_in))
+        if saved.get('generator_sha') != sha256_file(args.generator):
+            raise SystemExit(f'directions: {args.guided_in} was fitted on another generator')
+        saved_guided = {'guided': {a: (np.array(v), t) for a, (v, t) in saved['guided'].items()},
+                        'refined': saved.get('refined', {})}
+    guided_out = {'guided': {}, 'refined': {}}
     directions, stats, scores = fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=heads, linked=linked,
-                                               log=lambda m: print(m, flush=True), guide=guide, select=select)
+                                               log=lambda m: print(m, flush=True), guide=guide, select=select,
+                                               saved_guided=saved_guided, guided_out=guided_out)
+    if args.guided_out:
+        for kind in ('guided', 'refined'):  # what was reused is written again, so the file stays complete
+            for a, v in saved_guided.get(kind, {}).items():
+                guided_out[kind].setdefault(a, (np.asarray(v[0]).tolist(), *v[1:]))
+        json.dump({'generator_sha': sha256_file(args.generator), **guided_out}, open(args.guided_out, 'w'))
     zn = normalise(torch.randn(args.n, dim, generator=gen)).numpy().astype(np.float64)  # for GANSpace
     check_first = g.first_ws(args.f_res) if args.f_res > 0 else args.first_ws
     sample_stats = {a: (float((scores[:, j] > 0).mean()) if kinds[j] == 'binary' else float(scores[:, j].std()))

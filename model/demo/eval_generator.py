@@ -1,8 +1,9 @@
 """Quick quality check of a demo generator checkpoint against the demo-model bars (docs/DEMO_MODEL.md):
 
   * domain FID of samples from z (classifier features, model.eval.fidelity.domain_fid) vs held-out faces;
-  * Z+ inversion with no F (the exported grad_zplus_nof graph function: MSE + pyramid-SSIM, Adam lr 0.01, every z
-    re-normalised onto the sphere, as model.fidelity --spaces), from random z, on held-out faces: mean PSNR after --steps.
+  * Z+ inversion with no F (the exported grad_zplus_nof graph function: MSE + pyramid-SSIM, Adam at --lr, default
+    0.01, every z re-normalised onto the sphere, as model.fidelity --spaces), on held-out faces: mean PSNR after
+    --steps. The start: random z on the sphere, or with --encoder the encoder's Z+ of each face (the app's start).
 
     python3 -m model.demo.eval_generator model/checkpoints/demo64-ae-g_ema.pt --n 8 --steps 300 [--out runs/eval.json]
 """
@@ -20,13 +21,19 @@ from model.load.checkpoint import load_checkpoint
 from model.nets.perceptual import PyramidSSIM
 
 
-def invert_zplus_nof(checkpoint, target, steps=300, lr=0.01, weights=(1.0, 1.0, 0.1), f_res=16):
+def invert_zplus_nof(checkpoint, target, steps=300, lr=0.01, weights=(1.0, 1.0, 0.1), f_res=16, encoder=None):
     """PSNR [n] of Z+ inversion with no F through the exported grad_zplus_nof graph function (model.eval.spaces:
-    the same per-face Adam as the engine), no truncation, from random z on the sphere."""
+    the same per-face Adam as the engine), no truncation, from random z on the sphere or from `encoder`'s Z+."""
     L = load_checkpoint(checkpoint)
     pm = PackModel(L.G, L.w_avg, f_res, 1.0, 0, PyramidSSIM(L.G.size))
     cd, sp = Codes(pm), SPACES['Z+']
-    f0, c0 = start_codes(cd, sp, None, None, target.shape[0])
+    enc_z = None
+    if encoder:
+        from model.nets.encoder import load_encoder
+        enc, _ = load_encoder(encoder)
+        with torch.no_grad():
+            enc_z = enc(target, f_res)[1]
+    f0, c0 = start_codes(cd, sp, None, enc_z, target.shape[0])
     _, _, rec, _ = invert_space(cd, sp, target, f0, c0, weights, steps, lr, record=(steps,), log=None)
     return rec[steps]
 
@@ -40,6 +47,9 @@ def main(argv=None):
     ap.add_argument('--n', type=int, default=8)
     ap.add_argument('--offset', type=int, default=8)
     ap.add_argument('--steps', type=int, default=300)
+    ap.add_argument('--lr', type=float, default=0.01, help="the Z+ inversion's Adam rate")
+    ap.add_argument('--encoder', default=None, help="start the Z+ inversion from this encoder's Z+ (else random z)")
+    ap.add_argument('--no-fid', action='store_true', help='only the inversion')
     ap.add_argument('--fid-n', type=int, default=1000)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--out')
@@ -50,10 +60,12 @@ def main(argv=None):
         attrs = json.load(f)['attributes']
     report = {'checkpoint': args.checkpoint}
     t0 = time.time()
-    report['fid'] = domain_fid(bundle, Classifier(args.classifier, attrs), args.data, args.fid_n)
+    if not args.no_fid:
+        report['fid'] = domain_fid(bundle, Classifier(args.classifier, attrs), args.data, args.fid_n)
     target = load_faces(args.data, 'heldout', n=args.n, start=args.offset)
-    p = invert_zplus_nof(args.checkpoint, target, args.steps)
-    report['zplus_nof'] = dict(n=args.n, offset=args.offset, steps=args.steps, psnr_mean=round(p.mean().item(), 2),
+    p = invert_zplus_nof(args.checkpoint, target, args.steps, lr=args.lr, encoder=args.encoder)
+    report['zplus_nof'] = dict(n=args.n, offset=args.offset, steps=args.steps, lr=args.lr, start=args.encoder or 'random',
+                               psnr_mean=round(p.mean().item(), 2),
                                psnr_min=round(p.min().item(), 2))
     report['seconds'] = round(time.time() - t0, 1)
     print(json.dumps(report, indent=1))

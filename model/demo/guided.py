@@ -30,7 +30,7 @@ import time
 
 import torch
 
-from model.directions.walk import normalise, sphere_walk
+from model.directions.walk import normalise, sphere_walk, walk_layers
 
 
 class GuideContexts:
@@ -55,19 +55,28 @@ class GuideContexts:
         b, n, d = zplus.shape
         return self.g.mapping(zplus.reshape(-1, d)).reshape(b, n, d)
 
-    def render(self, d=None, alpha=0.0, idx=None, idx_enc=None):
-        """Images of the contexts, edited by +alpha d on every layer (F following); differentiable in d."""
+    def render(self, d=None, alpha=0.0, idx=None, idx_enc=None, layers=None):
+        """Images of the contexts, edited by +alpha d (F following) on `layers` (W+ indices; None: every layer, the
+        app's default); differentiable in d."""
         g, num_ws = self.g, self.g.n_latent
         out = []
         z = self.z if idx is None else self.z[idx]
         if len(z):
-            ze = z if d is None else sphere_walk(z, alpha * d)
-            out.append(g.synthesis(g.mapping(ze)[:, None].repeat(1, num_ws, 1)).clamp(-1, 1))
+            if layers is None or d is None:
+                ze = z if d is None else sphere_walk(z, alpha * d)
+                out.append(g.synthesis(g.mapping(ze)[:, None].repeat(1, num_ws, 1)).clamp(-1, 1))
+            else:
+                out.append(g.synthesis(self.wplus(walk_layers(z[:, None].repeat(1, num_ws, 1), alpha * d, layers))).clamp(-1, 1))
         if self.enc_zplus is not None:
             zp = self.enc_zplus if idx_enc is None else self.enc_zplus[idx_enc]
             res = self.res if idx_enc is None else self.res[idx_enc]
             if len(zp):
-                zpe = zp if d is None else sphere_walk(zp.reshape(-1, zp.shape[-1]), alpha * d).reshape(zp.shape)
+                if d is None:
+                    zpe = zp
+                elif layers is None:
+                    zpe = sphere_walk(zp.reshape(-1, zp.shape[-1]), alpha * d).reshape(zp.shape)
+                else:
+                    zpe = walk_layers(zp, alpha * d, layers)
                 w = self.wplus(zpe)
                 out.append(g.synthesis_from_f(g.features(w, self.f_res) + res, w, self.f_res).clamp(-1, 1))
         return torch.cat(out)
@@ -86,12 +95,13 @@ def smooth_abs(x, eps=1e-2):
 
 
 def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, batch=32, lr=0.01, hinge=1.0,
-                     margin=0.3, keep=0.8, held=4.0, tau=8.0, gen=None, log=print, base=None, binary=None, spread_p=None):
+                     margin=0.3, keep=0.8, held=4.0, tau=8.0, gen=None, log=print, base=None, binary=None, spread_p=None,
+                     layers=None):
     """Adam on u (d = u / |u|) from `init`; `others`: head indices counted as other attributes; spread [A] the guide's
     sigma per head; the own change is held above `keep` times the initial direction's. `base`: the guide's scores of
     the unedited contexts (context_scores; computed here when not given). `binary` (bool [A]) and `spread_p` (sigma
-    of the probabilities): the ratio on probabilities (module docstring). Returns (unit direction as numpy float64,
-    the last step's terms)."""
+    of the probabilities): the ratio on probabilities (module docstring). `layers`: the W+ layers walked (None: every
+    layer). Returns (unit direction as numpy float64, the last step's terms)."""
     for p in list(ctx.g.parameters()) + list(guide.parameters()):
         p.requires_grad_(False)
     u = torch.tensor(init, dtype=torch.float32).clone().requires_grad_(True)
@@ -113,7 +123,7 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
         idx = torch.randint(n_z, (batch - b_e,), generator=gen)
         idx_e = torch.randint(max(n_e, 1), (b_e,), generator=gen)
         d = u / u.norm()
-        img = ctx.render(d, alpha, idx=idx, idx_enc=idx_e)
+        img = ctx.render(d, alpha, idx=idx, idx_enc=idx_e, layers=layers)
         before = torch.cat([base[idx], base[n_z + idx_e]]) if b_e else base[idx]
         after = guide(img)
         own = (after[:, j] - before[:, j]) / spread[j]

@@ -236,7 +236,7 @@ def load_directions(path):
 # ---- edits -------------------------------------------------------------------------------------------------
 # Attribute pairs that are one property by definition (scripts/faces/render.mjs): 'accessory' is "any accessory"
 # (so a hat edit must move it), dark_skin / light_hair are thresholds of skin_lum / hair_lum. They are not counted
-# as "other attributes" of each other; the report also keeps the strict worst other (worst_any).
+# as "other attributes" of each other; the report also keeps the strict worst other (strict_worst_other).
 _LINK_PAIRS = [('accessory', 'hat'), ('accessory', 'headband'), ('accessory', 'eye_black'),
                ('dark_skin', 'skin_lum'), ('light_hair', 'hair_lum')]
 LINKED = {}
@@ -341,16 +341,18 @@ def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref
         k = int(others.argmax())
         ratio = float(others[k]) / max(own_mag, 1e-9)
         ok = passes(frac, ratio)
-        rows.append(dict(id=d['id'], attribute=d['attribute'], frac_intended=round(frac, 3),
-                         own_mean_delta_sigma=round(float(own.mean()), 3), worst_other=attrs[k],
-                         worst_other_ratio=round(ratio, 3), success=ok,
-                         worst_any=attrs[k_any], worst_any_ratio=round(float(delta.abs().mean(0)[k_any]) / max(own_mag, 1e-9), 3),
-                         pixel_change=round(float((img - base_img).abs().mean()), 4),
-                         prob_frac_intended=round(frac_p, 3), prob_worst_other=worst_p,
-                         prob_worst_other_ratio=round(ratio_p, 3), prob_success=ok_p))
-        log(f'    {d["id"]:>16s}: intended {frac * 100:5.1f}%  own {float(own.mean()):+.2f} sd  '
-            f'worst other {attrs[k]} {ratio:.2f}x  {"OK" if ok else "--"} | prob.: worst other {worst_p} '
-            f'{ratio_p:.2f}x {"OK" if ok_p else "--"}')
+        # the spaces report's keys: success / worst_other = the verdict on probabilities, logit_* = on logits
+        rows.append(dict(id=d['id'], attribute=d['attribute'], frac_intended=round(frac_p, 3),
+                         own_mean_delta_sigma=round(float(own.mean()), 3), worst_other=worst_p,
+                         worst_other_ratio=round(ratio_p, 3), success=ok_p,
+                         logit_frac_intended=round(frac, 3), logit_worst_other=attrs[k],
+                         logit_worst_other_ratio=round(ratio, 3), logit_success=ok,
+                         strict_worst_other=attrs[k_any],
+                         strict_worst_other_ratio=round(float(delta.abs().mean(0)[k_any]) / max(own_mag, 1e-9), 3),
+                         pixel_change=round(float((img - base_img).abs().mean()), 4)))
+        log(f'    {d["id"]:>16s}: intended {frac_p * 100:5.1f}%  own {float(own.mean()):+.2f} sd  '
+            f'worst other {worst_p} {ratio_p:.2f}x  {"OK" if ok_p else "--"} | logits: worst other {attrs[k]} '
+            f'{ratio:.2f}x {"OK" if ok else "--"}')
     return rows
 
 
@@ -493,10 +495,10 @@ def run_blocks(args):
             rows = edit_success(bundle, clf, f, z, r, directions, args.alpha, log=log, ref_sd=ref_sd)
             row['edits'] = rows
             row['edit_success_rate'] = round(sum(x['success'] for x in rows) / max(1, len(rows)), 3)
-            row['edit_success_rate_prob'] = round(sum(x['prob_success'] for x in rows) / max(1, len(rows)), 3)
+            row['edit_success_rate_logit'] = round(sum(x['logit_success'] for x in rows) / max(1, len(rows)), 3)
             row['edit_mean_intended'] = round(float(np.mean([x['frac_intended'] for x in rows])) if rows else 0, 3)
-            log(f'  F{r}: {sum(x["prob_success"] for x in rows)}/{len(rows)} directions pass on probabilities '
-                f'({sum(x["success"] for x in rows)} on logits), mean intended '
+            log(f'  F{r}: {sum(x["success"] for x in rows)}/{len(rows)} directions pass on probabilities '
+                f'({sum(x["logit_success"] for x in rows)} on logits), mean intended '
                 f'{row["edit_mean_intended"] * 100:.1f}%')
         report['blocks'][str(r)] = row
         _write(args.out, report)
@@ -520,21 +522,21 @@ def markdown(report):
          '|---|---|---|---|---|---|---|---|---|']
     for r, b in report['blocks'].items():
         edits = b.get('edits')
-        passing = f"{sum(e['prob_success'] for e in edits)}/{len(edits)}" if edits else 'n/a'  # the verdict (DECISIONS.md)
+        passing = f"{sum(e['success'] for e in edits)}/{len(edits)}" if edits else 'n/a'  # the verdict (DECISIONS.md)
         inten = f"{b['edit_mean_intended'] * 100:.0f}%" if edits else 'n/a'
         L.append(f"| {r}x{r} | {b['first_ws']} | {b['psnr_encoder']:.2f} | {b['psnr']:.2f} | {b['psnr_min']:.2f} | "
                  f"{b['frac_ge_30'] * 100:.0f}% | {passing} | {inten} | {b['seconds']:.0f} |")
     for r, b in report['blocks'].items():
         if b.get('edits'):
             L += ['', f'Edits with F at {r}x{r} (sigma units: each score std over the held-out faces):', '',
-                  '| direction | intended move | own mean change (sd) | worst other attribute | its ratio | pass | strict worst (incl. linked) | worst other on probabilities | pass (prob.) |',
+                  '| direction | intended move (prob.) | own mean change (sd) | worst other (prob.) | its ratio | pass (the verdict) | worst other on logits | pass on logits | strict worst (incl. linked, logits) |',
                   '|---|---|---|---|---|---|---|---|---|']
             for e in b['edits']:
                 L.append(f"| {e['id']} | {e['frac_intended'] * 100:.0f}% | {e['own_mean_delta_sigma']:+.2f} | "
                          f"{e['worst_other']} | {e['worst_other_ratio']:.2f} | {'yes' if e['success'] else 'no'} | "
-                         f"{e.get('worst_any', '')} {e.get('worst_any_ratio', 0):.2f} | "
-                         f"{e.get('prob_worst_other', '')} {e.get('prob_worst_other_ratio', 0):.2f} | "
-                         f"{'yes' if e.get('prob_success') else 'no'} |")
+                         f"{e['logit_worst_other']} {e['logit_worst_other_ratio']:.2f} | "
+                         f"{'yes' if e['logit_success'] else 'no'} | "
+                         f"{e['strict_worst_other']} {e['strict_worst_other_ratio']:.2f} |")
     if report.get('fid'):
         f = report['fid']
         L += ['', f"Domain FID on the classifier's penultimate features ({f['features']}-d, n = {f['n']}): generated "

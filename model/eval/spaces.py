@@ -353,11 +353,11 @@ class Editor:
         return self._dw[key]
 
     def layers(self, sp, direction, mode):
-        """The direction's own layers, else all; F fixed: only layers >= firstWs; F follows: every layer."""
+        """The direction's own layers, else all; F fixed: only those >= firstWs (as the engine's editPlan)."""
         first, every = self.pm.first_ws, list(range(self.cd.n))
-        if sp.has_f and mode in ('follow', 'gated'):
-            return every
         own = list(direction.get('layers') or every)
+        if sp.has_f and mode in ('follow', 'gated'):
+            return own
         if sp.has_f:
             return [i for i in own if i >= first] or every[first:]
         return own
