@@ -290,7 +290,6 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
     (--guided-in), used instead of fitting them again; the ones fitted here go into `guided_out` (same layout)."""
     guided_out = {'guided': {}, 'refined': {}} if guided_out is None else guided_out
     saved_guided = saved_guided or {}
-    layers_of = lambda b: b[4]
     num_ws, f_res = g.n_latent, args.f_res
     first = g.first_ws(f_res) if f_res > 0 else args.first_ws
     if f_res > 0:
@@ -346,13 +345,23 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
         effects[r] = ((clf(draw(fm, walked[:, None].repeat(1, num_ws, 1))).numpy() - base_m) / spread[0]).mean(0)
     log(f'effect matrix of {len(basis)} normals on {args.n_select} samples ({time.time() - t0:.0f} s)')
 
-    def select_scores(img, j, a):
-        """The edit test on the selection faces' edited images, with the lower/upper ratio of mouth edits."""
+    def select_scores(d, layers, j, a):
+        """The edit test on the selection faces edited by +eval_alpha d on `layers` (as the app edits a photo), with
+        the lower/upper ratio of mouth edits."""
+        with torch.no_grad():
+            img = select['ctx'].render(torch.as_tensor(d, dtype=torch.float32), args.eval_alpha,
+                                       idx=torch.arange(0), idx_enc=None, layers=layers)
         sc = edit_scores(select['base'], clf(img).numpy(), spread, j, attrs, binary, linked, heads)
         if a in LOWER_FACE:
             sc['lowerUpper'] = round(lower_upper(select['img'], img), 3)
             sc['local'] = sc['lowerUpper'] >= 1.0
         return sc
+
+    def fit_guided(j, held, init, layers=None):
+        """The classifier-guided direction for attribute j from `init`, walked on `layers` (None: every layer)."""
+        return guided_direction(guide['ctx'], guide['net'], guide['spread'], j, held, init, alpha=args.eval_alpha,
+                                steps=args.guide_steps, gen=gen, log=log, base=guide['base'], layers=layers,
+                                **({'binary': binary, 'spread_p': guide['spread_p']} if args.guide_space == 'prob' else {}))
 
     directions, stats = [], {}
     for a, label in DIRECTION_ATTRIBUTES:
@@ -382,9 +391,7 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
         elif guide is not None and cands:
             # from the plain normal (else the first candidate); the judge below decides whether it is any better
             init = normals[j] if normals[j] is not None else cands[0][1]
-            dg, terms = guided_direction(guide['ctx'], guide['net'], guide['spread'], j, held, init, alpha=args.eval_alpha,
-                                         steps=args.guide_steps, gen=gen, log=log, base=guide['base'],
-                                         **({'binary': binary, 'spread_p': guide['spread_p']} if args.guide_space == 'prob' else {}))
+            dg, terms = fit_guided(j, held, init)
             cands.append(('classifier-guided', dg, [attrs[k] for k in held]))
             st['guided'] = terms
             guided_out['guided'][a] = (np.asarray(dg).tolist(), terms)
@@ -392,25 +399,16 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
             log(f'{a}: skipped ({st.get("error")})')
             continue
         best = None
+        cand_ranges, whole_scores = [sel_ranges] * len(cands), [None] * len(cands)
         if select is not None and args.layer_search_top and len(sel_ranges) > 1:
             # every candidate on every layer first; the layer ranges only for the best few of them
-            whole_keys = []
-            for name, d, cond_on in cands:
-                with torch.no_grad():
-                    img = select['ctx'].render(torch.as_tensor(d, dtype=torch.float32), args.eval_alpha,
-                                               idx=torch.arange(0), idx_enc=None)
-                whole_keys.append(_key(select_scores(img, j, a)))
-            top = sorted(range(len(cands)), key=lambda i: whole_keys[i], reverse=True)[:args.layer_search_top]
+            whole_scores = [select_scores(d, every, j, a) for _, d, _ in cands]
+            top = sorted(range(len(cands)), key=lambda i: _key(whole_scores[i]), reverse=True)[:args.layer_search_top]
             cand_ranges = [sel_ranges if i in top else [every] for i in range(len(cands))]
-        else:
-            cand_ranges = [sel_ranges] * len(cands)
-        for (name, d, cond_on), c_ranges in zip(cands, cand_ranges):
+        for (name, d, cond_on), c_ranges, whole_sc in zip(cands, cand_ranges, whole_scores):
             if select is not None:
                 for layers in c_ranges:
-                    with torch.no_grad():
-                        img = select['ctx'].render(torch.as_tensor(d, dtype=torch.float32), args.eval_alpha,
-                                                   idx=torch.arange(0), idx_enc=None, layers=layers)
-                    sc = select_scores(img, j, a)
+                    sc = whole_sc if layers == every and whole_sc is not None else select_scores(d, layers, j, a)
                     if len(sel_ranges) == 1 or layers == every:
                         log(f'  {a} candidate {name} (encoded faces): intended {sc["fracIntended"]:.2f}, own '
                             f'{sc["ownShiftSigma"]:+.2f}, worst other {sc["worstOther"]} {sc["worstOtherRatio"]:.2f}x '
@@ -430,21 +428,14 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
                         f'worst other {sc["worstOther"]} {sc["worstOtherRatio"]:.2f}x (prob. {sc["probWorstOtherRatio"]:.2f}x)')
                 if best is None or key > best[0]:
                     best = (key, name, d, cond_on, layers, sc)
+        _, name0, d0, _, lay0, sc0 = best
         saved_r = saved_guided.get('refined', {}).get(a)
-        if (args.refine_layers and select is not None and layers_of(best) != every and not best[-1]['probPass']
-                and (guide is not None or saved_r and saved_r[2] == layers_of(best))):
+        reuse = saved_r is not None and saved_r[2] == lay0
+        if (args.refine_layers and select is not None and lay0 != every and not sc0['probPass']
+                and (guide is not None or reuse)):
             # the chosen range fails: a guided fit on that range only, from the chosen direction; the judge decides
-            _, name0, d0, cond0, lay0, _ = best
-            if saved_r and saved_r[2] == lay0:
-                dr, terms = np.array(saved_r[0]), saved_r[1]
-            else:
-                dr, terms = guided_direction(guide['ctx'], guide['net'], guide['spread'], j, held, d0, alpha=args.eval_alpha,
-                                             steps=args.guide_steps, gen=gen, log=log, base=guide['base'], layers=lay0,
-                                             **({'binary': binary, 'spread_p': guide['spread_p']} if args.guide_space == 'prob' else {}))
-            with torch.no_grad():
-                img = select['ctx'].render(torch.as_tensor(dr, dtype=torch.float32), args.eval_alpha,
-                                           idx=torch.arange(0), idx_enc=None, layers=lay0)
-            sc = select_scores(img, j, a)
+            dr, terms = (np.array(saved_r[0]), saved_r[1]) if reuse else fit_guided(j, held, d0, lay0)
+            sc = select_scores(dr, lay0, j, a)
             log(f'  {a} candidate classifier-guided on layers {lay0[0]}..{lay0[-1]} (from {name0}): intended '
                 f'{sc["fracIntended"]:.2f}, own {sc["ownShiftSigma"]:+.2f}, prob. worst other {sc["probWorstOther"]} '
                 f'{sc["probWorstOtherRatio"]:.2f}x')

@@ -329,29 +329,19 @@ def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref
         j = attrs.index(d['attribute'])
         frac_p, _, worst_p, ratio_p = edit_test(((clf.probs(scores) - base_p) / sd_p).numpy(), j, attrs)
         ok_p = passes(frac_p, ratio_p)
-        own = delta[:, j]
-        frac = float((own > 0).float().mean())
-        own_mag = float(own.abs().mean())
-        others = delta.abs().mean(0)
-        others[j] = 0
-        k_any = int(others.argmax())
-        for lk in LINKED.get(d['attribute'], ()):  # the same property read twice (see LINKED)
-            if lk in attrs:
-                others[attrs.index(lk)] = 0
-        k = int(others.argmax())
-        ratio = float(others[k]) / max(own_mag, 1e-9)
+        frac, own, worst, ratio = edit_test(delta.numpy(), j, attrs)
         ok = passes(frac, ratio)
+        _, _, worst_s, ratio_s = edit_test(delta.numpy(), j, attrs, linked={})  # strict: the linked heads count too
         # the spaces report's keys: success / worst_other = the verdict on probabilities, logit_* = on logits
         rows.append(dict(id=d['id'], attribute=d['attribute'], frac_intended=round(frac_p, 3),
-                         own_mean_delta_sigma=round(float(own.mean()), 3), worst_other=worst_p,
+                         own_mean_delta_sigma=round(own, 3), worst_other=worst_p,
                          worst_other_ratio=round(ratio_p, 3), success=ok_p,
-                         logit_frac_intended=round(frac, 3), logit_worst_other=attrs[k],
+                         logit_frac_intended=round(frac, 3), logit_worst_other=worst,
                          logit_worst_other_ratio=round(ratio, 3), logit_success=ok,
-                         strict_worst_other=attrs[k_any],
-                         strict_worst_other_ratio=round(float(delta.abs().mean(0)[k_any]) / max(own_mag, 1e-9), 3),
+                         strict_worst_other=worst_s, strict_worst_other_ratio=round(ratio_s, 3),
                          pixel_change=round(float((img - base_img).abs().mean()), 4)))
-        log(f'    {d["id"]:>16s}: intended {frac_p * 100:5.1f}%  own {float(own.mean()):+.2f} sd  '
-            f'worst other {worst_p} {ratio_p:.2f}x  {"OK" if ok_p else "--"} | logits: worst other {attrs[k]} '
+        log(f'    {d["id"]:>16s}: intended {frac_p * 100:5.1f}%  own {own:+.2f} sd  '
+            f'worst other {worst_p} {ratio_p:.2f}x  {"OK" if ok_p else "--"} | logits: worst other {worst} '
             f'{ratio:.2f}x {"OK" if ok else "--"}')
     return rows
 

@@ -356,9 +356,7 @@ class Editor:
         """The direction's own layers, else all; F fixed: only those >= firstWs (as the engine's editPlan)."""
         first, every = self.pm.first_ws, list(range(self.cd.n))
         own = list(direction.get('layers') or every)
-        if sp.has_f and mode in ('follow', 'gated'):
-            return own
-        if sp.has_f:
+        if sp.has_f and mode not in ('follow', 'gated'):
             return [i for i in own if i >= first] or every[first:]
         return own
 
