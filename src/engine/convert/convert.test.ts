@@ -111,7 +111,7 @@ describe.skipIf(!haveRef)('checkpoint conversion (64 px reference)', () => {
       expect(await weightsSha(storage, out.id)).toBe(expected.files[name].weightsSha256);
       expect(out.manifest.generator.source).toBe(expected.files[name].source);
       expect(out.manifest.directions).toEqual([]);
-      expect([...phases]).toEqual(expect.arrayContaining(['template', 'weights', 'storing']));
+      expect([...phases]).toEqual(expect.arrayContaining(['reading', 'template', 'weights', 'storing']));
       console.log(`convert ${name}: ${(ms / 1000).toFixed(1)} s, heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);
     }, 120_000);
   }
@@ -142,6 +142,53 @@ describe.skipIf(!haveRef)('checkpoint conversion (64 px reference)', () => {
       onProgress: (x) => x.phase === 'weights' && ctl.abort(),
     });
     await expect(p).rejects.toThrow(/cancelled/);
+    expect(await storage.list()).toEqual([]);
+  }, 120_000);
+
+  it('cancel while the checkpoint is read: nothing fetched, nothing kept', async () => {
+    const storage = new MemoryPackStorage();
+    const ctl = new AbortController();
+    let fetched = 0;
+    const phases: string[] = [];
+    const p = convertCheckpoint(storage, await file('ref.pt'), 'ref.pt', {
+      fetchTemplate: (id, f) => (fetched++, fetchTemplate(id, f)),
+      signal: ctl.signal,
+      onProgress: (x) => (phases.push(x.phase), x.phase === 'reading' && ctl.abort()),
+    });
+    await expect(p).rejects.toThrow(/cancelled/);
+    expect(phases).toEqual(['reading']);
+    expect(fetched).toBe(0);
+    expect(await storage.list()).toEqual([]);
+  }, 120_000);
+
+  // a host without the template: 404, or (vite preview, static hosts with a single-page fallback) index.html with 200
+  const INDEX = '<!doctype html><html><head><title>F/Z+ Studio</title></head><body><div id="root"></div></body></html>';
+  const notOnSite = /template ref64 \(rosinality 64 px.*\) is not on this site \(recipe\.json: (HTTP 404|the site answered with an HTML page|not JSON: "<!doctype html>.*)\).*ref64, r256-cm2, r512-cm2, ffhq1024-f.*python3 -m model\.export/;
+  const hosts: [string, ConvertOptions['fetchTemplate']][] = [
+    ['404', async () => new Response('Not Found', { status: 404, headers: { 'content-type': 'text/plain' } })],
+    ['index.html with 200', async () => new Response(INDEX, { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' } })],
+    ['index.html with 200, no content type', async () => new Response(new TextEncoder().encode(INDEX), { status: 200 })],
+  ];
+  for (const [what, host] of hosts) {
+    it(`a missing template (${what}) is "not on this site", with the list and the Python exporter; nothing kept`, async () => {
+      const storage = new MemoryPackStorage();
+      await storage.write('current', new Map([['manifest.json', new Uint8Array([123, 125])]]));
+      const err = await convertCheckpoint(storage, await file('ref.pt'), 'ref.pt', { fetchTemplate: host }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).name).toBe('PackFetchError');
+      expect((err as Error).message).toMatch(notOnSite);
+      expect((err as Error).message).not.toMatch(/Unexpected token/);
+      expect(await storage.list()).toEqual(['current']);
+    }, 120_000);
+  }
+
+  it('an HTML page in place of a graph file is "not on this site" too (not a sha256 mismatch)', async () => {
+    const storage = new MemoryPackStorage();
+    const host: ConvertOptions['fetchTemplate'] = async (id, f) =>
+      f.endsWith('.onnx') ? new Response(INDEX, { status: 200, headers: { 'content-type': 'text/html' } }) : fetchTemplate(id, f);
+    await expect(convertCheckpoint(storage, await file('ref.pt'), 'ref.pt', { fetchTemplate: host })).rejects.toThrow(
+      /template ref64 .* is not on this site \(\w+\.onnx: the site answered with an HTML page\)/,
+    );
     expect(await storage.list()).toEqual([]);
   }, 120_000);
 

@@ -1,10 +1,12 @@
 /**
  * A StyleGAN2 checkpoint (rosinality .pt, NVIDIA .pkl) -> a stored model pack, in the import worker, no Python:
  * read the container with the restricted unpickler, infer the architecture from the generator's tensor shapes,
- * pick the graph template built for it (scripts/make-templates.sh; fetched on demand), check every tensor's shape
- * against the recipe, then stage the template's graphs and a weights.bin written by the recipe (streamed, sha256 on
- * the way, NaN refused, cancellable) and commit the pack like an import (nothing is kept when anything fails).
- * The pack has no directions: "Find directions" gives it GANSpace sliders.
+ * pick the graph template built for it (public/templates/<id>/, committed, built by scripts/make-templates.sh;
+ * fetched on demand, never precached), check every tensor's shape against the recipe, then stage the template's
+ * graphs and a weights.bin written by the recipe (streamed, sha256 on the way, NaN refused, cancellable from the
+ * first byte read) and commit the pack like an import (nothing is kept when anything fails). A template the site
+ * lacks (404, or an HTML fallback page with 200) is refused as "not on this site".
+ * The pack has no directions: the app starts "Find directions" on it, which gives it GANSpace sliders.
  */
 import { createSHA256 } from 'hash-wasm';
 import { EngineError } from '../errors';
@@ -49,7 +51,7 @@ export const TEMPLATES: { id: string; title: string; arch: Arch }[] = [
 
 export interface ConvertProgress {
   phase: 'reading' | 'template' | 'wavg' | 'weights' | 'storing';
-  /** Bytes (weights), samples (wavg) or files (template) done, of `total`. */
+  /** Bytes (reading: of the file, at its start and end; weights), samples (wavg) or files (template) done, of `total`. */
   done: number;
   total: number;
   template?: string;
@@ -100,6 +102,22 @@ export function packNameFromFile(fileName: string): string {
   return n || 'converted';
 }
 
+/**
+ * A template that is not on this site, said the same way whether the host answers 404 or (vite preview, most static
+ * hosts with a single-page fallback) index.html with status 200.
+ */
+const notOnSite = (id: string, file: string, why: string) => {
+  const title = TEMPLATES.find((t) => t.id === id)?.title ?? id;
+  return new EngineError(
+    'PackFetchError',
+    `template ${id} (${title}) is not on this site (${file}: ${why}), so this checkpoint cannot be converted here. ` +
+      `A site built from this repository serves ${TEMPLATES.map((t) => t.id).join(', ')} under templates/ (scripts/make-templates.sh). ` +
+      'Or export the generator with the Python exporter (python3 -m model.export CHECKPOINT OUT_DIR) and import the pack folder.',
+  );
+};
+
+const isHtml = (res: Response) => /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '');
+
 async function fetchOk(opts: ConvertOptions, id: string, file: string): Promise<Response> {
   let res: Response;
   try {
@@ -107,13 +125,27 @@ async function fetchOk(opts: ConvertOptions, id: string, file: string): Promise<
   } catch (e) {
     throw new EngineError('PackFetchError', `cannot fetch the ${id} template's ${file} (${(e as Error).message}); the app needs to be online once to convert`);
   }
-  if (!res.ok) throw new EngineError('PackFetchError', `the ${id} template's ${file}: HTTP ${res.status} (templates are built by scripts/make-templates.sh)`);
+  if (res.status === 404 || res.status === 410) throw notOnSite(id, file, `HTTP ${res.status}`);
+  if (!res.ok) throw new EngineError('PackFetchError', `the ${id} template's ${file}: HTTP ${res.status}`);
+  if (isHtml(res)) throw notOnSite(id, file, 'the site answered with an HTML page');
   return res;
+}
+
+/** A template's JSON file; a body that is not JSON (an HTML fallback page without its content type) is a missing file. */
+async function fetchJson<T>(opts: ConvertOptions, id: string, file: string): Promise<T> {
+  const text = await (await fetchOk(opts, id, file)).text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw notOnSite(id, file, `not JSON: ${JSON.stringify(text.slice(0, 24))}…`);
+  }
 }
 
 export async function convertCheckpoint(storage: PackStorage, file: Blob, fileName: string, opts: ConvertOptions): Promise<ConvertedPack> {
   const t0 = Date.now();
-  const { kind, value } = await readCheckpointObject(file, fileName);
+  opts.onProgress?.({ phase: 'reading', done: 0, total: file.size });
+  const { kind, value } = await readCheckpointObject(file, fileName, opts.signal);
+  opts.onProgress?.({ phase: 'reading', done: file.size, total: file.size });
   const g = generatorTensors(kind, value, fileName);
   const arch = inferArch(g);
   const tpl = TEMPLATES.find((t) => sameArch(t.arch, arch));
@@ -122,11 +154,11 @@ export async function convertCheckpoint(storage: PackStorage, file: Blob, fileNa
     if (opts.signal?.aborted) throw new EngineError('CancelledError', 'conversion cancelled');
   };
   opts.onProgress?.({ phase: 'template', done: 0, total: 3, template: tpl.id });
-  const recipe = checkRecipe((await (await fetchOk(opts, tpl.id, 'recipe.json')).json()) as Recipe);
+  const recipe = checkRecipe(await fetchJson<Recipe>(opts, tpl.id, 'recipe.json'));
   if (!sameArch(recipe.arch, arch)) throw new EngineError('PackManifestError', `the ${tpl.id} template on this site is for another architecture`);
   if (Math.abs(recipe.lrMlp - g.lrMlp) > 1e-9) throw new UnpickleError(`mapping learning-rate multiplier ${g.lrMlp}; the templates are built for ${recipe.lrMlp}`);
   checkSources(recipe, g);
-  const tplManifest = (await (await fetchOk(opts, tpl.id, 'manifest.json')).json()) as ModelPackManifest;
+  const tplManifest = await fetchJson<ModelPackManifest>(opts, tpl.id, 'manifest.json');
   const consts = new Uint8Array(await (await fetchOk(opts, tpl.id, 'consts.bin')).arrayBuffer());
   if (consts.length !== recipe.consts.bytes) throw new EngineError('PackIntegrityError', `the ${tpl.id} template's consts.bin is ${consts.length} bytes, its recipe says ${recipe.consts.bytes}`);
   abort();

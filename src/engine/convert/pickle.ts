@@ -157,6 +157,8 @@ export interface UnpickleOptions {
   /** BINPERSID: the persistent id (a tuple) -> the object (a storage). Absent: refused. */
   persistentLoad?: (pid: unknown) => unknown | Promise<unknown>;
   label: string;
+  /** Checked every few thousand opcodes and at each persistent load: an abort rejects with a CancelledError. */
+  signal?: AbortSignal;
 }
 
 /** Length-prefixed string opcodes (BINUNICODE, SHORT_BINUNICODE, BINUNICODE8, BINSTRING, SHORT_BINSTRING) -> size
@@ -232,7 +234,9 @@ export async function unpickle(src: ByteSource, start: number, opts: UnpickleOpt
     else throw new UnpickleError(`${opts.label}: corrupt pickle (SETITEM on a ${typeof d})`);
   };
 
+  let ops = 0;
   for (;;) {
+    if ((++ops & 0xfff) === 0 && opts.signal?.aborted) throw new EngineError('CancelledError', 'conversion cancelled');
     const op = await r.byte();
     const strLen = STRING_OPS[op];
     if (strLen) {
@@ -442,6 +446,7 @@ export async function unpickle(src: ByteSource, start: number, opts: UnpickleOpt
         // BINPERSID
         const pid = pop();
         if (!opts.persistentLoad) throw new UnpickleError(`${opts.label}: a persistent reference where none is expected`);
+        if (opts.signal?.aborted) throw new EngineError('CancelledError', 'conversion cancelled');
         push(await opts.persistentLoad(pid));
         break;
       }

@@ -130,8 +130,8 @@ function storageType(v: unknown): StorageType {
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 /** torch's legacy format at `src`: magic, protocol, sys info, the object, storage keys, then each storage's bytes. */
-async function readLegacy(src: ByteSource, label: string, first?: { value: unknown; end: number }): Promise<unknown> {
-  const opts = { allow: allowlist(), label };
+async function readLegacy(src: ByteSource, label: string, first?: { value: unknown; end: number }, signal?: AbortSignal): Promise<unknown> {
+  const opts = { allow: allowlist(), label, signal };
   const magic = first ?? (await unpickle(src, 0, opts));
   if (magic.value !== LEGACY_MAGIC) throw new UnpickleError(`${label} ${NOT_CHECKPOINT}`);
   const proto = await unpickle(src, magic.end, opts);
@@ -173,7 +173,7 @@ async function readLegacy(src: ByteSource, label: string, first?: { value: unkno
 }
 
 /** The zip format: `<archive>/data.pkl` and a stored entry `<archive>/data/<key>` per storage. */
-async function readZip(blob: Blob, label: string): Promise<unknown> {
+async function readZip(blob: Blob, label: string, signal?: AbortSignal): Promise<unknown> {
   let entries: ZipEntry[];
   try {
     entries = await readZipIndex(blob, label);
@@ -200,6 +200,7 @@ async function readZip(blob: Blob, label: string): Promise<unknown> {
   const { value } = await unpickle(pklSrc, 0, {
     allow: allowlist(),
     label,
+    signal,
     persistentLoad: async (pid) => {
       if (!Array.isArray(pid) || pid[0] !== 'storage') throw new UnpickleError(`${label}: unexpected persistent id in the checkpoint`);
       const [, t, key, , numel] = pid as [string, unknown, unknown, unknown, unknown];
@@ -219,20 +220,20 @@ export type CheckpointKind = 'zip' | 'legacy' | 'nvidia-pickle';
 /**
  * The object a checkpoint file holds, told apart by its first bytes: a zip ('PK'), or a pickle (0x80) that is either
  * torch's legacy format (a magic number first) or an NVIDIA network pickle. Anything else is refused after its
- * first bytes, however large the file.
+ * first bytes, however large the file. `signal`: an abort while the container is parsed rejects with a CancelledError.
  */
-export async function readCheckpointObject(blob: Blob, label: string): Promise<{ kind: CheckpointKind; value: unknown }> {
+export async function readCheckpointObject(blob: Blob, label: string, signal?: AbortSignal): Promise<{ kind: CheckpointKind; value: unknown }> {
   const head = new Uint8Array(await blob.slice(0, 4).arrayBuffer());
-  if (head[0] === 0x50 && head[1] === 0x4b) return { kind: 'zip', value: await readZip(blob, label) };
+  if (head[0] === 0x50 && head[1] === 0x4b) return { kind: 'zip', value: await readZip(blob, label, signal) };
   if (head[0] !== 0x80 || head[1] < 2 || head[1] > 5) throw new UnpickleError(`${label} ${NOT_CHECKPOINT}`);
   const src = blobSource(blob);
   const loadFromBytes = async (b: unknown) => {
     const inner = b instanceof BytesRef ? b.source() : b instanceof Uint8Array ? bytesSource(b) : null;
     if (!inner) throw new UnpickleError(`${label}: corrupt storage in the network pickle`);
-    return readLegacy(inner, label);
+    return readLegacy(inner, label, undefined, signal);
   };
-  const first = await unpickle(src, 0, { allow: allowlist(loadFromBytes), label });
-  if (first.value === LEGACY_MAGIC) return { kind: 'legacy', value: await readLegacy(src, label, first) };
+  const first = await unpickle(src, 0, { allow: allowlist(loadFromBytes), label, signal });
+  if (first.value === LEGACY_MAGIC) return { kind: 'legacy', value: await readLegacy(src, label, first, signal) };
   return { kind: 'nvidia-pickle', value: first.value };
 }
 
