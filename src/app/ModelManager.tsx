@@ -38,7 +38,7 @@ function convertText(p: ConvertProgress): string {
   if (p.phase === 'wavg') return `Computing w_avg (the checkpoint has none)…${pct}`;
   if (p.phase === 'weights') return `Writing weights.bin…${pct} (${fmtBytes(p.done)} of ${fmtBytes(p.total)})`;
   if (p.phase === 'storing') return 'Storing the pack…';
-  return 'Reading the checkpoint…';
+  return `Reading the checkpoint (${fmtBytes(p.total)})…`;
 }
 
 export function ModelManager() {
@@ -163,7 +163,7 @@ export function ModelManager() {
       });
       setMsg({
         kind: 'ok',
-        text: `Converted ${f.name} (${done.layout}, ${done.template} graphs, ${fmtBytes(done.bytes)}, ${(done.ms / 1000).toFixed(0)} s) and switched to it. "Find directions" gives it sliders.`,
+        text: `Converted ${f.name} (${done.layout}, ${done.template} graphs, ${fmtBytes(done.bytes)}, ${(done.ms / 1000).toFixed(0)} s) and switched to it. It has no directions of its own: Find directions is finding GANSpace sliders for it now.`,
       });
     } catch (e) {
       const info = errorInfo(e);
