@@ -2,8 +2,9 @@
  * In-browser checkpoint conversion: the shared 64 px reference checkpoint (rosinality .pt, random weights)
  * dropped on the Models sheet becomes a pack (import worker: restricted unpickler, ref64 template, weights recipe,
  * OPFS), loads, gets GANSpace sliders from "Find directions", inverts the held-out reference image, edits with a
- * slider, and works offline after a reload. A file that is not a checkpoint is refused with the current pack kept.
- * Needs public/templates/ref64 (scripts/make-templates.sh) and the shared folder.
+ * slider, and works offline after a reload. A file that is not a checkpoint is refused with the current pack kept;
+ * so is a checkpoint of an architecture no template has (data/convert-fixtures/tiny.pt), by name, the packs unchanged.
+ * Needs public/templates/ref64 (committed), the shared folder, and scripts/make-convert-fixtures.py for the refusal.
  */
 import { expect, test, type Page } from '@playwright/test';
 import { existsSync } from 'node:fs';
@@ -13,8 +14,9 @@ import { canvasPixels, collectErrors, dragSlider, dropFile, meanAbsDiff, waitInv
 const SHARED = process.env.FZ_SHARED ?? join('..', 'shared');
 const CKPT = join(SHARED, 'reference', 'rosinality-64', 'checkpoint.pt');
 
+const TINY = join('data', 'convert-fixtures', 'tiny.pt');
+
 test.skip(!existsSync('public/templates/ref64/recipe.json'), 'template not built (scripts/make-templates.sh)');
-test.skip(!existsSync(CKPT), 'shared reference checkpoint not found (FZ_SHARED)');
 
 /** A real drop of a local file on the Models sheet: the file goes through an <input> into a DataTransfer. */
 async function dropOnSheet(page: Page, path: string) {
@@ -37,7 +39,29 @@ async function dropOnSheet(page: Page, path: string) {
   });
 }
 
+test('a checkpoint of an unsupported architecture dropped on the sheet is refused by name; the packs stay as they were', async ({ page }) => {
+  test.skip(!existsSync(TINY), 'data/convert-fixtures/tiny.pt not built (scripts/make-convert-fixtures.py)');
+  const errors = collectErrors(page);
+  await page.goto('/?backend=wasm&pack=tiny-test');
+  await waitReady(page);
+  await page.getByTestId('mm-open').click();
+  const rows = page.getByTestId('mm-pack');
+  await expect(rows.first()).toBeVisible();
+  const before = await rows.evaluateAll((els) => els.map((e) => `${e.getAttribute('data-pack-id')}:${e.getAttribute('data-active')}`));
+
+  await dropOnSheet(page, TINY);
+  const msg = page.getByTestId('mm-message');
+  await expect(msg).toContainText('tiny.pt was not converted: unsupported architecture: 32 px, style_dim 64', { timeout: 60_000 });
+  await expect(msg).toContainText('1024 px FFHQ config-f');
+  await expect(msg).toContainText('python3 -m model.export');
+  await expect(msg).toContainText('The current pack stays in use.');
+  await expect(page.getByTestId('pack-name')).toContainText('Tiny test pack');
+  expect(await rows.evaluateAll((els) => els.map((e) => `${e.getAttribute('data-pack-id')}:${e.getAttribute('data-active')}`))).toEqual(before);
+  expect(errors).toEqual([]);
+});
+
 test('drop the reference .pt on the Models sheet: a pack that finds GANSpace sliders, inverts, edits and works offline', async ({ page, context }) => {
+  test.skip(!existsSync(CKPT), 'shared reference checkpoint not found (FZ_SHARED)');
   test.setTimeout(1_500_000); // a 512-channel 64 px generator on WASM, one thread: Find directions and the first frame take minutes on a loaded core
   const errors = collectErrors(page);
   await page.goto('/?backend=wasm&pack=tiny-test&steps=6&renderbudget=600000');
