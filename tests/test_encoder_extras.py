@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from model.nets.encoder import Encoder, ExportEncoder, export_encoder_onnx, load_encoder, save_encoder
-from model.eval.inversion_common import GenBundle, psnr, sample_zplus
+from model.demo.train_encoder import sample_zplus
+from model.eval.faces import psnr
 from model.nets.stylegan2 import Generator
 
 SMALL = dict(size=32, style_dim=32, n_mlp=2, channels={4: 32, 8: 32, 16: 16, 32: 8})
@@ -53,14 +54,16 @@ def test_sample_zplus_sphere_and_mixing():
     assert (z - z[:, :1]).abs().max() == 0
 
 
-def test_bundle_truncation_matches_exporter():
+def test_batched_truncation_matches_the_graphs():
+    """PackModel.zplus_to_wplus_batch (what the measuring tools render with) is the graphs' zplus_to_wplus, face by face."""
     from model.export.graphs import PackModel
     G, w_avg = small_generator()
-    b = GenBundle(G, w_avg, psi=0.7, trunc_layers=4)
     pm = PackModel(G, w_avg, f_res=16, psi=0.7, trunc_layers=4)
-    z = sample_zplus(1, G.n_latent, G.style_dim)
+    z = sample_zplus(3, G.n_latent, G.style_dim)
     with torch.no_grad():
-        torch.testing.assert_close(b.zplus_to_wplus(z), pm.zplus_to_wplus(z))
+        batch = pm.zplus_to_wplus_batch(z)
+        for i in range(3):
+            torch.testing.assert_close(batch[i:i + 1], pm.zplus_to_wplus(z[i:i + 1]))
 
 
 def test_pyramid_ssim_per_face_matches_graph_loss():
@@ -113,7 +116,9 @@ def _tiny_classifier_onnx(path, res, n_attr, batch=4):
 
 def test_pack_extras_rehash_and_schema(tmp_path):
     from model.runtime.onnx_torch import OnnxTorch
-    from model.demo.pack_extras import PackError, add_extras, sha256_file, validate_manifest
+    from model.demo.pack_extras import PackError, add_extras
+    from model.export.manifest import validate
+    from model.load.checkpoint import sha256_file
     G, w_avg, pack = _export_small_pack(tmp_path)
     enc = small_encoder(G)
     save_encoder(tmp_path / 'enc.pt', enc, {'psi': 0.7, 'trunc_layers': 4})
@@ -136,7 +141,7 @@ def test_pack_extras_rehash_and_schema(tmp_path):
                    credits=['facesjs (Apache-2.0)'], classifier_batch=4, log=lambda *a: None)
     on_disk = json.load(open(pack / 'manifest.json'))
     assert on_disk == m
-    validate_manifest(on_disk)
+    validate(on_disk)
     for key, g in on_disk['graphs'].items():
         p = pack / g['file']
         assert g['sha256'] == sha256_file(p) and g['bytes'] == os.path.getsize(p), key
@@ -176,7 +181,7 @@ def test_pack_extras_rehash_and_schema(tmp_path):
     add_extras(str(pack), edit_mode='follow', f_residual=0.3, log=lambda *a: None)
     editing = json.load(open(pack / 'manifest.json'))['editing']
     assert editing == {'fMode': 'follow', 'fResidual': 0.3}
-    validate_manifest(json.load(open(pack / 'manifest.json')))
+    validate(json.load(open(pack / 'manifest.json')))
 
     # wrong encoder for this pack: clear error, manifest untouched
     bad = Encoder(G.size, G.style_dim, G.n_latent, {8: G.channels[8]}, width=8, max_ch=32, fpn_ch=16, z_hidden=64)
@@ -242,7 +247,8 @@ def test_train_encoder_smoke(tmp_path, monkeypatch):
     """Two optimisation steps on a tiny random generator: the training loop runs and writes a loadable checkpoint."""
     import model.demo.train_encoder as te
     G, w_avg = small_generator()
-    monkeypatch.setattr(te, 'load_bundle', lambda ck, psi, tl: GenBundle(G, w_avg, psi, tl))
+    from model.export.graphs import PackModel
+    monkeypatch.setattr(te, 'load_pack_model', lambda ck, psi, tl: PackModel(G, w_avg, 16, psi, G.n_latent if tl is None else tl))
     args = te.parse_args(['--checkpoint', 'x', '--out', str(tmp_path / 'enc.pt'), '--steps', '2', '--batch', '2',
                           '--f-res', '8,16', '--real-weight', '0', '--width', '8', '--minutes', '5'])
     enc, meta = te.train(args)

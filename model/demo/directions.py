@@ -23,7 +23,7 @@ each other) and an effect-matched one (the combination of all normals whose meas
 attribute and holds every other counted head; it also gives attributes too rare to fit a normal, such as bald, a
 candidate), and every candidate is
 tried on every contiguous range of style layers (as GANSpace gives each edit a layer range). On `--n-select` fresh
-samples the choice is the candidate that passes the issue-3 test (>= 90 % of faces move the intended way at
+samples the choice is the candidate that passes the edit test (>= 90 % of faces move the intended way at
 +`--eval-alpha` sigma, other attributes' mean |change| < 1/3 of the own one), else the best own/other ratio.
 The chosen directions are then re-checked on `--n-eval` further samples never used for fitting or choosing.
 A direction whose check moves its attribute by less than ~1 sigma at +2 sigma gets a wider slider range

@@ -13,8 +13,7 @@ import time
 
 import torch
 
-from model.eval.fidelity import Classifier, domain_fid, load_faces
-from model.eval.inversion_common import load_bundle
+from model.eval.fidelity import Classifier, domain_fid, load_faces, load_pack_model
 from model.eval.spaces import SPACES, Codes, invert_space, start_codes
 from model.export.graphs import PackModel
 from model.load.checkpoint import load_checkpoint
@@ -55,7 +54,7 @@ def main(argv=None):
     ap.add_argument('--out')
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    bundle = load_bundle(args.checkpoint)
+    bundle = load_pack_model(args.checkpoint)
     with open(args.classifier_meta) as f:
         attrs = json.load(f)['attributes']
     report = {'checkpoint': args.checkpoint}

@@ -152,7 +152,7 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
 
 def encode_faces(encoder_path, data_dir, n, f_res=16, start=0):
     """(z+ on the sphere [n, numWs, D], F [n, C, f_res, f_res]) of the first n training faces, by the torch encoder."""
-    from model.eval.inversion_common import load_faces
+    from model.eval.faces import load_faces
     from model.nets.encoder import load_encoder
     enc, _ = load_encoder(encoder_path)
     x = load_faces(data_dir, split='train', n=n, start=start)

@@ -15,7 +15,7 @@ then gives it back a Gaussian prior:
                    samples and encoded faces, in raw W or in W whitened down to the denoising-noise level
                    (`--map-energy-space`). Measured on the step-16582 decoder: 3 min of it took the domain FID of
                    samples from 138 (sliced Wasserstein + moments + coverage) to 105. `swd` (sliced Wasserstein +
-                   moments + coverage, the earlier fit) and `gan` (an MLP critic on whitened w; measured unstable:
+                   moments + coverage) and `gan` (an MLP critic on whitened w; measured unstable:
                    the W Frechet distance rose from 134 to 365 in 228 steps) remain selectable. Mini-batch optimal
                    transport and the nearest-neighbour coverage term are biased in 128 dimensions: a shrunken copy
                    of the data scores better on them than a second sample of the data.
@@ -48,7 +48,7 @@ from torch.nn import functional as F
 from model.demo.train_gan import (D_CHANNELS, DEMO_CONFIG, accumulate, add_run_arguments, atomic_save, batch_from,
                                   load_data, make_models, requires_grad, save_grid, start_run)
 from model.eval.fidelity import fid
-from model.eval.inversion_common import psnr
+from model.eval.faces import psnr
 from model.load.checkpoint import load_torch_file
 from model.nets.encoder import DownBlock
 from model.nets.perceptual import PyramidSSIM

@@ -24,8 +24,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from model.demo.train_gan import has_avx512_bf16
+from model.eval.faces import load_faces, psnr
+from model.eval.fidelity import load_pack_model
 from model.nets.encoder import Encoder, save_encoder
-from model.eval.inversion_common import load_bundle, load_faces, psnr, sample_zplus
 
 
 def parse_args(argv=None):
@@ -60,9 +62,20 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def sample_zplus(b, num_ws, z_dim, mix_prob=0.5, generator=None):
+    """Z+ on the sphere; with probability mix_prob two codes with a random crossover (style mixing)."""
+    z1 = torch.randn(b, 1, z_dim, generator=generator)
+    z2 = torch.randn(b, 1, z_dim, generator=generator)
+    cut = torch.randint(1, num_ws, (b, 1, 1), generator=generator)
+    mix = torch.rand(b, 1, 1, generator=generator) < mix_prob
+    idx = torch.arange(num_ws).view(1, -1, 1)
+    z = torch.where(mix & (idx >= cut), z2, z1)
+    return z * torch.rsqrt(torch.mean(z * z, -1, keepdim=True) + 1e-8)
+
+
 @torch.no_grad()
 def render(bundle, zplus, f_res_list):
-    w = bundle.zplus_to_wplus(zplus)
+    w = bundle.zplus_to_wplus_batch(zplus)
     img = bundle.G.synthesis(w)
     fs = {r: bundle.G.features(w, r) for r in f_res_list}
     return w, img, fs
@@ -73,32 +86,24 @@ def evaluate(enc, bundle, f_res_list, gen_batch, real_imgs):
     enc.eval()
     zt, wt, img, fst = gen_batch
     fs, zp = enc(img)
-    wp = bundle.zplus_to_wplus(zp)
+    wp = bundle.zplus_to_wplus_batch(zp)
     out = {'z_cos': float((zp * zt).sum(-1).div(bundle.z_dim).mean())}
     for r in f_res_list:
         out[f'gen_psnr_f{r}'] = float(psnr(bundle.G.synthesis_from_f(fs[r], wp, r), img).mean())
     if real_imgs is not None:
         fs, zp = enc(real_imgs)
-        wp = bundle.zplus_to_wplus(zp)
+        wp = bundle.zplus_to_wplus_batch(zp)
         for r in f_res_list:
             out[f'real_psnr_f{r}'] = float(psnr(bundle.G.synthesis_from_f(fs[r], wp, r), real_imgs).mean())
     enc.train()
     return out
 
 
-def _has_avx512_bf16():
-    try:
-        with open('/proc/cpuinfo') as f:
-            return 'avx512_bf16' in f.read()
-    except OSError:
-        return False
-
-
 def _losses(args, enc, bundle, G, zt, wt, img, fst, f_res_list, w_var, f_scale, step, real, rng):
     fs, zp = enc(img)
     fs = {r: v.float() for r, v in fs.items()}
     zp = zp.float()
-    wp = bundle.zplus_to_wplus(zp).float()
+    wp = bundle.zplus_to_wplus_batch(zp).float()
     l_z = (1 - (zp * zt).sum(-1) / bundle.z_dim).mean()
     l_w = F.mse_loss(wp, wt) / w_var
     l_f = sum(F.mse_loss(fs[r], fst[r]) / f_scale[r] for r in f_res_list) / len(f_res_list)
@@ -110,7 +115,7 @@ def _losses(args, enc, bundle, G, zt, wt, img, fst, f_res_list, w_var, f_scale, 
         idx = np.sort(rng.choice(real.shape[0], args.real_batch, replace=False))
         x = torch.from_numpy(np.ascontiguousarray(real[idx])).permute(0, 3, 1, 2).float() / 127.5 - 1
         fsr, zpr = enc(x, r)
-        l_real = F.mse_loss(G.synthesis_from_f(fsr[r].float(), bundle.zplus_to_wplus(zpr.float()), r).float(), x)
+        l_real = F.mse_loss(G.synthesis_from_f(fsr[r].float(), bundle.zplus_to_wplus_batch(zpr.float()), r).float(), x)
         loss = loss + args.real_weight * l_real
     return loss, l_z, l_w, l_f, l_rec, l_real
 
@@ -118,7 +123,7 @@ def _losses(args, enc, bundle, G, zt, wt, img, fst, f_res_list, w_var, f_scale, 
 @torch.no_grad()
 def _normalisers(bundle, f_res_list, fs_eval):
     zz = sample_zplus(256, bundle.num_ws, bundle.z_dim, generator=torch.Generator().manual_seed(99))
-    w_var = float(bundle.zplus_to_wplus(zz).var(0).mean()) + 1e-8
+    w_var = float(bundle.zplus_to_wplus_batch(zz).var(0).mean()) + 1e-8
     return w_var, {r: float(fs_eval[r].pow(2).mean()) + 1e-8 for r in f_res_list}
 
 
@@ -132,14 +137,14 @@ def train(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     f_res_list = [int(r) for r in str(args.f_res).split(',') if r]
-    bundle = load_bundle(args.checkpoint, args.psi, args.trunc_layers)
+    bundle = load_pack_model(args.checkpoint, args.psi, args.trunc_layers)
     G = bundle.G
     if args.init:
         from model.nets.encoder import load_encoder
         enc, _ = load_encoder(args.init)
         assert set(enc.f_channels) >= set(f_res_list)
     else:
-        enc = Encoder(G.size, bundle.z_dim, bundle.num_ws, bundle.f_channels(f_res_list), width=args.width)
+        enc = Encoder(G.size, bundle.z_dim, bundle.num_ws, {r: G.channels[r] for r in f_res_list}, width=args.width)
     enc.train()
     opt = torch.optim.Adam(enc.parameters(), lr=args.lr, betas=(0.9, 0.99))
 
@@ -158,7 +163,7 @@ def train(args):
                       'w_var': w_var, 'f_scale': f_scale, 'real': real is not None, 'checkpoint': args.checkpoint}),
           flush=True)
 
-    use_bf16 = args.bf16 == 'on' or (args.bf16 == 'auto' and _has_avx512_bf16())
+    use_bf16 = args.bf16 == 'on' or (args.bf16 == 'auto' and has_avx512_bf16())
     ck_mtime = os.path.getmtime(args.checkpoint) if os.path.isfile(str(args.checkpoint)) else None
     last_reload = last_save = time.time()
     reloads = 0
@@ -179,7 +184,7 @@ def train(args):
             m = os.path.getmtime(args.checkpoint)
             if m != ck_mtime:
                 try:
-                    nb = load_bundle(args.checkpoint, args.psi, args.trunc_layers)
+                    nb = load_pack_model(args.checkpoint, args.psi, args.trunc_layers)
                     bundle, G, ck_mtime = nb, nb.G, m
                     w_eval, img_eval, fs_eval = render(bundle, z_eval, f_res_list)
                     w_var, f_scale = _normalisers(bundle, f_res_list, fs_eval)

@@ -45,7 +45,7 @@ def evaluate(classifier, attributes, pairs_dir, data_dir, log=print, fid_n=16):
     another face, blur), which a guard must catch."""
     from torch.nn import functional as F
     from model.eval.fidelity import Classifier, edit_test, linked_with_implications, passes
-    from model.eval.inversion_common import load_faces
+    from model.eval.faces import load_faces
     from model.eval.spaces import reliable_heads, uncertainty
     clf = Classifier(classifier, attributes)
     attrs = [a['id'] for a in attributes]

@@ -42,7 +42,8 @@ import numpy as np
 import torch
 
 from model.directions.walk import walk_layers
-from model.eval.inversion_common import load_bundle, load_faces, psnr
+from model.eval.faces import load_faces, psnr
+from model.export.contract_generated import GRAPH_INPUTS, GRAPH_OUTPUTS
 
 
 def parse_args(argv=None):
@@ -104,12 +105,34 @@ def parse_args(argv=None):
     return a
 
 
+# ---- generator ---------------------------------------------------------------------------------------------
+def load_pack_model(checkpoint=None, psi=1.0, trunc_layers=None, f_res=16, seed=0):
+    """The exporter's PackModel of a checkpoint with this truncation (trunc_layers None: every layer), its sha256
+    set. checkpoint None or 'random': a randomly initialised generator of the demo config (development only)."""
+    from model.export.graphs import PackModel
+    if checkpoint in (None, 'random'):
+        from model.demo.train_gan import DEMO_CONFIG
+        from model.nets.stylegan2 import Generator
+        torch.manual_seed(seed)
+        G = Generator(**DEMO_CONFIG).eval()
+        with torch.no_grad():
+            w_avg = G.mapping(torch.randn(4096, G.style_dim)).mean(0)
+        sha256 = ''
+    else:
+        from model.load.checkpoint import load_rosinality
+        L = load_rosinality(checkpoint, with_discriminator=False)
+        G, w_avg, sha256 = L.G, L.w_avg, L.sha256
+    pm = PackModel(G, w_avg, f_res, float(psi), G.n_latent if trunc_layers is None else int(trunc_layers))
+    pm.sha256 = sha256
+    return pm
+
+
 # ---- inversion ---------------------------------------------------------------------------------------------
 def make_loss_parts(bundle, perceptual_kind='pyramid-ssim'):
     from model.nets.perceptual import PyramidSSIM
     if perceptual_kind != 'pyramid-ssim':
         raise SystemExit(f'fidelity: perceptual {perceptual_kind!r} not supported here (pack loss must be pyramid-ssim)')
-    perc = PyramidSSIM(bundle.size).eval()
+    perc = PyramidSSIM(bundle.G.size).eval()
     for p in perc.parameters():
         p.requires_grad_(False)
     return perc
@@ -122,7 +145,7 @@ def pyramid_ssim_per_face(perc, x, y):
 
 def per_face_loss(bundle, perc, f, zplus, f_init, target, f_res):
     """[B, 3] unweighted terms per face, exactly as the grad_fzplus graph computes for one face."""
-    img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus(zplus), f_res)
+    img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus_batch(zplus), f_res)
     mse = ((img - target) ** 2).flatten(1).mean(1)
     p = pyramid_ssim_per_face(perc, img, target)
     freg = ((f - f_init) ** 2).flatten(1).mean(1)
@@ -148,7 +171,7 @@ def invert(bundle, perc, target, f_init, z_init, f_res, weights, steps=300, lr=0
             trace.append((s, pv))
             log(f'    step {s:4d}  loss {float(loss) / target.shape[0]:.4f}  psnr(before step) {pv:.2f}')
     with torch.no_grad():
-        img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus(z), f_res)
+        img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus_batch(z), f_res)
     return f.detach(), z.detach(), img, trace
 
 
@@ -170,11 +193,12 @@ class EncoderRunner:
         if self.enc is not None:
             fs, z = self.enc(images, f_res)
             return fs[f_res], z
+        (image,), (f_name, z_name) = GRAPH_INPUTS['encoder'], GRAPH_OUTPUTS['encoder']
         fo, zo = [], []
         for i in range(images.shape[0]):
-            out = self.onnx.run({'image': images[i:i + 1]})
-            fo.append(out['f'])
-            zo.append(out['zplus'])
+            out = self.onnx.run({image: images[i:i + 1]})
+            fo.append(out[f_name])
+            zo.append(out[z_name])
         return torch.cat(fo), torch.cat(zo)
 
 
@@ -307,14 +331,14 @@ def edit_test(delta, j, attrs, linked=LINKED, heads=None):
 @torch.no_grad()
 def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref_sd=None):
     attrs = [a['id'] for a in clf.attributes]
-    base_img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus(z), f_res).clamp(-1, 1)
+    base_img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus_batch(z), f_res).clamp(-1, 1)
     base = clf(base_img)
     sd = (ref_sd[0] if ref_sd is not None else base.std(0)).clamp_min(1e-6)
     # the same test on probabilities for binary attributes: a saturated logit of a rare attribute (headband at
     # -8) jitters by whole units with no visible change, which the logit-sigma test counts as a move
     base_p = clf.probs(base)
     sd_p = (ref_sd[1] if ref_sd is not None else base_p.std(0)).clamp_min(1e-6)
-    first = bundle.first_ws(f_res)
+    first = bundle.G.first_ws(f_res)
     rows = []
     for d in directions:
         if not d.get('attribute') or d['attribute'] not in attrs:
@@ -323,7 +347,7 @@ def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref
         vec = vec / vec.norm()
         layers = [i for i in (d.get('layers') or range(first, bundle.num_ws)) if i >= first] or list(range(first, bundle.num_ws))
         ze = sphere_walk(z, vec, alpha, layers)
-        img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus(ze), f_res).clamp(-1, 1)
+        img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus_batch(ze), f_res).clamp(-1, 1)
         scores = clf(img)
         delta = (scores - base) / sd  # sigma units
         j = attrs.index(d['attribute'])
@@ -369,7 +393,7 @@ def domain_fid(bundle, clf, data_dir, n=1000, seed=0, log=print):
     imgs = []
     for i in range(0, n, 50):
         z = torch.randn(min(50, n - i), 1, bundle.z_dim, generator=g).expand(-1, bundle.num_ws, -1)
-        imgs.append(bundle.G.synthesis(bundle.zplus_to_wplus(z)).clamp(-1, 1))
+        imgs.append(bundle.G.synthesis(bundle.zplus_to_wplus_batch(z)).clamp(-1, 1))
     gen = torch.cat(imgs)
     sh, fh = clf(held, features=True)
     _, ft = clf(train, features=True)
@@ -429,12 +453,7 @@ def run_blocks(args):
     tl = 8 if tl is None else tl
     f_list = f_list or [16]
     weights = weights or [1.0, 10.0, 10.0]
-    bundle = load_bundle(args.checkpoint, psi, tl)
-    try:
-        from model.nets.stylegan2 import freeze
-        freeze(bundle.G)
-    except ImportError:
-        pass
+    bundle = load_pack_model(args.checkpoint, psi, tl)
     perc = make_loss_parts(bundle, perceptual_kind)
     enc = EncoderRunner(args.encoder)
     report = dict(checkpoint=args.checkpoint, generator_sha256=bundle.sha256, encoder=args.encoder, psi=psi,
@@ -457,7 +476,7 @@ def run_blocks(args):
     codes = load_torch_file(args.codes) if args.codes and os.path.exists(args.codes) else {}
     ref_sd = None
     for r in f_list:
-        log(f'F block {r}x{r} (firstWs {bundle.first_ws(r)}), {args.n} faces, {args.steps} steps')
+        log(f'F block {r}x{r} (firstWs {bundle.G.first_ws(r)}), {args.n} faces, {args.steps} steps')
         t0 = time.time()
         key = f'{bundle.sha256}:{args.n}:{args.offset}:{args.steps}:{args.lr}:{weights}:{r}'
         if key in codes:
@@ -466,10 +485,10 @@ def run_blocks(args):
         else:
             f0, z0 = enc(target, r)
             with torch.no_grad():
-                start = psnr(bundle.G.synthesis_from_f(f0, bundle.zplus_to_wplus(z0), r), target)
+                start = psnr(bundle.G.synthesis_from_f(f0, bundle.zplus_to_wplus_batch(z0), r), target)
             f, z, img, trace = invert(bundle, perc, target, f0, z0, r, weights, args.steps, args.lr, log=log)
             p = psnr(img, target)
-            row = dict(first_ws=bundle.first_ws(r), f_shape=list(f0.shape[1:]), psnr_encoder=round(float(start.mean()), 3),
+            row = dict(first_ws=bundle.G.first_ws(r), f_shape=list(f0.shape[1:]), psnr_encoder=round(float(start.mean()), 3),
                        psnr=round(float(p.mean()), 3), psnr_min=round(float(p.min()), 3),
                        psnr_median=round(float(p.median()), 3), frac_ge_30=round(float((p >= 30).float().mean()), 3),
                        seconds=round(time.time() - t0, 1), trace=trace)

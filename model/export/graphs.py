@@ -35,6 +35,7 @@ class PackModel:
         self.num_ws, self.z_dim, self.w_dim = G.n_latent, G.z_dim, G.style_dim
         self.first_ws = G.first_ws(f_res)
         self.perceptual = perceptual
+        self.sha256 = ''  # the checkpoint's sha256 where the loader knows it (reports and saved codes are keyed on it)
         if perceptual is not None:
             for p in perceptual.parameters():
                 p.requires_grad_(False)
@@ -69,6 +70,12 @@ class PackModel:
 
     def zplus_to_wplus(self, zplus):
         return self.truncate(self.G.mapping(zplus[0]))[None]
+
+    def zplus_to_wplus_batch(self, zplus):
+        """zplus [B, numWs, zDim] -> truncated wplus [B, numWs, wDim]: zplus_to_wplus for any batch (the graphs
+        trace one face; the measuring and training tools render many at once)."""
+        b, n, d = zplus.shape
+        return self.truncate(self.G.mapping(zplus.reshape(b * n, d)).reshape(b, n, -1))
 
     # StyleSpace: one style vector per modulated conv (the output of its affine layer), in synthesis order
     def style_layers(self):
@@ -156,9 +163,9 @@ class PackModel:
             GraphSpec('grad_fwplus', grad_of(self.loss_fwplus, ['f', 'wplus']), *io('grad_fwplus'), True),
             GraphSpec('grad_wplus', grad_of(self.loss_wplus, ['wplus']), *io('grad_wplus'), True),
             GraphSpec('grad_zplus_nof', grad_of(self.loss_zplus_nof, ['zplus']), *io('grad_zplus_nof'), True),
-            GraphSpec('grad_s', grad_of(self.loss_s, ['s']), pick('target', 's', 'weights'), ['loss', 'grad_s'], True),
+            GraphSpec('grad_s', grad_of(self.loss_s, ['s']), *io('grad_s'), True),
             GraphSpec('grad_fzplus_anchored', grad_of(self.loss_fzplus_anchored, ['f', 'zplus']),
-                      pick('target', 'f', 'zplus', 'f_init', 'weights'), ['loss', 'grad_f', 'grad_zplus'], True),
+                      *io('grad_fzplus_anchored'), True),
         ]
         return [s for s in table if keys is None or s.key in keys]
 

@@ -170,10 +170,13 @@ def predict(net, x, batch=256):
 
 
 def export_onnx(net, path, size=64):
+    """An ONNX file with the graph contract's `classifier` input and output names, batch dimension free."""
+    from model.export.contract_generated import GRAPH_INPUTS, GRAPH_OUTPUTS
+    (image,), (logits,) = GRAPH_INPUTS['classifier'], GRAPH_OUTPUTS['classifier']
     net.eval()
     dummy = torch.zeros(1, 3, size, size)
-    torch.onnx.export(net, dummy, path, input_names=['image'], output_names=['logits'], opset_version=17,
-                      dynamic_axes={'image': {0: 'N'}, 'logits': {0: 'N'}}, do_constant_folding=True)
+    torch.onnx.export(net, dummy, path, input_names=[image], output_names=[logits], opset_version=17,
+                      dynamic_axes={image: {0: 'N'}, logits: {0: 'N'}}, do_constant_folding=True)
 
 
 def write_reference(net, images_u8, path):

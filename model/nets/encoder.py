@@ -146,8 +146,10 @@ def encoder_from_onnx(path):
     heads = {int(k.split('.')[1]): v.shape[0] for k, v in sd.items() if k.startswith('f_heads.') and k.endswith('.2.weight')}
     if 'stem.weight' not in sd or not heads or 'z_fc2.weight' not in sd:
         raise ValueError(f'{path}: not an F/Z+ Studio encoder graph (model/nets/encoder.py parameter names missing)')
-    _, num_ws, z_dim = dims['zplus']
-    size = dims['image'][-1]
+    from model.export.contract_generated import GRAPH_INPUTS, GRAPH_OUTPUTS
+    (image,), (_, zplus) = GRAPH_INPUTS['encoder'], GRAPH_OUTPUTS['encoder']
+    _, num_ws, z_dim = dims[zplus]
+    size = dims[image][-1]
     # the training run's heads, so the FPN laterals the kept head was trained with exist; the export dropped the
     # other heads and the laterals only they use: those start fresh (fine-tuning trains them)
     f_channels = {**DEFAULT_F_CHANNELS, **heads}
@@ -162,15 +164,18 @@ def encoder_from_onnx(path):
 
 
 def export_encoder_onnx(encoder, f_res, path, opset=17):
-    """Writes a self-contained ONNX file (weights inside: a few MB). Returns (inputs, outputs) tensor specs."""
+    """Writes a self-contained ONNX file (weights inside: a few MB) with the graph contract's `encoder` input and
+    output names. Returns (inputs, outputs) tensor specs."""
+    from model.export.contract_generated import GRAPH_INPUTS, GRAPH_OUTPUTS
+    (image,), (f_name, z_name) = GRAPH_INPUTS['encoder'], GRAPH_OUTPUTS['encoder']
     enc = ExportEncoder(encoder, f_res).eval()
     r = encoder.size
     x = torch.zeros(1, 3, r, r)
     with torch.no_grad():
         f, z = enc(x)
-        torch.onnx.export(enc, (x,), path, input_names=['image'], output_names=['f', 'zplus'],
+        torch.onnx.export(enc, (x,), path, input_names=[image], output_names=[f_name, z_name],
                           opset_version=opset, do_constant_folding=True)
-    inputs = [dict(name='image', shape=[1, 3, r, r], dtype='float32')]
-    outputs = [dict(name='f', shape=list(f.shape), dtype='float32'),
-               dict(name='zplus', shape=list(z.shape), dtype='float32')]
+    inputs = [dict(name=image, shape=[1, 3, r, r], dtype='float32')]
+    outputs = [dict(name=f_name, shape=list(f.shape), dtype='float32'),
+               dict(name=z_name, shape=list(z.shape), dtype='float32')]
     return inputs, outputs
