@@ -16,8 +16,9 @@ def manifest():
 
 
 def test_demo_pack_manifest_and_hashes(manifest):
-    from model.demo.pack_extras import pack_bytes, sha256_file, validate_manifest
-    validate_manifest(manifest)
+    from model.export.manifest import pack_bytes, validate
+    from model.load.checkpoint import sha256_file
+    validate(manifest)
     for key, g in manifest['graphs'].items():
         p = PACK / g['file']
         assert p.is_file(), key

@@ -23,27 +23,13 @@ import sys
 
 import numpy as np
 
+from model.export.contract_generated import GRAPH_INPUTS, GRAPH_OUTPUTS
+from model.export.manifest import PackError, load_schema, pack_bytes, rehash, validate, write_manifest
 from model.export.onnx_pack import io_specs
-from model.load.checkpoint import sha256_file
 
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'schema', 'manifest.schema.json')
 FACESJS_CREDIT = 'Training faces drawn with facesjs 5.0.3 (Apache-2.0, https://github.com/zengm-games/facesjs)'
-with open(SCHEMA_PATH) as _f:  # every key a manifest direction may have (model/directions/ adds space, wVector, ...)
-    DIRECTION_KEYS = tuple(json.load(_f)['definitions']['direction']['properties'])
-
-
-class PackError(ValueError):
-    pass
-
-
-def validate_manifest(manifest):
-    import jsonschema
-    with open(SCHEMA_PATH) as f:
-        schema = json.load(f)
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(manifest), key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
-        raise PackError(f"manifest.json invalid at /{'/'.join(map(str, e.path))}: {e.message}")
+# every key a manifest direction may have (model/directions/ adds space, wVector, ...)
+DIRECTION_KEYS = tuple(load_schema()['definitions']['direction']['properties'])
 
 
 def rename_io(model, mapping):
@@ -59,31 +45,6 @@ def rename_io(model, mapping):
         for i, name in enumerate(n.output):
             if name in mapping:
                 n.output[i] = mapping[name]
-
-
-def rehash(pack_dir, manifest):
-    """Refresh sha256/bytes of every graph and of weights.bin; raise if a file is missing."""
-    for key, g in manifest['graphs'].items():
-        p = os.path.join(pack_dir, g['file'])
-        if not os.path.isfile(p):
-            raise PackError(f'graph {key!r}: file {g["file"]} missing from the pack')
-        g['sha256'], g['bytes'] = sha256_file(p), os.path.getsize(p)
-    if 'weights' in manifest:
-        p = os.path.join(pack_dir, manifest['weights']['file'])
-        if not os.path.isfile(p):
-            raise PackError(f'weights file {manifest["weights"]["file"]} missing from the pack')
-        manifest['weights']['sha256'], manifest['weights']['bytes'] = sha256_file(p), os.path.getsize(p)
-    for s in manifest.get('samples', []):
-        if not os.path.isfile(os.path.join(pack_dir, s)):
-            raise PackError(f'sample {s} missing from the pack')
-    return manifest
-
-
-def pack_bytes(pack_dir):
-    total = 0
-    for root, _, files in os.walk(pack_dir):
-        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
-    return total
 
 
 # ---- parts ---------------------------------------------------------------------------------------------------
@@ -136,11 +97,12 @@ def add_classifier(pack_dir, manifest, onnx_path, attributes, log=print, batch=1
     ins, outs = io_specs(model)
     if len(ins) != 1 or len(outs) < 1:
         raise PackError(f'classifier must have one input and a logits output (has {len(ins)} inputs, {len(outs)} outputs)')
+    (image,), (logits,) = GRAPH_INPUTS['classifier'], GRAPH_OUTPUTS['classifier']
     rename = {}
-    if ins[0]['name'] != 'image':
-        rename[ins[0]['name']] = 'image'
-    if outs[0]['name'] != 'logits':
-        rename[outs[0]['name']] = 'logits'
+    if ins[0]['name'] != image:
+        rename[ins[0]['name']] = image
+    if outs[0]['name'] != logits:
+        rename[outs[0]['name']] = logits
     if len(outs) > 1:  # keep only the logits output
         keep = model.graph.output[0]
         del model.graph.output[:]
@@ -289,14 +251,6 @@ Credits:
         f.write('\n'.join(lines))
 
 
-def save_manifest(pack_dir, manifest):
-    validate_manifest(manifest)
-    tmp = os.path.join(pack_dir, '.manifest.json.tmp')
-    with open(tmp, 'w') as f:
-        json.dump(manifest, f, indent=1)
-    os.replace(tmp, os.path.join(pack_dir, 'manifest.json'))
-
-
 def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, directions=None, samples_data=None,
                n_samples=8, samples_offset=0, licence=None, weights_source=None, credits=(), notes=None, title=None,
                description=None, max_mb=None, docs=True, doc_extra=None, classifier_batch=1, edit_mode=None,
@@ -306,7 +260,7 @@ def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, di
         raise PackError(f'{mpath} not found: export the pack first (python3 -m model.export)')
     with open(mpath) as f:
         manifest = json.load(f)
-    validate_manifest(manifest)
+    validate(manifest)
     if title:
         manifest['title'] = title
     if description:
@@ -351,7 +305,7 @@ def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, di
     if notes:
         prov['notes'] = (prov.get('notes', '') + ' ' + notes).strip()
     rehash(pack_dir, manifest)
-    save_manifest(pack_dir, manifest)
+    write_manifest(pack_dir, manifest)
     if docs:
         write_docs(pack_dir, manifest, doc_extra)
     total = pack_bytes(pack_dir)

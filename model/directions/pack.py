@@ -82,20 +82,11 @@ def load_manifest(pack_dir):
 
 def write_manifest(pack_dir, manifest):
     """Validate, then replace manifest.json atomically."""
-    from model.export.manifest import ManifestError, validate
+    from model.export.manifest import ManifestError, write_manifest
     try:
-        validate(manifest)
+        write_manifest(pack_dir, manifest)
     except ManifestError as e:
         raise DirectionError(f'the new manifest would be invalid: {e}') from None
-    path = os.path.join(pack_dir, 'manifest.json')
-    tmp = os.path.join(pack_dir, '.manifest.json.tmp')
-    try:
-        with open(tmp, 'w') as f:
-            json.dump(manifest, f, indent=1)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def add_to_pack(pack_dir, specs, space=None, replace=False, checkpoint=None, log=print):

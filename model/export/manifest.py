@@ -9,8 +9,12 @@ SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pa
 EXPORTER = 'fzplus-studio model/export/cli.py'
 
 
-class ManifestError(ValueError):
-    pass
+class PackError(ValueError):
+    """A pack that cannot be written or changed as asked (a file missing, a part that does not fit)."""
+
+
+class ManifestError(PackError):
+    """A manifest that breaks schema/manifest.schema.json, or a name that is not a pack name."""
 
 
 def load_schema():
@@ -31,6 +35,47 @@ def validate(manifest):
         raise ManifestError(f"manifest.json invalid at /{'/'.join(map(str, e.path))}: {e.message}")
     if 'schemaVersion' in manifest and manifest['schemaVersion'] != schema['properties']['schemaVersion']['const']:
         raise ManifestError('schemaVersion mismatch')
+
+
+def write_manifest(pack_dir, manifest):
+    """Validate, then replace pack_dir/manifest.json atomically (a temp file moved into place)."""
+    validate(manifest)
+    path = os.path.join(pack_dir, 'manifest.json')
+    tmp = os.path.join(pack_dir, '.manifest.json.tmp')
+    try:
+        with open(tmp, 'w') as f:
+            json.dump(manifest, f, indent=1)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def rehash(pack_dir, manifest):
+    """Refresh sha256/bytes of every graph and of weights.bin; raise PackError if a file is missing."""
+    from model.load.checkpoint import sha256_file
+    for key, g in manifest['graphs'].items():
+        p = os.path.join(pack_dir, g['file'])
+        if not os.path.isfile(p):
+            raise PackError(f'graph {key!r}: file {g["file"]} missing from the pack')
+        g['sha256'], g['bytes'] = sha256_file(p), os.path.getsize(p)
+    if 'weights' in manifest:
+        p = os.path.join(pack_dir, manifest['weights']['file'])
+        if not os.path.isfile(p):
+            raise PackError(f'weights file {manifest["weights"]["file"]} missing from the pack')
+        manifest['weights']['sha256'], manifest['weights']['bytes'] = sha256_file(p), os.path.getsize(p)
+    for s in manifest.get('samples', []):
+        if not os.path.isfile(os.path.join(pack_dir, s)):
+            raise PackError(f'sample {s} missing from the pack')
+    return manifest
+
+
+def pack_bytes(pack_dir):
+    """Bytes of every file under the pack folder."""
+    total = 0
+    for root, _, files in os.walk(pack_dir):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    return total
 
 
 def pack_name(out_dir, name=None):

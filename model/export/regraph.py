@@ -16,9 +16,9 @@ import sys
 import tempfile
 
 from model.export.cli import ALL, export_pack
-from model.load.checkpoint import sha256_file
-from model.demo.pack_extras import PackError, pack_bytes, rehash, save_manifest
+from model.export.manifest import PackError, pack_bytes, rehash, write_manifest
 from model.export.verify import check_pack
+from model.load.checkpoint import sha256_file
 
 
 def regraph(pack_dir, checkpoint, winograd=4, max_mb=None, log=print):
@@ -49,7 +49,7 @@ def regraph(pack_dir, checkpoint, winograd=4, max_mb=None, log=print):
             prov[field] = fresh['provenance'][field]
     manifest['provenance'] = prov
     rehash(pack_dir, manifest)
-    save_manifest(pack_dir, manifest)
+    write_manifest(pack_dir, manifest)
     total = pack_bytes(pack_dir)
     log(f'{pack_dir}: {len(keys)} graphs re-exported, pack {total / 1e6:.1f} MB')
     if max_mb and total > max_mb * 1e6:
