@@ -1,5 +1,6 @@
 """Export -> model pack: manifest, weights.bin, every graph in onnxruntime-node vs PyTorch, gradients vs float64,
 stylegan2-ada-pytorch pickles, perceptual options, and bad checkpoints (clear error, no partial pack)."""
+import argparse
 import hashlib
 import json
 import os
@@ -14,7 +15,7 @@ import torch
 
 from model.runtime import ort_node
 from model.export.cli import export_pack
-from model.load.checkpoint import CheckpointError, load_checkpoint
+from model.load.checkpoint import CheckpointError, load_checkpoint, load_torch_file
 from model.export.manifest import validate
 from model.nets.stylegan2 import Discriminator, Generator
 from model.export.verify import check_pack
@@ -244,7 +245,8 @@ class Evil:
 
 
 def _bad(kind, tiny_ckpt, tmp_path):
-    ck = torch.load(tiny_ckpt)
+    ck = load_torch_file(tiny_ckpt)
+    ck['args'] = argparse.Namespace(**vars(ck['args']))  # read back as an inert stand-in; saved as train.py saves it
     p = tmp_path / f'{kind}.pt'
     if kind == 'missing-key':
         del ck['g_ema']['convs.1.conv.weight']
