@@ -6,7 +6,7 @@
  * `serializeSession` / `parseSession` are pure (unit-tested); parse validates everything read back, so a damaged
  * or old record is refused with a message instead of breaking the app.
  */
-import type { DetectedFace, SavedCodes, SliderValues, Space } from '../worker/protocol';
+import { SPACES, type DetectedFace, type SavedCodes, type SliderValues, type Space } from '../worker/protocol';
 import type { Point } from '../image/align';
 import type { Settings } from './store';
 
@@ -63,7 +63,6 @@ export class SessionFormatError extends Error {
   name = 'SessionFormatError';
 }
 
-const SPACES: Space[] = ['F/Z+', 'F/W+', 'Z+', 'W+'];
 const isObj = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object';
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isPoints = (x: unknown): x is Point[] => Array.isArray(x) && x.every((p) => Array.isArray(p) && p.length === 2 && isNum(p[0]) && isNum(p[1]));

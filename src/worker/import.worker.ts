@@ -8,10 +8,10 @@
 import * as Comlink from 'comlink';
 import { importPackStream } from '../engine/pack/import';
 import { convertCheckpoint } from '../engine/convert/convert';
-import { defaultPackStorage, storedPackUrl } from '../engine/pack/store';
+import { defaultPackStorage } from '../engine/pack/store';
 import { addedDirectionsKey, defaultAddedDirections } from '../engine/pack/addedDirections';
 import type { ImportApi } from './protocol';
-import type { StoredPackInfo, StoredPacksApi } from './storedPacksProtocol';
+import { storedPackUrl, type StoredPackInfo, type StoredPacksApi } from './storedPacksProtocol';
 import type { ConvertApi } from './convertProtocol';
 
 async function listStored(): Promise<StoredPackInfo[]> {

@@ -1,14 +1,14 @@
 /**
  * The page's handle on the pack import worker (comlink); one worker, started on first use. It imports packs and
- * answers for the stored ones (list, read, delete). `storedPackUrl` / `storedPackId` name a stored pack by URL
- * (opfs:/packs/<id>/), the form the engine's loadPack takes.
+ * answers for the stored ones (list, read, delete). `storedPackUrl` / `storedPackId` (storedPacksProtocol.ts) name a
+ * stored pack by URL (opfs:/packs/<id>/), the form the engine's loadPack takes.
  */
 import * as Comlink from 'comlink';
 import type { ImportApi } from './protocol';
 import type { StoredPacksApi } from './storedPacksProtocol';
 import type { ConvertApi } from './convertProtocol';
 
-export { storedPackId, storedPackUrl } from '../engine/pack/store';
+export { storedPackId, storedPackUrl } from './storedPacksProtocol';
 export type { StoredPackInfo, StoredPacksApi } from './storedPacksProtocol';
 export type { ConvertApi, ConvertedPack, ConvertProgress } from './convertProtocol';
 

@@ -1,10 +1,12 @@
 /**
  * Every type that crosses the UI <-> worker boundary (comlink). The UI imports only these types and the client;
- * it never imports onnxruntime or the engine's implementation.
+ * it never imports onnxruntime or the engine's implementation. The engine's types come in with `import type` only,
+ * so at runtime this module is a leaf: the few values both sides need (SPACES) are defined here and the engine
+ * imports them from here.
  */
 import type { BackendInfo, BackendKind, BackendPreference } from '../engine/runtime/backend';
 import type { DirectionFile, ExampleClass, FindDirectionsOptions, FindDirectionsProgress, FindDirectionsResult, TeachCounts } from '../engine/engine';
-import type { FEditMode, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, Space, WarmUpOptions, WarmUpResult } from '../engine/engine';
+import type { FEditMode, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, SavedCodes, SliderValues, WarmUpOptions, WarmUpResult } from '../engine/engine';
 import type { LoadProgress } from '../engine/pack/load';
 import type { Superseded } from '../engine/schedule';
 import type { DetectedFace } from '../image/faces-core';
@@ -13,7 +15,12 @@ import type { ImportedPack, ImportProgress, ImportSource, SourceFile } from '../
 
 export type { DirectionFile, ExampleClass, FindDirectionsOptions, FindDirectionsProgress, TeachCounts };
 export type { ImportedPack, ImportProgress, ImportSource, SourceFile };
-export type { FEditMode, BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, Space, LoadProgress, Superseded, DetectedFace, SavedCodes, SliderValues, WarmUpOptions, WarmUpResult, RGBAImage };
+export type { FEditMode, BackendInfo, BackendKind, InvertOptions, InvertProgress, InvertResult, PackSummary, RenderResult, LoadProgress, Superseded, DetectedFace, SavedCodes, SliderValues, WarmUpOptions, WarmUpResult, RGBAImage };
+
+/** The latent spaces an inversion can optimise in, in the order the UI offers them (the engine maps each to its
+ * gradient graph: src/engine/inversion/spaces.ts; a saved session names one). */
+export type Space = 'W+' | 'Z+' | 'F/W+' | 'F/Z+';
+export const SPACES: readonly Space[] = ['F/Z+', 'F/W+', 'Z+', 'W+'];
 
 export interface InitOptions {
   /** 'auto' = WebGPU when an adapter exists, else WASM. */

@@ -1,9 +1,9 @@
-/** The latent spaces an inversion can optimise in, and the gradient graph of each. */
+/** The latent spaces an inversion can optimise in (the list is the worker protocol's), and the gradient graph of each. */
+import { SPACES, type Space } from '../../worker/protocol';
 import type { GraphKey } from '../graphs/contract';
 import type { ModelPackManifest } from '../pack/manifest';
 
-export type Space = 'W+' | 'Z+' | 'F/W+' | 'F/Z+';
-export const SPACES: Space[] = ['F/Z+', 'F/W+', 'Z+', 'W+'];
+export { SPACES, type Space };
 export const SPACE_GRAPH: Record<Space, GraphKey> = {
   'W+': 'grad_wplus',
   'Z+': 'grad_zplus_nof',

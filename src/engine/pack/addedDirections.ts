@@ -4,9 +4,10 @@
  * names the pack: `stored.<id>` for an imported pack (opfs:/packs/<id>/), `url.<manifest name>` for a bundled one.
  * The engine merges them into the manifest when it loads the pack (Engine.loadPack).
  */
+import { storedPackId } from '../../worker/storedPacksProtocol';
 import { EngineError } from '../errors';
 import type { ModelPackManifest } from './manifest';
-import { packIdFromName, storedPackId } from './store';
+import { packIdFromName } from './store';
 
 type Entry = ModelPackManifest['directions'][number];
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { zipSync } from 'fflate';
 import { importPackStream, type ImportProgress } from './import';
-import { makePackFetch, MemoryPackStorage, packIdFromName, storedPackId, storedPackUrl, type PackFiles } from './store';
+import { makePackFetch, MemoryPackStorage, packIdFromName, type PackFiles } from './store';
+import { storedPackId, storedPackUrl } from '../../worker/storedPacksProtocol';
 import { loadModelPack } from './load';
 import { INFLATE_SLICE, MAX_SLICE_OUTPUT } from './zip';
 // @ts-expect-error plain JS module without types

@@ -4,6 +4,7 @@
  * URLs: `makePackFetch()` answers `opfs:/packs/<id>/<file>` from the storage and passes every other URL to `fetch`.
  * No DOM: runs in the page and in the engine worker (both have navigator.storage).
  */
+import { storedPackId, storedPackUrl } from '../../worker/storedPacksProtocol';
 import { EngineError } from '../errors';
 
 export type PackFiles = Map<string, Uint8Array>;
@@ -56,18 +57,6 @@ export interface PackStage {
   /** `files`: every staged path with its expected byte count (a staged file not listed here is not kept). */
   commit(id: string, files: Record<string, number>, manifest: Uint8Array): Promise<void>;
   discard(): Promise<void>;
-}
-
-export const STORED_PREFIX = 'opfs:/packs/';
-
-/** URL of a stored pack, as `Engine.loadPack()` takes it. */
-export const storedPackUrl = (id: string) => `${STORED_PREFIX}${id}/`;
-
-/** The id in a stored pack's URL, or null for any other URL. */
-export function storedPackId(url: string): string | null {
-  if (!url.startsWith(STORED_PREFIX)) return null;
-  const id = url.slice(STORED_PREFIX.length).split('/')[0];
-  return id || null;
 }
 
 /** Pack ids are folder names: letters, digits, '-', '_', '.'; never empty or a dot name. */
