@@ -26,7 +26,7 @@ import type { LoadProgress, ModelPack } from './pack/load';
 import type { ModelPackManifest } from './pack/manifest';
 import { openPack, runtimeFor } from './pack/open';
 import { summarise, type PackSummary } from './pack/summary';
-import { configureWasm, selectBackend, wasmFallback, wasmThreads, type BackendInfo, type BackendPreference } from './runtime/backend';
+import { configureWasm, selectBackend, wasmFallback, type BackendInfo, type BackendPreference } from './runtime/backend';
 import type { Ort, SessionFactory } from './runtime/ort';
 import { isSuperseded, LatestWins, type Superseded } from './schedule';
 import type { RGBAImage } from '../image/types';
@@ -104,7 +104,7 @@ export class Engine {
       const pref = typeof this.opts.backend === 'string' ? this.opts.backend : 'auto';
       this.backend = await selectBackend(pref, this.opts.threads);
     }
-    configureWasm(this.ort, wasmThreads(this.opts.threads));
+    configureWasm(this.ort, this.opts.threads);
     return this.backend;
   }
 

@@ -18,15 +18,16 @@ export interface OpenPackOptions {
   onFallback: (b: BackendInfo) => void;
 }
 
-/** The runtime of `pack` on `backend`: fp16 copies only where they run natively (WebGPU with shader-f16). */
+/** Whether `backend` runs a pack's fp16 copies: only where they run natively (WebGPU with shader-f16). */
+const usesFp16 = (backend: BackendInfo) => backend.kind === 'webgpu' && !!backend.f16;
+
+/** The runtime of `pack` on `backend`, with the fp16 copies where usesFp16. */
 export function runtimeFor(ort: Ort, pack: ModelPack, backend: BackendInfo, o: Pick<OpenPackOptions, 'keepOnGpu' | 'sessionFactory'>): Runtime {
-  const fp16 = backend.kind === 'webgpu' && !!backend.f16;
-  return new Runtime(ort, pack, backend.kind, { keepOnGpu: o.keepOnGpu, sessionFactory: o.sessionFactory, fp16 });
+  return new Runtime(ort, pack, backend.kind, { keepOnGpu: o.keepOnGpu, sessionFactory: o.sessionFactory, fp16: usesFp16(backend) });
 }
 
 export async function openPack(ort: Ort, url: string, backend: BackendInfo, o: OpenPackOptions): Promise<{ pack: ModelPack; runtime: Runtime; backend: BackendInfo }> {
-  const fp16 = backend.kind === 'webgpu' && !!backend.f16;
-  const pack = await loadModelPack(url, { fetch: o.fetch, onProgress: o.onProgress, fp16 });
+  const pack = await loadModelPack(url, { fetch: o.fetch, onProgress: o.onProgress, fp16: usesFp16(backend) });
   const runtime = runtimeFor(ort, pack, backend, o);
   try {
     await runtime.session('mapping');

@@ -80,9 +80,12 @@ export function wasmFallback(from: BackendInfo, note: string, threadsOverride?: 
 }
 
 let wasmConfigured = false;
-/** ORT's WASM settings freeze at the first session of a worker: set the thread count once, explicitly. */
-export function configureWasm(ort: Ort, threads: number) {
+/**
+ * ORT's WASM settings freeze at the first session of a worker: set the thread count once, explicitly: wasmThreads,
+ * the count selectBackend and wasmFallback report (also on WebGPU, whose CPU kernels and fallback run on WASM).
+ */
+export function configureWasm(ort: Ort, threadsOverride?: number) {
   if (wasmConfigured) return;
   wasmConfigured = true;
-  ort.env.wasm.numThreads = threads;
+  ort.env.wasm.numThreads = wasmThreads(threadsOverride);
 }
