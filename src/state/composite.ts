@@ -6,7 +6,7 @@
 import type { RGBAImage } from '../image/types';
 import { getImageWorker } from '../worker/imageClient';
 import { reportError } from './errors';
-import { PHOTO_VIEW } from './photo';
+import { PHOTO_VIEW, withSourcePhoto } from './photo';
 import { get, set, type CropInfo } from './store';
 
 const pasteOf = (crop: CropInfo) => ({ alignment: crop.alignment, landmarks: crop.landmarks });
@@ -26,12 +26,11 @@ export function showInPhoto(frame: RGBAImage) {
 }
 
 async function composeInPhoto(frame: RGBAImage, crop: CropInfo) {
-  const { source } = get();
-  if (!source || get().crop !== crop) return; // a frame of the previous photo
+  if (!get().source || get().crop !== crop) return; // a frame of the previous photo
   set((s) => ({ inPhoto: { ...s.inPhoto, busy: true, next: null } }));
   try {
-    const image = await getImageWorker().previewPaste(source.id, frame, pasteOf(crop), PHOTO_VIEW);
-    if (get().crop === crop) set((s) => ({ inPhoto: { ...s.inPhoto, crop, image } }));
+    const image = await withSourcePhoto((id) => getImageWorker().previewPaste(id, frame, pasteOf(crop), PHOTO_VIEW));
+    if (image && get().crop === crop) set((s) => ({ inPhoto: { ...s.inPhoto, crop, image } }));
   } catch (e) {
     reportError(e);
   } finally {
@@ -49,7 +48,7 @@ export async function compositeFullPhoto(): Promise<RGBAImage | null> {
   const { crop, source } = get();
   const f = resultFrame();
   if (!f || !crop || !source) return null;
-  return getImageWorker().paste(source.id, f, pasteOf(crop));
+  return withSourcePhoto((id) => getImageWorker().paste(id, f, pasteOf(crop)));
 }
 
 /** Saves the result as a PNG: the full photo with the edit pasted back, else the edited frame. */
@@ -58,8 +57,11 @@ export async function downloadPng() {
   const f = resultFrame();
   if (!f) return;
   try {
-    const into = s.crop && s.source ? { id: s.source.id, paste: pasteOf(s.crop) } : null;
-    const blob = await getImageWorker().png(f, into);
+    const crop = s.crop;
+    const blob = crop && s.source
+      ? await withSourcePhoto((id) => getImageWorker().png(f, { id, paste: pasteOf(crop) }))
+      : await getImageWorker().png(f, null);
+    if (!blob) return;
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
     const base = (s.photo?.name ?? 'face').replace(/\.[^.]+$/, '');

@@ -15,6 +15,7 @@ const TITLES: Record<string, string> = {
   StateError: 'Not ready yet',
   DirectionFileError: 'This direction file cannot be used',
   ImageWorkerError: 'The photo could not be processed',
+  PhotoGoneError: 'The photo must be opened again',
 };
 
 export function describeError(e: unknown): { title: string; message: string } {

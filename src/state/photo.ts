@@ -8,7 +8,7 @@ import { alignmentForWholeImage, alignmentFromLandmarks } from '../image/align';
 import { pickDefaultFace } from '../image/faces-core';
 import type { RGBAImage } from '../image/types';
 import { getEngine } from '../worker/client';
-import { getImageWorker } from '../worker/imageClient';
+import { getImageWorker, PHOTO_GONE } from '../worker/imageClient';
 import type { SliderValues } from '../worker/protocol';
 import { errorInfo, reportError } from './errors';
 import { cancelInversion, invert } from './inversion';
@@ -25,6 +25,30 @@ export function adoptPhotos(next: { source?: SourcePhoto | null; pendingPhoto?: 
   set(next);
   const kept = [get().source?.id, get().pendingPhoto?.id];
   for (const p of before) if (p && !kept.includes(p.id)) void getImageWorker().release(p.id);
+}
+
+/**
+ * Runs `call` on the source photo in the image worker. When that worker was restarted since the photo was opened (it
+ * crashed, and the new one holds no photo), the kept file is decoded again once, becomes the source under its new
+ * id, and the call is retried; the crop stays valid (same file, same decoded size). Null without a source photo.
+ */
+export async function withSourcePhoto<T>(call: (id: number) => Promise<T>): Promise<T | null> {
+  const src = get().source;
+  if (!src) return null;
+  try {
+    return await call(src.id);
+  } catch (e) {
+    if (errorInfo(e).name !== PHOTO_GONE) throw e;
+    const res = await decodePhoto(src.blob, src.name, src.faces);
+    if ('refused' in res) throw e;
+    if (get().source !== src) {
+      void getImageWorker().release(res.id); // another photo was opened meanwhile
+      throw e;
+    }
+    const again: SourcePhoto = { ...src, id: res.id };
+    adoptPhotos({ source: again });
+    return call(again.id);
+  }
 }
 
 /** Decodes a file in the image worker; a refusal comes back as its message (nothing is kept then). */
@@ -119,8 +143,10 @@ export async function pickAnotherFace() {
   const src = s.source;
   if (!src || src.faces.length < 2 || s.phase === 'inverting') return;
   try {
-    const view = await getImageWorker().view(src.id, PHOTO_VIEW);
-    adoptPhotos({ pendingPhoto: src });
+    const view = await withSourcePhoto((id) => getImageWorker().view(id, PHOTO_VIEW));
+    const current = get().source; // src, or the same file reopened under a new id
+    if (!view || current?.blob !== src.blob) return;
+    adoptPhotos({ pendingPhoto: current });
     set({
       facePick: { name: src.name, size: [src.width, src.height], view, faces: src.faces, selected: s.crop?.faceIndex ?? pickDefaultFace(src.faces) },
       phase: 'picking-face',

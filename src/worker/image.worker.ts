@@ -9,7 +9,7 @@ import { decodeImage } from '../image/decode';
 import { downscaleTo, modelInput, pasteInto, pasteIntoView } from '../image/photo';
 import type { FaceDetector } from '../image/faces';
 import type { RGBAImage } from '../image/types';
-import type { ImageApi } from './imageProtocol';
+import { PHOTO_GONE, type ImageApi } from './imageProtocol';
 
 interface Photo {
   image: RGBAImage;
@@ -24,7 +24,7 @@ let detector: Promise<FaceDetector> | null = null;
 
 function photo(id: number): Photo {
   const p = photos.get(id);
-  if (!p) throw Object.assign(new Error('the photo is no longer open in the image worker (closed, or the worker was restarted): open it again'), { name: 'StateError' });
+  if (!p) throw Object.assign(new Error('the image worker was restarted and no longer holds the photo: drop the photo again'), { name: PHOTO_GONE });
   return p;
 }
 

@@ -2,11 +2,12 @@
  * The page's handle on the image worker (comlink); one worker, started on first use. When the worker dies (a script
  * error, out of memory on a huge photo), every call still waiting rejects with an `ImageWorkerError` that says so,
  * and the next call starts a fresh worker. Photo ids are random per worker, so an id from the dead one is refused
- * by the new one ("the photo is no longer open in the image worker…") instead of naming another photo.
+ * by the new one (a PHOTO_GONE error) instead of naming another photo.
  */
 import * as Comlink from 'comlink';
 import type { ImageApi } from './imageProtocol';
 
+export { PHOTO_GONE } from './imageProtocol';
 export type { HeldPhoto, ImageApi, OpenResult, PasteSpec } from './imageProtocol';
 
 interface Live {

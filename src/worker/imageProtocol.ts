@@ -24,6 +24,12 @@ export interface HeldPhoto {
 
 export type OpenResult = { ok: true; photo: HeldPhoto } | { ok: false; code: DecodeErrorCode; message: string };
 
+/**
+ * The error name of a call with a photo id the worker does not hold: the worker was restarted after a crash (ids are
+ * random per worker) or the photo was released. The page reopens its kept file once (state/photo.withSourcePhoto).
+ */
+export const PHOTO_GONE = 'PhotoGoneError';
+
 export interface ImageApi {
   /** Decodes a file (type sniffed, limits, EXIF orientation, downscaled by the decoder) and keeps it; never throws for bad input. */
   open(file: Blob, name: string): Promise<OpenResult>;
