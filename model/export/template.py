@@ -232,6 +232,7 @@ def classify(models, matcher):
 
 def build(tid, out_dir, check_consts=False, keys=None, log=print):
     t0 = time.time()
+    sources = source_hash()  # the sources this process traces with (imported just before); re-checked at the end
     G, w_avg, pm, models = export_graphs(tid, seed=0, keys=keys, log=log)
     matcher = Matcher(candidates(G, w_avg))
     found = classify(models, matcher)
@@ -285,7 +286,7 @@ def build(tid, out_dir, check_consts=False, keys=None, log=print):
         os.remove(weights.path)
         table = sorted([*entries.values(), *const_entries.values()], key=lambda e: e['offset'])
         recipe = {'recipeVersion': RECIPE_VERSION, 'template': tid, 'title': TEMPLATES[tid]['title'],
-                  'sourceHash': source_hash(), 'arch': template_arch(tid), 'lrMlp': LR_MLP, 'weightsBytes': weights.size,
+                  'sourceHash': sources, 'arch': template_arch(tid), 'lrMlp': LR_MLP, 'weightsBytes': weights.size,
                   'consts': {'file': 'consts.bin', 'bytes': consts.size, 'sha256': sha256_file(consts.path)},
                   'wAvg': {'samples': W_AVG_SAMPLES, 'seed': W_AVG_SEED},
                   'sources': {**{k: list(v.shape) for k, v in G.state_dict().items() if not k.endswith('kernel')},
@@ -301,6 +302,9 @@ def build(tid, out_dir, check_consts=False, keys=None, log=print):
         m['provenance']['exporter'] = 'fzplus-studio model/export/template.py'
         with open(os.path.join(tmp, 'recipe.json'), 'w') as f:
             json.dump(recipe, f, separators=(',', ':'))
+        if source_hash() != sources:  # an edit during the build: its graphs may follow the old sources, its hash the new
+            raise RuntimeError(f'template {tid}: the exporter sources (template.py SOURCES) changed during the build; '
+                               'build it again')
         publish(tmp, out_dir, m)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
