@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checkpoints and expected results for the in-browser conversion tests (src/engine/convert/convert.test.ts), from
-the shared 64 px reference, into data/convert-fixtures/ (git-ignored; ~400 MB; skipped when current):
+the shared 64 px reference, into data/convert-fixtures/ (git-ignored; ~450 MB, ~0.8 GB with the three random
+checkpoints; skipped when current; ~30 s in all on a loaded core):
 
     ref.pt (a copy of the zip checkpoint), ref-legacy.pt (torch's pre-1.6 format), ref-psp.pt (pSp/e4e layout),
     ref.pkl (a synthetic NVIDIA stylegan2-ada-pytorch network pickle), ref-train.pt (train.py layout: 'g', 'd',
@@ -10,8 +11,9 @@ the shared 64 px reference, into data/convert-fixtures/ (git-ignored; ~400 MB; s
     and the mapped w_avg of ref-train.pt.
 
     /usr/bin/python3 scripts/make-convert-fixtures.py [--template public/templates/ref64] [--out data/convert-fixtures]
-    [--random 256 1024]  also random channel-multiplier-2 checkpoints of these sizes (scripts/make-random-checkpoint.py)
-                         and their expected sha256 (templates r256-cm2, r512-cm2, ffhq1024-f must be built)
+    [--random 256 512 1024]  also random channel-multiplier-2 checkpoints of these sizes
+                         (scripts/make-random-checkpoint.py, a few seconds each) and their expected sha256 by the
+                         committed templates r256-cm2, r512-cm2, ffhq1024-f (scripts/test-all.sh passes all three)
 """
 import argparse
 import json

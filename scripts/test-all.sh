@@ -11,14 +11,19 @@ failed=()
 suite() { local name=$1; shift; echo; echo "=== $name: $*"; local t0=$SECONDS
   if "$@"; then echo "=== $name: ok ($((SECONDS - t0)) s)"; else echo "=== $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name"); fi; }
 
-suite python   /usr/bin/python3 -m pytest tests -q -p no:cacheprovider --junitxml=test-results/pytest.xml
 suite refpack  bash scripts/make-reference-pack.sh
-# graph templates for in-browser checkpoint conversion (ref64: ~2 min, skipped when current): src/engine/convert, e2e
-suite templates bash scripts/make-templates.sh
-# reference checkpoints in each layout + the Python recipe path's weights.bin hashes (~1 min, skipped when current)
-suite convfix  /usr/bin/python3 scripts/make-convert-fixtures.py
-# 1024 px config-f-shaped pack, random weights (~1.5 min; skipped when data/packs/ffhq-random-1024 exists): e2e/large-pack.spec.ts
+# graph templates for in-browser checkpoint conversion: committed (public/templates/); fails when one was built from
+# other exporter sources than model/export/template.py SOURCES now hold (rebuild: bash scripts/make-templates.sh all).
+# A check only (~10 s): nothing is rebuilt here
+suite templates bash scripts/make-templates.sh --check
+# reference checkpoints in each layout, random cm-2 checkpoints for the 256, 512 and 1024 px templates, and the
+# Python recipe path's weights.bin hashes (~30 s, 0.8 GB; skipped when current): src/engine/convert/convert.test.ts
+suite convfix  /usr/bin/python3 scripts/make-convert-fixtures.py --random 256 512 1024
+# 1024 px config-f-shaped pack, random weights (~1.5-3 min; skipped when data/packs/ffhq-random-1024 exists):
+# e2e/large-pack.spec.ts, and tests/test_template.py compares a template-converted copy of its checkpoint with it
 suite largepack bash scripts/make-large-pack.sh
+# after the builds above (pytest uses the templates and the large pack where present)
+suite python   /usr/bin/python3 -m pytest tests -q -p no:cacheprovider --junitxml=test-results/pytest.xml
 suite types    npx tsc --noEmit -p .
 suite unit     npx vitest run --reporter=default --reporter=junit --outputFile.junit=test-results/vitest.xml
 suite e2e      env PLAYWRIGHT_JUNIT_OUTPUT_FILE=test-results/e2e.xml npx playwright test --reporter=list,junit

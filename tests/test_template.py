@@ -64,6 +64,25 @@ def test_recipe_schema_and_layout(ref64):
     assert total < 2e6, total
 
 
+
+@pytest.mark.parametrize('tid', sorted(T.TEMPLATES))
+def test_committed_templates(tid):
+    """The app ships every template (public/templates/, fetched on demand): each is there, valid, for its
+    architecture, and small (graphs, recipe and constants; no weights). Staleness: scripts/make-templates.sh --check."""
+    import jsonschema
+    d = os.path.join(REPO, 'public', 'templates', tid)
+    with open(os.path.join(REPO, 'schema', 'recipe.schema.json')) as f:
+        schema = json.load(f)
+    with open(os.path.join(d, 'recipe.json')) as f:
+        recipe = json.load(f)
+    jsonschema.Draft7Validator(schema).validate(recipe)
+    assert recipe['template'] == tid and recipe['arch'] == T.template_arch(tid)
+    with open(os.path.join(d, 'manifest.json')) as f:
+        graphs = json.load(f)['graphs']
+    assert sorted(os.listdir(d)) == sorted(['recipe.json', 'manifest.json', 'consts.bin', *(g['file'] for g in graphs.values())])
+    assert all(g['precision'] == 'fp32' for g in graphs.values())  # no fp16 recipe: converted packs have no @fp16 copies
+    assert sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) < 2e6
+
 def test_ops_match_torch_within_rounding():
     """sqsum in tap order differs from torch's reduction by float32 rounding at most."""
     w = torch.randn(1, 64, 32, 3, 3)
@@ -149,3 +168,53 @@ def test_bad_checkpoints_leave_nothing(ref64, ref_loaded, tmp_path, kind):
     with pytest.raises(CheckpointError, match=msg):
         R.apply(ref64, str(ck), str(out))
     assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith('.apply-tmp')]
+
+
+LARGE_PACK = os.path.join(REPO, 'data', 'packs', 'ffhq-random-1024')  # scripts/make-large-pack.sh (test-all.sh)
+TPL_1024 = os.path.join(REPO, 'public', 'templates', 'ffhq1024-f')
+
+
+@needs_ort
+@pytest.mark.skipif(not os.path.exists(os.path.join(LARGE_PACK, 'manifest.json')) or T.main(['stale', TPL_1024]) == 0,
+                    reason='data/packs/ffhq-random-1024 (scripts/make-large-pack.sh) or a current ffhq1024-f template '
+                           '(scripts/make-templates.sh) missing')
+def test_converted_1024_matches_the_exporter_pack(tmp_path):
+    """The 1024 px config-f checkpoint behind data/packs/ffhq-random-1024 (the tracing exporter's pack), made again
+    (make-random-checkpoint.py --seed 0) and converted by the committed ffhq1024-f template's recipe (byte-identical
+    to the browser's conversion: src/engine/convert/convert.test.ts): mapping and synthesis agree with the
+    exporter's pack within 1e-5 of the output's range in onnxruntime-node."""
+    import subprocess
+    import sys
+    import time
+    t0 = time.time()
+    ck = tmp_path / 'ffhq-random-1024.pt'
+    subprocess.run([sys.executable, os.path.join(REPO, 'scripts', 'make-random-checkpoint.py'), str(ck), '--size', '1024',
+                    '--channel-multiplier', '2', '--seed', '0'], check=True, capture_output=True)
+    t_ck = time.time() - t0
+    conv = tmp_path / 'converted'
+    m = R.apply(TPL_1024, str(ck), str(conv), log=lambda *_: None)
+    os.remove(ck)
+    t_apply = time.time() - t0 - t_ck
+    with open(os.path.join(LARGE_PACK, 'manifest.json')) as f:
+        ref = json.load(f)
+    # the same checkpoint: its latent_avg is the exporter pack's w_avg, bit for bit
+    assert m['truncation']['wAvg'] == ref['truncation']['wAvg'], \
+        'data/packs/ffhq-random-1024 comes from another checkpoint: FORCE=1 bash scripts/make-large-pack.sh'
+    n, zd = m['numWs'], m['zDim']
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((n, zd)).astype(np.float32)
+    w_avg = np.array(m['truncation']['wAvg'], np.float32)
+    wplus = (w_avg + 0.7 * rng.standard_normal((1, n, w_avg.size))).astype(np.float32)
+    runs = []
+    for d in (str(conv), LARGE_PACK):
+        with open(os.path.join(d, 'manifest.json')) as f:
+            graphs = json.load(f)['graphs']
+        runs += [(os.path.join(d, graphs['mapping']['file']), {'z': z}),
+                 (os.path.join(d, graphs['synthesis']['file']), {'wplus': wplus})]
+    res = ort_node.run(runs)
+    rel = lambda a, b: float(np.abs(a - b).max() / (b.max() - b.min()))
+    err_w = rel(res[0]['outputs']['w'], res[2]['outputs']['w'])
+    err_img = rel(res[1]['outputs']['image'], res[3]['outputs']['image'])
+    print(f'1024 px converted vs exporter pack: mapping {err_w:.2e}, synthesis {err_img:.2e} (checkpoint {t_ck:.0f} s, '
+          f'apply {t_apply:.0f} s, onnxruntime-node {time.time() - t0 - t_ck - t_apply:.0f} s)')
+    assert err_w < 1e-5 and err_img < 1e-5
