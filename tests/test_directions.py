@@ -1,4 +1,6 @@
 """The direction fitting's own pieces (model/demo/directions.py): conditional projection, layer ranges, the edit test."""
+import json
+
 import numpy as np
 
 from model.demo.directions import conditional, edit_scores, layer_ranges
@@ -258,3 +260,19 @@ def test_context_render_walks_only_the_given_layers():
     rows = lambda x, r: x[:, 0, r]
     assert torch.allclose(rows(none, [1, 2]), rows(every, [1, 2]), atol=1e-6)
     assert torch.allclose(rows(none, [3]), rows(base, [3])) and not torch.allclose(rows(every, [3]), rows(base, [3]))
+
+
+def test_guided_file_holds_fitted_and_reused_fits(tmp_path):
+    from model.demo.directions import write_guided
+    fitted = {'guided': {'smile': ([0.1, 0.2], {'own': 1.0})}, 'refined': {}}
+    path = tmp_path / 'guided.json'
+    write_guided(path, 'abc', fitted)  # a run without --guided-in
+    saved = json.load(open(path))
+    assert saved == {'generator_sha': 'abc', 'guided': {'smile': [[0.1, 0.2], {'own': 1.0}]}, 'refined': {}}
+    reused = {'guided': {'smile': (np.zeros(2), {'own': 9.0}), 'hat': (np.ones(2), {'own': 2.0})},
+              'refined': {'bald': ([0.5, 0.5], {'own': 0.3}, [0, 3])}}
+    write_guided(path, 'abc', fitted, reused)
+    saved = json.load(open(path))
+    assert saved['guided']['smile'] == [[0.1, 0.2], {'own': 1.0}]  # this run's fit wins over the reused one
+    assert saved['guided']['hat'] == [[1.0, 1.0], {'own': 2.0}]
+    assert saved['refined']['bald'] == [[0.5, 0.5], {'own': 0.3}, [0, 3]]

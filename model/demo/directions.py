@@ -479,6 +479,17 @@ def load_guide(g, args, gen):
     return {'net': net, 'ctx': ctx, 'base': base, 'spread': on_samples.std(0) + 1e-6, 'spread_p': prob.std(0) + 1e-6}
 
 
+def write_guided(path, generator_sha, fitted, reused=None):
+    """The --guided-out file: this run's guided fits, plus those it reused from --guided-in (written again, so that the
+    file stays complete); `reused` is None when the run fitted everything itself."""
+    out = {kind: dict(fitted.get(kind, {})) for kind in ('guided', 'refined')}
+    for kind in ('guided', 'refined'):
+        for a, v in (reused or {}).get(kind, {}).items():
+            out[kind].setdefault(a, (np.asarray(v[0]).tolist(), *v[1:]))
+    with open(path, 'w') as f:
+        json.dump({'generator_sha': generator_sha, **out}, f)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--generator', default='model/checkpoints/demo64-g_ema.pt')
@@ -572,10 +583,7 @@ def main(argv=None):
                                                log=lambda m: print(m, flush=True), guide=guide, select=select,
                                                saved_guided=saved_guided, guided_out=guided_out)
     if args.guided_out:
-        for kind in ('guided', 'refined'):  # what was reused is written again, so the file stays complete
-            for a, v in saved_guided.get(kind, {}).items():
-                guided_out[kind].setdefault(a, (np.asarray(v[0]).tolist(), *v[1:]))
-        json.dump({'generator_sha': sha256_file(args.generator), **guided_out}, open(args.guided_out, 'w'))
+        write_guided(args.guided_out, sha256_file(args.generator), guided_out, saved_guided)
     zn = normalise(torch.randn(args.n, dim, generator=gen)).numpy().astype(np.float64)  # for GANSpace
     check_first = g.first_ws(args.f_res) if args.f_res > 0 else args.first_ws
     sample_stats = {a: (float((scores[:, j] > 0).mean()) if kinds[j] == 'binary' else float(scores[:, j].std()))
