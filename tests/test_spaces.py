@@ -1,4 +1,4 @@
-"""Latent-space comparison (model/eval/spaces.py, `python3 -m model.fidelity --spaces`) and its two new gradient graphs:
+"""Latent-space comparison (model/eval/spaces*.py, `python3 -m model.fidelity --spaces`) and its two new gradient graphs:
 grad_s (StyleSpace) and grad_fzplus_anchored (F term anchored to F_gen(W+))."""
 import json
 import math
@@ -101,7 +101,8 @@ def test_new_graphs_export_and_check_in_onnxruntime(tmp_path):
 
 
 def test_s_to_wplus_and_mahalanobis():
-    from model.eval.spaces import Codes, Prior
+    from model.eval.spaces import Codes
+    from model.eval.spaces_metrics import Prior
     pm = tiny_pm(psi=1.0)
     cd = Codes(pm)
     ex = pm.examples()
@@ -116,7 +117,7 @@ def test_s_to_wplus_and_mahalanobis():
 
 def test_edit_test_counts_only_reliable_heads():
     from model.eval.fidelity import edit_test
-    from model.eval.spaces import reliable_heads
+    from model.eval.edit_test import reliable_heads
     attrs = ['smile', 'nose_size', 'hat']
     heads = reliable_heads([{'id': 'smile', 'kind': 'binary', 'accuracy': 0.996},
                             {'id': 'nose_size', 'kind': 'regression', 'accuracy': 0.79},
@@ -132,7 +133,7 @@ def test_edit_test_counts_only_reliable_heads():
 def test_edit_verdict_is_on_probabilities():
     """A saturated rare head (facemask) whose logit jitters by 0.5 sigma while its probability stays at 0 fails the
     logit variant and not the verdict; a visible leak into another head fails both; the guard fails the verdict."""
-    from model.eval.spaces import edit_rows
+    from model.eval.edit_test import edit_rows
     attrs = ['hat', 'facemask', 'male']
     logit = np.array([[1.0, 0.5, 0.1]] * 10)
     prob = np.array([[1.0, 0.0, 0.1]] * 10)
@@ -151,7 +152,7 @@ def test_edit_verdict_is_on_probabilities():
 
 def test_uncertainty_skips_the_edits_own_heads():
     import torch
-    from model.eval.spaces import uncertainty
+    from model.eval.edit_test import uncertainty
     attributes = [{'id': 'hat', 'kind': 'binary'}, {'id': 'male', 'kind': 'binary'}, {'id': 'fatness', 'kind': 'regression'}]
     scores = torch.tensor([[0.0, 0.0, 5.0], [0.0, 8.0, -5.0]])
     h = uncertainty(scores, attributes)
@@ -233,7 +234,8 @@ def test_small_run_of_every_space(sample_data, tmp_path):
 def test_edit_layers_follow_the_engines_edit_plan():
     """As src/engine/edit/directions.ts editPlan: a direction's own layers hold in every mode; F fixed keeps only those
     >= firstWs (all of them >= firstWs when none is left); no layers: every layer (F follows) or those >= firstWs."""
-    from model.eval.spaces import SPACES, Codes, Editor
+    from model.eval.editor import Editor
+    from model.eval.spaces import SPACES, Codes
     pm = tiny_pm()
     ed = Editor(Codes(pm), dir_samples=4)
     n, first = ed.cd.n, pm.first_ws

@@ -32,7 +32,7 @@ With `--guide` (F following only) each attribute also gets a classifier-guided c
 through the generator and a second classifier (model/demo/guided.py), chosen like the others by this classifier.
 `--f-res 0` fits on whole-generator samples (the app's 'F follows the edit' mode, which walks every layer): the same
 candidates (plain, conditional) and the same choice, with plain z samples as the context.
-Other attributes are counted among the reliable classifier heads only (model.eval.spaces.reliable_heads); the strict
+Other attributes are counted among the reliable classifier heads only (model.eval.edit_test.reliable_heads); the strict
 variant over every head is reported beside it.
 4. Checks every direction as the engine applies it (CONTRACTS.md: sphere walk with steps of 0.1, on the layers
    >= `--first-ws`): on `--n-eval` fresh samples, +`--eval-alpha` sigma must raise the target attribute's score
@@ -60,7 +60,7 @@ from model.directions.walk import normalise, sphere_walk  # noqa: F401 (also thi
 from model.load.checkpoint import load_torch_file, sha256_file
 from model.nets.classifier import load_classifier
 from model.eval.fidelity import LINKED, edit_test, linked_with_implications, passes
-from model.eval.spaces import reliable_heads
+from model.eval.edit_test import reliable_heads
 from model.nets.stylegan2 import Generator
 
 # edits of the mouth: a candidate must change the lower half of the face more than the upper half (what a user
@@ -210,7 +210,7 @@ def context_samples(g, n, f_res, gen):
 def edit_scores(before, after, spread, j, attrs, binary, linked, heads=None):
     """The edit test as model/eval/fidelity.py scores it: on scores in sigma units (logits for binary attributes) and on
     probabilities (a saturated rare attribute's logit jitters by whole units with no visible change). `heads`: the
-    attributes counted as 'others' (the reliable classifier heads, model.eval.spaces.reliable_heads); the strict
+    attributes counted as 'others' (the reliable classifier heads, model.eval.edit_test.reliable_heads); the strict
     variant counts every head."""
     frac, own, worst, ratio = edit_test((after - before) / spread[0], j, attrs, linked, heads)
     _, _, worst_s, ratio_s = edit_test((after - before) / spread[0], j, attrs, linked)

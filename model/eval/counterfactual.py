@@ -41,12 +41,12 @@ def fid_ratio(clf, base, edit, ref_feats, n=16, draws=10, seed=0):
 
 def evaluate(classifier, attributes, pairs_dir, data_dir, log=print, fid_n=16):
     """{attr: edit-test row} for every attribute with pairs in pairs_dir, with both image-quality guards' ratios
-    (model.eval.spaces: uncertainty and domain FID), and the same guards on damaged images (`damaged`: ghosts of
+    (model.eval.edit_test: uncertainty and domain FID), and the same guards on damaged images (`damaged`: ghosts of
     another face, blur), which a guard must catch."""
     from torch.nn import functional as F
     from model.eval.fidelity import Classifier, edit_test, linked_with_implications, passes
+    from model.eval.edit_test import reliable_heads, uncertainty
     from model.eval.faces import load_faces
-    from model.eval.spaces import reliable_heads, uncertainty
     clf = Classifier(classifier, attributes)
     attrs = [a['id'] for a in attributes]
     reliable = reliable_heads(attributes)

@@ -1,7 +1,7 @@
 """Fidelity bench of a demo model (the numbers the README quotes).
 
-With --spaces: the paper's comparison of latent spaces (W, W+, S, Z, Z+, F/W+, F/Z+; model/eval/spaces.py, whose
-docstring says what is measured), written to docs/SPACES.md with --report. The one command (docs/SPACES.md):
+With --spaces: the paper's comparison of latent spaces (W, W+, S, Z, Z+, F/W+, F/Z+; model/eval/spaces_run.py,
+whose docstring says what is measured), written to docs/SPACES.md with --report. The one command (docs/SPACES.md):
 
     taskset -c 1 nice -n 10 /usr/bin/python3 -m model.fidelity --pack public/models/demo64 \
         --checkpoint model/checkpoints/demo64-g_ema.pt --encoder public/models/demo64/encoder.onnx \
@@ -73,11 +73,11 @@ def parse_args(argv=None):
     p.add_argument('--codes', default=None,
                    help='.pt file of inverted codes (per block, or per space with --spaces): loaded if it exists and '
                         'matches (skips the inversion), else written after inverting')
-    s = p.add_argument_group('latent-space comparison (model/eval/spaces.py)')
+    s = p.add_argument_group('latent-space comparison (model/eval/spaces_run.py)')
     s.add_argument('--spaces', default=None, help='comma list of W,W+,S,Z,Z+,F/W+,F/Z+ (runs the comparison)')
     s.add_argument('--anchor', action='store_true', help="also invert F/Z+ with the anchored F term (grad_fzplus_anchored)")
     s.add_argument('--edit-mode', default='fixed', help='fixed (F fixed, the paper), follow (F follows the edit), gated (F '
-                   'follows and the residual is damped where the edit redraws the features, spaces.residual_gate) or a comma list')
+                   'follows and the residual is damped where the edit redraws the features, editor.residual_gate) or a comma list')
     s.add_argument('--gate-tau', type=float, default=0.5, help="gated: the feature change, in units of the mean |F_gen|, "
                    "at which the residual keeps exp(-1) of its weight")
     s.add_argument('--report', default=None, help='Markdown file whose generated section is rewritten (docs/SPACES.md)')
@@ -418,9 +418,9 @@ def main(argv=None):
     if args.spaces:
         import shlex
         import sys
-        from model.eval import spaces
+        from model.eval import spaces_run
         args.command_line = 'python3 -m model.fidelity ' + ' '.join(shlex.quote(x) for x in (argv or sys.argv[1:]))
-        spaces.run(args)
+        spaces_run.run(args)
     else:
         run_blocks(args)
     return 0
