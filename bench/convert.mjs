@@ -32,6 +32,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { cpus, getPriority, loadavg, tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { procTable, sampleTree } from './procTree.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
@@ -83,41 +84,10 @@ if (stale) {
 }
 
 // 3. /proc sampling of the browser's process tree
-function procTable() {
-  const out = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      const status = readFileSync(`/proc/${d}/status`, 'utf8');
-      const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
-      out.set(Number(d), { ppid, cmd, rss: kb('VmRSS'), hwm: kb('VmHWM') });
-    } catch { /* exited */ }
-  }
-  return out;
-}
 function browserPid(marker) {
   for (const [pid, p] of procTable()) if (p.cmd.includes(marker) && !p.cmd.includes('--type=')) return pid;
   throw new Error('Chromium browser process not found');
 }
-/** pid → { type, rss, hwm } for the browser and all its descendants. */
-function sampleTree(rootPid) {
-  const t = procTable();
-  const mine = new Set([rootPid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [pid, p] of t) if (!mine.has(pid) && mine.has(p.ppid)) (mine.add(pid), (grew = true));
-  }
-  const out = {};
-  for (const pid of mine) {
-    const p = t.get(pid);
-    if (p) out[pid] = { type: /--type=([\w-]+)/.exec(p.cmd)?.[1] ?? 'browser', rss: p.rss, hwm: p.hwm };
-  }
-  return out;
-}
-
 /** In the page: timestamps (epoch ms) of the sheet's phase changes, from its status and message text. */
 function installObserver() {
   const w = window;

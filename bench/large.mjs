@@ -9,40 +9,14 @@
  */
 import { createServer } from 'vite';
 import { chromium } from '@playwright/test';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve, relative } from 'node:path';
-
-function procTable() {
-  const out = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-      out.set(Number(d), { ppid, cmd, rss });
-    } catch { /* exited */ }
-  }
-  return out;
-}
+import { procTable, sampleTree } from './procTree.mjs';
 
 /** RSS of the browser's descendants by process type (renderer, gpu-process, utility, browser). */
 function sampleRss(rootPid) {
-  const t = procTable();
-  const mine = new Set([rootPid]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [pid, p] of t) if (!mine.has(pid) && mine.has(p.ppid)) (mine.add(pid), (grew = true));
-  }
   const by = {};
-  for (const pid of mine) {
-    const p = t.get(pid);
-    if (!p) continue;
-    const type = /--type=([\w-]+)/.exec(p.cmd)?.[1] ?? 'browser';
-    by[type] = (by[type] ?? 0) + p.rss;
-  }
+  for (const { type, rss } of Object.values(sampleTree(rootPid))) by[type] = (by[type] ?? 0) + rss;
   return by;
 }
 
