@@ -262,13 +262,99 @@ def test_context_render_walks_only_the_given_layers():
     assert torch.allclose(rows(none, [3]), rows(base, [3])) and not torch.allclose(rows(every, [3]), rows(base, [3]))
 
 
+def test_context_render_with_parts_walks_each_group_along_its_own_vector():
+    """d [G, D] with layers = G groups: group k's rows move as a plain walk along d[k] on those layers would."""
+    import torch
+    from torch import nn
+    from model.demo.guided import GuideContexts, parts_unit
+    from model.directions.walk import normalise
+
+    D, n = 8, 3
+
+    class ToyG(nn.Module):
+        n_latent, style_dim = 4, D
+
+        def mapping(self, z):
+            return 2 * z
+
+        def synthesis(self, wplus):
+            return wplus.reshape(len(wplus), 1, 4, D)
+
+        def features(self, wplus, f_res):
+            return 0 * wplus[:, :1].reshape(len(wplus), 1, 1, D)
+
+        def synthesis_from_f(self, f, wplus, f_res):
+            return self.synthesis(wplus) + f.reshape(len(f), 1, 1, D)
+
+    torch.manual_seed(0)
+    ctx = GuideContexts(ToyG(), normalise(torch.randn(n, D)), normalise(torch.randn(n, 4, D)), torch.zeros(n, 1, 1, D), f_res=1)
+    a, b = torch.randn(D) / 4, torch.randn(D) / 4
+    parted = ctx.render(torch.stack([a, b]), 2.0, layers=[[0, 1], [3]])
+    rows = lambda x, r: x[:, 0, r]
+    assert torch.allclose(rows(parted, [0, 1]), rows(ctx.render(a, 2.0, layers=[0, 1]), [0, 1]), atol=1e-6)
+    assert torch.allclose(rows(parted, [3]), rows(ctx.render(b, 2.0, layers=[3]), [3]), atol=1e-6)
+    assert torch.allclose(rows(parted, [2]), rows(ctx.render(), [2]))
+    # the parts' scale: squared norms averaged over the layers are 1
+    u = parts_unit(torch.stack([a, b]), [2, 1])
+    assert abs(float((2 * u[0].pow(2).sum() + u[1].pow(2).sum()) / 3) - 1) < 1e-5
+
+
+def test_guided_parts_beat_one_shared_vector_where_groups_read_heads_differently():
+    """A toy where head 0 reads z direction a on both layer groups (twice as much on group 1) and head 1 reads a on
+    group 0 only: one shared vector cannot move head 0 without head 1, one vector per group can (walk group 1). The
+    per-group fit must cut the worst-other ratio and shift the walk to group 1."""
+    import torch
+    from torch import nn
+    from model.demo.guided import GuideContexts, guided_direction
+    from model.directions.walk import normalise
+
+    torch.manual_seed(0)
+    D = 8
+
+    class ToyG(nn.Module):
+        n_latent, style_dim = 2, D
+
+        def mapping(self, z):
+            return z
+
+        def synthesis(self, wplus):
+            return wplus.reshape(len(wplus), 2 * D)
+
+    a = torch.zeros(D)
+    a[0] = 1.0
+    c = torch.zeros(D)
+    c[1] = 1.0
+    guide = nn.Linear(2 * D, 3, bias=False)
+    with torch.no_grad():
+        guide.weight.zero_()
+        guide.weight[0, :D], guide.weight[0, D:] = a, 2 * a
+        guide.weight[1, :D] = 1.5 * a
+        guide.weight[2, D:] = c
+    ctx = GuideContexts(ToyG(), normalise(torch.randn(256, D)))
+    spread = torch.ones(3)
+    init = a.numpy().astype(np.float64)
+
+    def ratio(d, layers=None):
+        with torch.no_grad():
+            delta = guide(ctx.render(torch.as_tensor(d, dtype=torch.float32), 2.0, layers=layers)) - guide(ctx.render())
+        return float(delta[:, 1:].abs().mean(0).max() / delta[:, 0].mean())
+
+    shared, _ = guided_direction(ctx, guide, spread, 0, [1, 2], init, steps=150, gen=torch.Generator().manual_seed(0),
+                                 log=lambda m: None)
+    parts, _ = guided_direction(ctx, guide, spread, 0, [1, 2], init, steps=300, gen=torch.Generator().manual_seed(0),
+                                log=lambda m: None, groups=[[0], [1]])
+    assert parts.shape == (2, D)
+    assert ratio(parts, [[0], [1]]) < 0.75 * ratio(shared)
+    assert np.linalg.norm(parts[1]) > 2 * np.linalg.norm(parts[0])   # the walk moved to the group that holds head 1
+
+
 def test_guided_file_holds_fitted_and_reused_fits(tmp_path):
     from model.demo.directions import write_guided
     fitted = {'guided': {'smile': ([0.1, 0.2], {'own': 1.0})}, 'refined': {}}
     path = tmp_path / 'guided.json'
     write_guided(path, 'abc', fitted)  # a run without --guided-in
     saved = json.load(open(path))
-    assert saved == {'generator_sha': 'abc', 'guided': {'smile': [[0.1, 0.2], {'own': 1.0}]}, 'refined': {}}
+    assert saved == {'generator_sha': 'abc', 'guided': {'smile': [[0.1, 0.2], {'own': 1.0}]}, 'refined': {}, 'parts': {}}
     reused = {'guided': {'smile': (np.zeros(2), {'own': 9.0}), 'hat': (np.ones(2), {'own': 2.0})},
               'refined': {'bald': ([0.5, 0.5], {'own': 0.3}, [0, 3])}}
     write_guided(path, 'abc', fitted, reused)

@@ -213,6 +213,20 @@ def test_direction_edit_strength_from_directions_stats():
     assert edit_strengths(doc) == {'smile': 0.4551, 'male': 1.0277}
     d = normalise_direction({'id': 'smile', 'vector': [1.0, 0.0], 'editStrength': 0.4551}, 2, 4)
     assert d['editStrength'] == pytest.approx(0.4551)
+    # parts: scaled so that the squared norms averaged over the layers are 1 ((16 * 2 + 4 * 1) / 3 = 12 before);
+    # vector = the longest part's made unit, layers = all of theirs
+    p = normalise_direction({'id': 'smile', 'vector': [1.0, 0.0], 'parts': [{'layers': [2, 3], 'vector': [0.0, 4.0]},
+                                                                           {'layers': [0], 'vector': [2.0, 0.0]}]}, 2, 4)
+    s = 12 ** -0.5
+    assert [q['layers'] for q in p['parts']] == [[2, 3], [0]]
+    assert np.allclose([q['vector'] for q in p['parts']], [[0.0, 4 * s], [2 * s, 0.0]])
+    assert p['vector'] == [0.0, 1.0] and p['layers'] == [0, 2, 3]
+    from model.demo.pack_extras import PackError
+    for bad in ([{'layers': [0, 1], 'vector': [1.0, 0.0]}, {'layers': [1], 'vector': [0.0, 1.0]}],
+                [{'layers': [4], 'vector': [1.0, 0.0]}], [{'layers': [0], 'vector': [1.0]}],
+                [{'layers': [0], 'vector': [0.0, 0.0]}]):
+        with pytest.raises(PackError):
+            normalise_direction({'id': 'x', 'vector': [1.0, 0.0], 'parts': bad}, 2, 4)
     with open(os.path.join(os.path.dirname(__file__), '..', 'public', 'models', 'demo64', 'manifest.json')) as f:
         shipped = {x['id']: x.get('editStrength') for x in json.load(f)['directions']}
     with open(os.path.join(os.path.dirname(__file__), '..', 'model', 'checkpoints', 'directions64.json')) as f:

@@ -30,6 +30,10 @@ A direction whose check moves its attribute by less than ~1 sigma at +2 sigma ge
 (`--auto-range`, up to `--max-range`), so the slider's end still shows a change; the test stays at +2 sigma.
 With `--guide` (F following only) each attribute also gets a classifier-guided candidate: a direction optimised
 through the generator and a second classifier (model/demo/guided.py), chosen like the others by this classifier.
+With `--parts 1` an attribute whose choice still fails gets one more: the guided fit with one Z vector per
+resolution pair of layers (schema direction.parts), which can, say, widen the jaw on the coarse layers and hold the
+hair on the middle ones where one shared vector moves both; with a hinge on the guide's uncertainty so that the
+freedom does not buy ghosted faces (`--guide-calm`).
 `--f-res 0` fits on whole-generator samples (the app's 'F follows the edit' mode, which walks every layer): the same
 candidates (plain, conditional) and the same choice, with plain z samples as the context.
 Other attributes are counted among the reliable classifier heads only (model.eval.edit_test.reliable_heads); the strict
@@ -56,7 +60,7 @@ from torch.nn import functional as F
 
 from model.directions.latent import LatentStats
 from model.demo.guided import GuideContexts, context_scores, encode_faces, guided_direction
-from model.directions.walk import normalise, sphere_walk  # noqa: F401 (also this module's API)
+from model.directions.walk import normalise, sphere_walk, walk_parts  # noqa: F401 (also this module's API)
 from model.load.checkpoint import load_torch_file, sha256_file
 from model.nets.classifier import load_classifier
 from model.eval.fidelity import LINKED, edit_test, linked_with_implications, passes
@@ -250,6 +254,11 @@ def layer_groups(num_ws, size=2):
     return [list(range(cuts[a], cuts[b])) for a in range(len(cuts) - 1) for b in range(a + 1, len(cuts))]
 
 
+def disjoint_groups(num_ws, size=2):
+    """W+ layers in consecutive groups of `size` (a resolution's pair): the groups of a direction with parts."""
+    return [list(range(i, min(i + size, num_ws))) for i in range(0, num_ws, size)]
+
+
 def conditional(normals, j, attrs, linked, min_cos):
     """InterFaceGAN conditional manipulation: project out the normals of correlated other attributes."""
     nj = normals[j]
@@ -286,9 +295,10 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
     training faces, --select-faces): the candidates are chosen on those faces edited as the app edits a photo (F
     following with the face's own residual; every layer walked, or with --layer-search each range of resolution
     pairs) instead of on generator samples. `saved_guided` {'guided': {attribute: (vector, terms)}, 'refined':
-    {attribute: (vector, terms, layers)}}: classifier-guided candidates of an earlier run on the same generator
+    {attribute: (vector, terms, layers)}, 'parts': {attribute: (vectors [G][D], terms, groups)}}: classifier-guided
+    candidates of an earlier run on the same generator
     (--guided-in), used instead of fitting them again; the ones fitted here go into `guided_out` (same layout)."""
-    guided_out = {'guided': {}, 'refined': {}} if guided_out is None else guided_out
+    guided_out = {'guided': {}, 'refined': {}, 'parts': {}} if guided_out is None else guided_out
     saved_guided = saved_guided or {}
     num_ws, f_res = g.n_latent, args.f_res
     first = g.first_ws(f_res) if f_res > 0 else args.first_ws
@@ -357,10 +367,11 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
             sc['local'] = sc['lowerUpper'] >= 1.0
         return sc
 
-    def fit_guided(j, held, init, layers=None):
-        """The classifier-guided direction for attribute j from `init`, walked on `layers` (None: every layer)."""
+    def fit_guided(j, held, init, layers=None, **kw):
+        """The classifier-guided direction for attribute j from `init`, walked on `layers` (None: every layer); with
+        `groups=` one direction per layer group."""
         return guided_direction(guide['ctx'], guide['net'], guide['spread'], j, held, init, alpha=args.eval_alpha,
-                                steps=args.guide_steps, gen=gen, log=log, base=guide['base'], layers=layers,
+                                steps=args.guide_steps, gen=gen, log=log, base=guide['base'], layers=layers, **kw,
                                 **({'binary': binary, 'spread_p': guide['spread_p']} if args.guide_space == 'prob' else {}))
 
     directions, stats = [], {}
@@ -443,11 +454,34 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
             guided_out['refined'][a] = (np.asarray(dr).tolist(), terms, lay0)
             if _key(sc) > best[0]:
                 best = (_key(sc), f'classifier-guided on its layers (from {name0})', dr, [attrs[k] for k in held], lay0, sc)
+        saved_p = saved_guided.get('parts', {}).get(a)
+        if args.parts and select is not None and not best[5]['probPass'] and (guide is not None or saved_p):
+            # still failing: one direction per resolution pair of layers, from the guided candidate (module docstring)
+            groups = disjoint_groups(num_ws)
+            if saved_p is not None:
+                dp, terms = np.array(saved_p[0]), saved_p[1]
+            else:
+                init = next((dc for n, dc, _ in cands if n == 'classifier-guided'), best[2])
+                dp, terms = fit_guided(j, held, init, groups=groups, calm=args.guide_calm,
+                                       calm_skip=[attrs.index(b) for b in linked.get(a, ()) if b in attrs])
+            sc = select_scores(dp, groups, j, a)
+            log(f'  {a} candidate classifier-guided per layer group (walk norms '
+                f'{np.linalg.norm(dp, axis=1).round(2).tolist()}): intended {sc["fracIntended"]:.2f}, own '
+                f'{sc["ownShiftSigma"]:+.2f}, prob. worst other {sc["probWorstOther"]} {sc["probWorstOtherRatio"]:.2f}x')
+            st['parts'] = terms
+            guided_out['parts'][a] = (np.asarray(dp).tolist(), terms, groups)
+            if _key(sc) > best[0]:
+                best = (_key(sc), 'classifier-guided per layer group', dp, [attrs[k] for k in held], groups, sc)
         _, name, d, cond_on, layers, sc_sel = best
+        parted = np.ndim(d) == 2  # layers: the groups, one per row of d
         # fresh samples for the reported numbers (never used to fit or choose)
-        walked = sphere_walk(zev, torch.as_tensor(args.eval_alpha * d, dtype=torch.float32))
-        ze = zplus_ev.clone()
-        ze[:, layers] = walked[:, None]
+        if parted:
+            ze = walk_parts(zplus_ev, [(torch.as_tensor(args.eval_alpha * dk, dtype=torch.float32), ls)
+                                       for dk, ls in zip(d, layers)])
+        else:
+            walked = sphere_walk(zev, torch.as_tensor(args.eval_alpha * d, dtype=torch.float32))
+            ze = zplus_ev.clone()
+            ze[:, layers] = walked[:, None]
         sc_ev = edit_scores(base_ev, clf(draw(fe, ze)).numpy(), spread, j, attrs, binary, linked, heads)
         st.update({'variant': name, 'conditionedOn': cond_on, 'layers': layers, 'candidates': len(cands),
                    'edit': {'alpha': args.eval_alpha, 'fRes': f_res, 'selection': sc_sel, 'check': sc_ev}})
@@ -455,9 +489,14 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
         # (the effect grows about linearly with alpha), never narrower than --range nor wider than --max-range
         own = max(abs(sc_ev['ownShiftSigma']), 1e-3)
         r = float(np.clip(round(1.5 * args.eval_alpha / own, 1), args.range, args.max_range)) if args.auto_range else args.range
-        obj = {'id': a, 'label': label, 'kind': 'interfacegan', 'vector': [round(float(v), 6) for v in d],
+        top = d[int(np.argmax(np.linalg.norm(d, axis=1)))] / np.linalg.norm(d, axis=1).max() if parted else d
+        obj = {'id': a, 'label': label, 'kind': 'interfacegan', 'vector': [round(float(v), 6) for v in top],
                'range': [-r, r], 'attribute': a, 'classifierAccuracy': round(float(cacc[a]), 4)}
-        if layers != every:
+        if parted:
+            obj['layers'] = sorted(i for ls in layers for i in ls)
+            obj['parts'] = [{'layers': ls, 'vector': [round(float(v), 6) for v in dk]} for dk, ls in zip(d, layers)]
+            layers = obj['layers']
+        elif layers != every:
             obj['layers'] = layers
         directions.append(obj)
         log(f'{a}: {name} layers {layers[0]}..{layers[-1]} | choose {sc_sel} | check {sc_ev} ({time.time() - t0:.0f} s)')
@@ -482,8 +521,8 @@ def load_guide(g, args, gen):
 def write_guided(path, generator_sha, fitted, reused=None):
     """The --guided-out file: this run's guided fits, plus those it reused from --guided-in (written again, so that the
     file stays complete); `reused` is None when the run fitted everything itself."""
-    out = {kind: dict(fitted.get(kind, {})) for kind in ('guided', 'refined')}
-    for kind in ('guided', 'refined'):
+    out = {kind: dict(fitted.get(kind, {})) for kind in ('guided', 'refined', 'parts')}
+    for kind in ('guided', 'refined', 'parts'):
         for a, v in (reused or {}).get(kind, {}).items():
             out[kind].setdefault(a, (np.asarray(v[0]).tolist(), *v[1:]))
     with open(path, 'w') as f:
@@ -518,6 +557,11 @@ def main(argv=None):
     ap.add_argument('--refine-layers', type=int, default=0,
                     help='1 (with --guide, --select-faces, --layer-search): where the chosen layer range still fails, a '
                          'guided fit on that range from the chosen direction is one more candidate')
+    ap.add_argument('--parts', type=int, default=0,
+                    help='1: a direction that still fails gets a guided candidate with one vector per resolution pair of '
+                         'layers (schema direction.parts), from its guided one')
+    ap.add_argument('--guide-calm', type=float, default=2.0,
+                    help='weight of the guide-uncertainty hinge in the per-group fit (model/demo/guided.py)')
     ap.add_argument('--guided-out', default=None, help='write the classifier-guided candidates here (JSON)')
     ap.add_argument('--guided-in', default=None,
                     help='reuse the classifier-guided candidates of an earlier run on this generator (--guided-out)')
@@ -559,7 +603,7 @@ def main(argv=None):
     heads = reliable_heads(cinfo['attributes'])
     print(f'reliable heads (counted as other attributes): {", ".join(heads)}', flush=True)
     linked = linked_with_implications(args.data, attrs)  # + LINKED: facial hair -> male in facesjs labels
-    guide = load_guide(g, args, gen) if args.guide and (not args.guided_in or args.refine_layers) else None
+    guide = load_guide(g, args, gen) if args.guide and (not args.guided_in or args.refine_layers or args.parts) else None
     select = None
     if args.select_faces:
         if args.f_res != 0:
@@ -577,8 +621,8 @@ def main(argv=None):
         if saved.get('generator_sha') != sha256_file(args.generator):
             raise SystemExit(f'directions: {args.guided_in} was fitted on another generator')
         saved_guided = {'guided': {a: (np.array(v), t) for a, (v, t) in saved['guided'].items()},
-                        'refined': saved.get('refined', {})}
-    guided_out = {'guided': {}, 'refined': {}}
+                        'refined': saved.get('refined', {}), 'parts': saved.get('parts', {})}
+    guided_out = {'guided': {}, 'refined': {}, 'parts': {}}
     directions, stats, scores = fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=heads, linked=linked,
                                                log=lambda m: print(m, flush=True), guide=guide, select=select,
                                                saved_guided=saved_guided, guided_out=guided_out)

@@ -26,11 +26,12 @@ The guide is a second attribute classifier (another seed and width, model/checkp
 direction is chosen, checked and reported by the judge classifier it was not optimised against: a direction that only
 fools its guide does not move the judge.
 """
+import math
 import time
 
 import torch
 
-from model.directions.walk import normalise, sphere_walk, walk_layers
+from model.directions.walk import normalise, sphere_walk, walk_layers, walk_parts
 
 
 class GuideContexts:
@@ -57,8 +58,11 @@ class GuideContexts:
 
     def render(self, d=None, alpha=0.0, idx=None, idx_enc=None, layers=None):
         """Images of the contexts, edited by +alpha d (F following) on `layers` (W+ indices; None: every layer, the
-        app's default); differentiable in d."""
+        app's default); differentiable in d. A per-group direction: d [G, D] with `layers` a list of G disjoint
+        layer lists, group g walking its layers along d[g]."""
         g, num_ws = self.g, self.g.n_latent
+        if d is not None and d.dim() == 2:
+            return self._render_parts([(alpha * d[k], ls) for k, ls in enumerate(layers)], idx, idx_enc)
         out = []
         z = self.z if idx is None else self.z[idx]
         if len(z):
@@ -81,6 +85,20 @@ class GuideContexts:
                 out.append(g.synthesis_from_f(g.features(w, self.f_res) + res, w, self.f_res).clamp(-1, 1))
         return torch.cat(out)
 
+    def _render_parts(self, parts, idx, idx_enc):
+        g, num_ws = self.g, self.g.n_latent
+        z = self.z if idx is None else self.z[idx]
+        out = []
+        if len(z):
+            out.append(g.synthesis(self.wplus(walk_parts(z[:, None].repeat(1, num_ws, 1), parts))).clamp(-1, 1))
+        if self.enc_zplus is not None:
+            zp = self.enc_zplus if idx_enc is None else self.enc_zplus[idx_enc]
+            res = self.res if idx_enc is None else self.res[idx_enc]
+            if len(zp):
+                w = self.wplus(walk_parts(zp, parts))
+                out.append(g.synthesis_from_f(g.features(w, self.f_res) + res, w, self.f_res).clamp(-1, 1))
+        return torch.cat(out)
+
 
 @torch.no_grad()
 def context_scores(ctx, net, batch=64):
@@ -90,21 +108,46 @@ def context_scores(ctx, net, batch=64):
                      [net(ctx.render(idx=none, idx_enc=torch.arange(i, min(i + batch, n_e)))) for i in range(0, n_e, batch)])
 
 
+def parts_unit(u, sizes):
+    """u [G, D] scaled so that the squared norms averaged over the layers (group k counting sizes[k] times) are 1:
+    the scale of a direction with parts (schema direction.parts)."""
+    w = torch.as_tensor(sizes, dtype=u.dtype)
+    return u / ((u.pow(2).sum(-1) * w).sum() / w.sum()).sqrt()
+
+
+def _entropy(logits):
+    p = torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7)
+    return -(p * p.log() + (1 - p) * (1 - p).log())
+
+
 def smooth_abs(x, eps=1e-2):
     return torch.sqrt(x * x + eps * eps) - eps
 
 
 def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, batch=32, lr=0.01, hinge=1.0,
                      margin=0.3, keep=0.8, held=4.0, tau=8.0, gen=None, log=print, base=None, binary=None, spread_p=None,
-                     layers=None):
+                     layers=None, groups=None, calm=0.0, calm_at=1.2, calm_skip=()):
     """Adam on u (d = u / |u|) from `init`; `others`: head indices counted as other attributes; spread [A] the guide's
     sigma per head; the own change is held above `keep` times the initial direction's. `base`: the guide's scores of
     the unedited contexts (context_scores; computed here when not given). `binary` (bool [A]) and `spread_p` (sigma
     of the probabilities): the ratio on probabilities (module docstring). `layers`: the W+ layers walked (None: every
-    layer). Returns (unit direction as numpy float64, the last step's terms)."""
+    layer). `groups` (a list of disjoint layer lists): one direction per group instead, d [G, D] scaled by parts_unit
+    (the walk's energy is a unit direction's on every layer of the groups, shared out as the fit finds best). Returns (unit direction, or the parts
+    [G, D], as numpy float64; the last step's terms). `calm` > 0 (needs `binary`): a hinge on the guide's uncertainty
+    (mean binary entropy of the binary heads but j and `calm_skip`, as model.eval.edit_test.uncertainty) of the
+    edited images over the unedited ones above `calm_at`: the image-quality guard, where ghosted and smeared faces
+    fail."""
     for p in list(ctx.g.parameters()) + list(guide.parameters()):
         p.requires_grad_(False)
-    u = torch.tensor(init, dtype=torch.float32).clone().requires_grad_(True)
+    u = torch.tensor(init, dtype=torch.float32).clone()
+    if groups is not None:
+        layers = groups
+        u = (u if u.dim() == 2 else u[None].repeat(len(groups), 1)).clone()
+    u.requires_grad_(True)
+    if groups is None:
+        unit = lambda u: u / u.norm()
+    else:
+        unit = lambda u: parts_unit(u, [len(g) for g in groups])
     opt = torch.optim.Adam([u], lr=lr)
     n_z, n_e = ctx.n_z, ctx.n_e
     if base is None:
@@ -116,13 +159,16 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
         binary = torch.as_tensor(binary, dtype=torch.bool)
         prob = lambda s: torch.where(binary, torch.sigmoid(s), s)
         ratio_scale = lambda after, before: (prob(after) - prob(before)) / spread_p
+    if calm:
+        unsure = [k for k in range(base.shape[1]) if binary[k] and k != j and k not in calm_skip]
+        entropy = lambda s: _entropy(s[:, unsure]).mean()
     t0, terms, floor = time.time(), {}, None
     for step in range(steps):
         # half of each batch from the generator's samples, half from the encoded faces (when there are any)
         b_e = batch // 2 if n_e else 0
         idx = torch.randint(n_z, (batch - b_e,), generator=gen)
         idx_e = torch.randint(max(n_e, 1), (b_e,), generator=gen)
-        d = u / u.norm()
+        d = unit(u)
         img = ctx.render(d, alpha, idx=idx, idx_enc=idx_e, layers=layers)
         before = torch.cat([base[idx], base[n_z + idx_e]]) if b_e else base[idx]
         after = guide(img)
@@ -137,6 +183,8 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
             floor = keep * float(own_m.detach())
         loss = (torch.log(worst + 1e-3) - torch.log(torch.relu(own_m) + 1e-2) + hinge * torch.relu(margin - own).mean()
                 + held * torch.relu(floor - own_m))
+        if calm:
+            loss = loss + calm * torch.relu(torch.log(entropy(after) / entropy(before)) - math.log(calm_at))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -146,7 +194,7 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
         if step % 20 == 0 or step == steps - 1:
             log(f'    guided {terms}')
     with torch.no_grad():
-        d = (u / u.norm()).double().numpy()
+        d = unit(u).double().numpy()
     return d, terms
 
 

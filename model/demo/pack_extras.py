@@ -149,10 +149,35 @@ def normalise_direction(d, z_dim, num_ws):
     out['range'] = [float(rng[0]), float(rng[1])]
     if 'layers' in out:
         out['layers'] = [int(i) for i in out['layers'] if 0 <= int(i) < num_ws]
+    if 'parts' in out:
+        out.update(normalise_parts(out['id'], out['parts'], z_dim, num_ws))
     for k in ('classifierAccuracy', 'explainedVariance', 'editStrength'):
         if k in out:
             out[k] = float(out[k])
     return out
+
+
+def normalise_parts(did, parts, z_dim, num_ws):
+    """{parts, vector, layers} of a direction walked per layer group (schema direction.parts): finite vectors of
+    length z_dim, scaled so that their squared norms averaged over the layers are 1; layers inside [0, num_ws) and in
+    one part each. vector: the longest part's made unit, layers: all of theirs."""
+    vs = [np.asarray(p.get('vector', []), dtype=np.float64).reshape(-1) for p in parts]
+    if not vs or any(v.size != z_dim or not np.all(np.isfinite(v)) for v in vs):
+        raise PackError(f'direction {did}: every part needs a vector of {z_dim} finite numbers')
+    sizes = [len(p.get('layers', [])) for p in parts]
+    energy = sum(float(v @ v) * n for v, n in zip(vs, sizes)) / max(sum(sizes), 1)
+    if energy == 0:
+        raise PackError(f'direction {did}: every part is zero')
+    scale = 1 / math.sqrt(energy)
+    seen, out = set(), []
+    for p, v in zip(parts, vs):
+        layers = [int(i) for i in p.get('layers', [])]
+        if not layers or any(not 0 <= i < num_ws or i in seen for i in layers):
+            raise PackError(f'direction {did}: part layers {layers} empty, outside [0, {num_ws}) or in two parts')
+        seen.update(layers)
+        out.append({'layers': layers, 'vector': [float(x) for x in v * scale]})
+    top = max(vs, key=np.linalg.norm)
+    return {'parts': out, 'vector': [float(x) for x in top / np.linalg.norm(top)], 'layers': sorted(seen)}
 
 
 def edit_strengths(doc):

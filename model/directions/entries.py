@@ -46,6 +46,8 @@ def finalise(e):
     out['range'] = [float(x) for x in out.get('range', DEFAULT_RANGE)]
     if 'layers' in out:
         out['layers'] = [int(i) for i in out['layers']]
+    if 'parts' in out:
+        out['parts'] = [{'layers': [int(i) for i in p['layers']], 'vector': _floats(p['vector'])} for p in out['parts']]
     return out
 
 

@@ -26,3 +26,21 @@ def walk_layers(zplus, v, layers):
         walked = sphere_walk(zplus[:, layers].reshape(-1, zplus.shape[-1]), v)
         out[:, layers] = walked.reshape(zplus.shape[0], len(layers), -1)
     return out
+
+
+def walk_parts(zplus, parts):
+    """zplus [B, numWs, D]: each part (v [D], layers) walks its layers by v; parts touch disjoint layers."""
+    out = zplus
+    for v, layers in parts:
+        out = walk_layers(out, v, layers)
+    return out
+
+
+def direction_parts(direction, every):
+    """A manifest direction's walks per slider unit as [(Z vector [D] float32, layers)]: its parts (schema
+    direction.parts: one vector per layer group, the longest unit length), else its vector made unit on its layers
+    (default `every`), as the engine's editPlan reads it."""
+    if direction.get('parts'):
+        return [(torch.tensor(p['vector'], dtype=torch.float32), [int(i) for i in p['layers']]) for p in direction['parts']]
+    v = torch.tensor(direction['vector'], dtype=torch.float32)
+    return [(v / v.norm(), [int(i) for i in (direction.get('layers') or every)])]

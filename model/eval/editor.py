@@ -4,12 +4,14 @@ Each labelled direction d (a unit vector in Z) at +-alpha sigma (default 2), in 
 Z / Z+ / F/Z+: the engine's sphere walk of z along d; W / W+ / F/W+: w_i += psi_i dW with dW the *mapped difference*
 E_z[mapping(walk(z, alpha d)) - mapping(z)] over --dir-samples prior samples; S: s += A(w_avg + dW) - A(w_avg)
 for each affine layer A (exact: A is affine). Layers: the direction's own, else every layer for spaces without F and
-layers >= fBlock.firstWs for F spaces (the paper's edit, F fixed). `--edit-mode follow` adds the edit with F following for
+layers >= fBlock.firstWs for F spaces (the paper's edit, F fixed). A direction with parts (one Z vector per layer
+group) walks each part on its own layers, dW per part in the W spaces; Z (one z) walks its vector. `--edit-mode follow` adds the edit with F following for
 F spaces: every layer walked and F_edit = F_gen(W+_edit) + (F_inv - F_gen(W+_inv)); `--edit-mode gated` damps that
 residual where the edit redraws the features (`residual_gate`).
 """
 import torch
 
+from model.directions.walk import direction_parts, walk_parts
 from model.eval.spaces import sphere
 
 
@@ -30,25 +32,31 @@ class Editor:
                 self._dw[key] = (self.pm.G.mapping(ze[:, 0]) - self.pm.G.mapping(self.z[:, 0])).mean(0)
         return self._dw[key]
 
-    def layers(self, sp, direction, mode):
-        """The direction's own layers, else all; F fixed: only those >= firstWs (as the engine's editPlan)."""
+    def parts(self, sp, direction, d, mode):
+        """[(Z vector, layers)] walked per slider unit: `d` on the direction's own layers (else all), or its parts
+        (direction_parts); F fixed: only layers >= firstWs (as the engine's editPlan; a plain direction with none
+        left walks every layer from firstWs)."""
         first, every = self.pm.first_ws, list(range(self.cd.n))
-        own = list(direction.get('layers') or every)
+        parts = direction_parts(direction, every) if direction.get('parts') else [(d, list(direction.get('layers') or every))]
         if sp.has_f and mode not in ('follow', 'gated'):
-            return [i for i in own if i >= first] or every[first:]
-        return own
+            kept = [(v, [i for i in ls if i >= first]) for v, ls in parts]
+            kept = [(v, ls) for v, ls in kept if ls]
+            return kept if kept or direction.get('parts') else [(d, every[first:])]
+        return parts
 
     @torch.no_grad()
     def apply(self, sp, f, code, direction, d, alpha, mode='fixed'):
         """-> (edited images, the W+ the generator sees for the edited code)."""
         from model.eval.fidelity import sphere_walk
         cd, pm = self.cd, self.pm
-        L = self.layers(sp, direction, mode)
+        parts = self.parts(sp, direction, d, mode)
         if sp.code == 'zplus':
-            ce = sphere_walk(code[:, None], d, alpha, [0])[:, 0] if sp.shared else sphere_walk(code, d, alpha, L)
+            # one z for every layer (Z): the direction's vector alone, as for a direction without parts
+            ce = sphere_walk(code[:, None], d, alpha, [0])[:, 0] if sp.shared else walk_parts(code, [(alpha * v, ls) for v, ls in parts])
         else:
             dw = torch.zeros(cd.n, cd.d)
-            dw[L] = cd.psi[L, None] * self.dw(direction['id'], d, alpha)
+            for k, (v, ls) in enumerate(parts):
+                dw[ls] = cd.psi[ls, None] * self.dw((direction['id'], k), v, alpha)
             if sp.code == 's':
                 base = pm.w_avg.expand(1, cd.n, -1)
                 ce = code + (pm.styles(base + dw[None]) - pm.styles(base))

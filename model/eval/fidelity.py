@@ -41,7 +41,7 @@ import time
 import numpy as np
 import torch
 
-from model.directions.walk import walk_layers
+from model.directions.walk import direction_parts, walk_layers, walk_parts
 from model.eval.faces import load_faces, psnr
 from model.export.contract_generated import GRAPH_INPUTS, GRAPH_OUTPUTS
 
@@ -343,10 +343,10 @@ def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref
     for d in directions:
         if not d.get('attribute') or d['attribute'] not in attrs:
             continue
-        vec = torch.tensor(d['vector'], dtype=torch.float32)
-        vec = vec / vec.norm()
-        layers = [i for i in (d.get('layers') or range(first, bundle.num_ws)) if i >= first] or list(range(first, bundle.num_ws))
-        ze = sphere_walk(z, vec, alpha, layers)
+        every = list(range(first, bundle.num_ws))
+        parts = [(v, [i for i in ls if i >= first]) for v, ls in direction_parts(d, every)]
+        parts = [(v, ls) for v, ls in parts if ls] or ([] if d.get('parts') else [(direction_parts(d, every)[0][0], every)])
+        ze = walk_parts(z, [(alpha * v, ls) for v, ls in parts])
         img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus_batch(ze), f_res).clamp(-1, 1)
         scores = clf(img)
         delta = (scores - base) / sd  # sigma units

@@ -33,6 +33,20 @@ describe('edit directions', () => {
     expect(walkDirections(m, { z1: 2 }, 'Z+')[0].alpha).toBe(2);
   });
 
+  it('a direction with parts walks each part along its own vector on its own layers; F fixed drops the layers before firstWs', () => {
+    const m = manifest();
+    const half = unit(m.zDim, 5).map((x) => 0.5 * x);
+    m.directions.push({ id: 'parts', label: 'per group', kind: 'interfacegan', vector: unit(m.zDim, 4), range: [-3, 3], layers: [0, 1, 2, 3, 4, 5],
+      parts: [{ layers: [0, 1], vector: unit(m.zDim, 4) }, { layers: [2, 3, 4, 5], vector: half }] });
+    const walks = walkDirections(m, { parts: 2 }, 'Z+');
+    expect(walks.map((w) => [w.alpha, w.layers])).toEqual([[2, [0, 1]], [2, [2, 3, 4, 5]]]);
+    expect(walks[1].vector).toBe(half);
+    const first = m.fBlock.firstWs;
+    const fixed = walkDirections(m, { parts: 2 }, 'F/Z+');
+    expect(fixed.flatMap((w) => w.layers)).toEqual([0, 1, 2, 3, 4, 5].filter((i) => i >= first));
+    expect(fixed.every((w) => w.layers.length > 0)).toBe(true);
+  });
+
   it('clamps to the range before scaling', () => {
     expect(walkDirections(manifest(), { z1: 10 }, 'Z+')[0].alpha).toBe(7.5);
   });

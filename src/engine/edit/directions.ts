@@ -1,7 +1,7 @@
 /**
  * Slider values -> the edit they make (docs/DIRECTIONS.md, "Spaces"):
  *   Z+ spaces   every direction is a sphere walk of its `vector` (for W directions: their fitted Z conversion) by
- *               alpha * zScale on its layers;
+ *               alpha * zScale on its layers (a direction with `parts`: each part's vector on that part's layers);
  *   W+ spaces   a W direction (`space: w` with `wVector`) is exact and linear: w_i += alpha * wSigma * wVector on
  *               its layers; a Z direction becomes the mean W displacement of its Z walk (WDelta).
  * With F fixed, F spaces edit only the layers from fBlock.firstWs on, and directions marked `offerInF: false` (no
@@ -58,6 +58,14 @@ export function editPlan(m: ModelPackManifest, alphas: SliderValues, space: Spac
     const lo = Math.min(d.range[0], d.range[1]);
     const hi = Math.max(d.range[0], d.range[1]);
     const alpha = Math.min(hi, Math.max(lo, a));
+    if (d.parts) {
+      // one walk per layer group, each along its own vector (schema `direction.parts`)
+      for (const p of d.parts) {
+        const layers = p.layers.filter((i) => i >= first);
+        if (layers.length) plan.walks.push({ vector: p.vector, alpha: alpha * (d.zScale ?? 1), layers });
+      }
+      continue;
+    }
     const layers = (d.layers ?? allLayers).filter((i) => i >= first);
     if (!layers.length) continue;
     if (!isZ(space) && isWLinear(d)) plan.shifts.push({ vector: d.wVector!, shift: alpha * d.wSigma!, layers });

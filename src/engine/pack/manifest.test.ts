@@ -30,6 +30,14 @@ describe('manifest validation', () => {
     s.graphs.synthesis.outputs[0].shape = [1, 3, 64, 64];
     expect(() => validateManifest(s)).toThrow(/synthesis' image has shape \[1,3,64,64\]/);
   });
+  it('refuses parts of the wrong length, too long, on overlapping or missing layers', () => {
+    const m = tiny();
+    const z = (k: number, a = 1) => Array.from({ length: m.zDim }, (_, i) => (i === k ? a : 0));
+    m.directions[0].parts = [{ layers: [0, 1], vector: z(0) }, { layers: [2], vector: z(1, 0.5) }];
+    expect(() => validateManifest(m)).not.toThrow();
+    m.directions[0].parts = [{ layers: [0, 1], vector: [1] }, { layers: [1, m.numWs], vector: z(1, 100) }];
+    expect(() => validateManifest(m)).toThrow(/part 0 has 1 values.*norm 100, at most sqrt\(numWs\).*layer 1 is in two parts.*layer \d+ outside/);
+  });
   it('tolerates outputs declared with unknown (non-positive) dims, never inputs', () => {
     const m = tiny();
     m.graphs.grad_fzplus.outputs[2].shape = [0, 0, 0];

@@ -87,9 +87,29 @@ export function validateManifest(json: unknown): ModelPackManifest {
     if (d.vector.length !== m.zDim) problems.push(`direction '${d.id}' (#${i}) has ${d.vector.length} values, zDim is ${m.zDim}`);
     if (!(d.range[0] < d.range[1])) problems.push(`direction '${d.id}' range ${JSON.stringify(d.range)} is empty`);
     for (const l of d.layers ?? []) if (l < 0 || l >= m.numWs) problems.push(`direction '${d.id}' layer ${l} outside [0, ${m.numWs})`);
+    if (d.parts) problems.push(...partProblems(d.id, d.parts, d.space, m));
   });
   for (const file of namedFiles(m)) if (file === 'manifest.json') problems.push(`the manifest lists '${file}' as one of its own files`);
   if (prod(f) <= 0) problems.push(`fBlock.shape ${JSON.stringify(f)} is empty`);
   if (problems.length) throw new EngineError('PackManifestError', `manifest.json is inconsistent: ${problems.slice(0, 6).join('; ')}`);
   return m;
+}
+
+/** What is wrong with a direction's per-layer-group parts (schema `direction.parts`). */
+function partProblems(id: string, parts: NonNullable<ModelPackManifest['directions'][number]['parts']>, space: string | undefined, m: ModelPackManifest): string[] {
+  const out: string[] = [];
+  if (space === 'w') out.push(`direction '${id}' has parts, which only Z directions may have`);
+  const seen = new Set<number>();
+  parts.forEach((p, k) => {
+    if (p.vector.length !== m.zDim) out.push(`direction '${id}' part ${k} has ${p.vector.length} values, zDim is ${m.zDim}`);
+    // the parts' energy averages 1 over the layers, so no one part can exceed sqrt(numWs)
+    const norm = Math.hypot(...p.vector);
+    if (!Number.isFinite(norm) || norm > Math.sqrt(m.numWs) + 1e-3) out.push(`direction '${id}' part ${k} has norm ${norm}, at most sqrt(numWs)`);
+    for (const l of p.layers) {
+      if (!Number.isInteger(l) || l < 0 || l >= m.numWs) out.push(`direction '${id}' part ${k} layer ${l} outside [0, ${m.numWs})`);
+      else if (seen.has(l)) out.push(`direction '${id}' layer ${l} is in two parts`);
+      seen.add(l);
+    }
+  });
+  return out;
 }

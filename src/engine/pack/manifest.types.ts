@@ -214,11 +214,45 @@ export interface Direction {
    */
   range: [Code, Code];
   /**
-   * W+ layers the direction is applied to (default: all that synthesis_from_f uses).
+   * W+ layers the direction is applied to (default: all that synthesis_from_f uses). With parts: the union of the parts' layers.
    *
    * @maxItems 64
    */
   layers?: number[];
+  /**
+   * Space 'z' only: one Z direction per group of W+ layers instead of one for all (model/demo/guided.py). Part k walks its layers by alpha * zScale * parts[k].vector; the vectors' squared norms averaged over the layers (each part counted once per layer) are 1, so the walk has a unit direction's energy, shared out unevenly (a group can walk further than 1 or hardly at all). Layers of different parts do not overlap. When present, vector is the longest part's (for tools that read one direction).
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  parts?: [
+    {
+      /**
+       * @minItems 1
+       * @maxItems 64
+       */
+      layers: [number, ...number[]];
+      /**
+       * Length zDim.
+       *
+       * @maxItems 8192
+       */
+      vector: Code[];
+    },
+    ...{
+      /**
+       * @minItems 1
+       * @maxItems 64
+       */
+      layers: [number, ...number[]];
+      /**
+       * Length zDim.
+       *
+       * @maxItems 8192
+       */
+      vector: Code[];
+    }[]
+  ];
   attribute?: string;
   classifierAccuracy?: Fraction;
   explainedVariance?: Fraction;
