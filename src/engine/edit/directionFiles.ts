@@ -169,6 +169,7 @@ function readJson(f: DirectionFile, space?: 'z' | 'w'): Incoming[] {
     const fields: Partial<Entry> = {};
     for (const k of KEEP) if (k in e) (fields as Record<string, unknown>)[k] = e[k];
     if (sp === 'z' && e.zScale !== undefined) fields.zScale = e.zScale;
+    if (sp === 'z' && e.parts !== undefined) fields.parts = e.parts; // checked against the pack by resolveDirections
     const label = typeof e.label === 'string' ? e.label : humanise(e.id);
     const kind = e.kind ?? 'custom';
     // a W entry that already carries its Z conversion (vector, zScale) is kept as it is

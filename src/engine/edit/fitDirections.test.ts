@@ -43,4 +43,17 @@ describe('fitting directions to a pack', () => {
     const bad = readDirectionFile({ name: 'b.json', bytes: new TextEncoder().encode(JSON.stringify([{ ...doc[0], layers: [99] }])) });
     await expect(resolveDirections(bad, m, noMapping, noStats)).rejects.toThrow(/layers \[99\] outside \[0, 6\)/);
   });
+
+  it('a direction file with parts keeps them when they fit the pack, and names the problem when not', async () => {
+    const m = structuredClone(tiny);
+    const v = Array.from({ length: m.zDim }, (_, i) => (i === 0 ? 1 : 0));
+    const parts = [{ layers: [0, 1], vector: v }, { layers: [2, 3, 4, 5], vector: v.map((x) => 0.5 * x) }];
+    const file = (doc: unknown) => readDirectionFile({ name: 'p.json', bytes: new TextEncoder().encode(JSON.stringify(doc)) });
+    const [e] = await resolveDirections(file([{ id: 'p', vector: v, parts }]), m, noMapping, noStats);
+    expect(e.parts).toEqual(parts);
+    await expect(resolveDirections(file([{ id: 'p', vector: v, parts: [{ layers: [0], vector: [1] }] }]), m, noMapping, noStats)).rejects.toThrow(/part 0 has 1 values/);
+    await expect(resolveDirections(file([{ id: 'p', vector: v, parts: [{ layers: [0], vector: 'x' }] }]), m, noMapping, noStats)).rejects.toThrow(/part 0 is not/);
+    const [coarse] = await resolveDirections(file([{ id: 'c', vector: v, parts: [{ layers: [0], vector: v }] }]), m, noMapping, noStats);
+    expect(coarse.offerInF).toBe(false);
+  });
 });

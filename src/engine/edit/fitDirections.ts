@@ -5,7 +5,7 @@
  * layers all lie below fBlock.firstWs are not offered with F fixed. Ids must be new to the pack.
  */
 import { EngineError } from '../errors';
-import type { ModelPackManifest } from '../pack/manifest';
+import { partProblems, type ModelPackManifest } from '../pack/manifest';
 import { vectorProblem, type Incoming } from './directionFiles';
 import type { LatentStats, Mapper } from './latentStats';
 import { unit, wToZ } from './wToZ';
@@ -59,6 +59,11 @@ export async function resolveDirections(incoming: Incoming[], m: ModelPackManife
       const bad = e.layers.filter((i) => !(Number.isInteger(i) && i >= 0 && i < m.numWs));
       if (bad.length || !e.layers.length) throw fail(`${what}: layers ${JSON.stringify(e.layers)} outside [0, ${m.numWs})`);
       if (e.layers.every((i) => i < m.fBlock.firstWs)) e.offerInF = false;
+    }
+    if (e.parts) {
+      const bad = Array.isArray(e.parts) ? partProblems(e.id, e.parts, e.space, m) : ['parts is not a list'];
+      if (bad.length) throw fail(`${what}: ${bad[0]}`);
+      if (e.parts.every((p) => p.layers.every((i) => i < m.fBlock.firstWs))) e.offerInF = false;
     }
     out.push(e);
   }

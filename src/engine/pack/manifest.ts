@@ -96,11 +96,15 @@ export function validateManifest(json: unknown): ModelPackManifest {
 }
 
 /** What is wrong with a direction's per-layer-group parts (schema `direction.parts`). */
-function partProblems(id: string, parts: NonNullable<ModelPackManifest['directions'][number]['parts']>, space: string | undefined, m: ModelPackManifest): string[] {
+export function partProblems(id: string, parts: NonNullable<ModelPackManifest['directions'][number]['parts']>, space: string | undefined, m: ModelPackManifest): string[] {
   const out: string[] = [];
   if (space === 'w') out.push(`direction '${id}' has parts, which only Z directions may have`);
   const seen = new Set<number>();
   parts.forEach((p, k) => {
+    if (!p || !Array.isArray(p.vector) || !Array.isArray(p.layers) || p.vector.some((x) => typeof x !== 'number')) {
+      out.push(`direction '${id}' part ${k} is not {layers: [...], vector: [numbers]}`);
+      return;
+    }
     if (p.vector.length !== m.zDim) out.push(`direction '${id}' part ${k} has ${p.vector.length} values, zDim is ${m.zDim}`);
     // the parts' energy averages 1 over the layers, so no one part can exceed sqrt(numWs)
     const norm = Math.hypot(...p.vector);
