@@ -56,7 +56,7 @@ if [ "$guided" = 1 ]; then
   echo "== encoder fine-tune ($ENC_MINUTES min), then directions (F follows, classifier-guided candidates) on $CK"
   encoder
   directions 2 --guide "$GUIDE" --encoder "$ENC_OUT" --select-faces 160 --layer-search 1 --layer-search-top 3 \
-    --guided-out "$RUN/guided.json"
+    --refine-layers 1 --parts 1 --guided-out "$RUN/guided.json"
 else
   echo "== directions (F at $DIR_F_RES, edit mode $EDIT_MODE) and encoder fine-tune ($ENC_MINUTES min) on $CK"
   directions 1 &

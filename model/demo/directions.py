@@ -370,8 +370,9 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
     def fit_guided(j, held, init, layers=None, **kw):
         """The classifier-guided direction for attribute j from `init`, walked on `layers` (None: every layer); with
         `groups=` one direction per layer group."""
+        kw.setdefault('steps', args.guide_steps)
         return guided_direction(guide['ctx'], guide['net'], guide['spread'], j, held, init, alpha=args.eval_alpha,
-                                steps=args.guide_steps, gen=gen, log=log, base=guide['base'], layers=layers, **kw,
+                                gen=gen, log=log, base=guide['base'], layers=layers, **kw,
                                 **({'binary': binary, 'spread_p': guide['spread_p']} if args.guide_space == 'prob' else {}))
 
     directions, stats = [], {}
@@ -462,7 +463,7 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
                 dp, terms = np.array(saved_p[0]), saved_p[1]
             else:
                 init = next((dc for n, dc, _ in cands if n == 'classifier-guided'), best[2])
-                dp, terms = fit_guided(j, held, init, groups=groups, calm=args.guide_calm,
+                dp, terms = fit_guided(j, held, init, groups=groups, calm=args.guide_calm, steps=args.parts_steps, lr=args.parts_lr,
                                        calm_skip=[attrs.index(b) for b in linked.get(a, ()) if b in attrs])
             sc = select_scores(dp, groups, j, a)
             log(f'  {a} candidate classifier-guided per layer group (walk norms '
@@ -560,6 +561,8 @@ def main(argv=None):
     ap.add_argument('--parts', type=int, default=0,
                     help='1: a direction that still fails gets a guided candidate with one vector per resolution pair of '
                          'layers (schema direction.parts), from its guided one')
+    ap.add_argument('--parts-steps', type=int, default=300, help='Adam steps of the per-group fit (five times the unknowns)')
+    ap.add_argument('--parts-lr', type=float, default=0.03)
     ap.add_argument('--guide-calm', type=float, default=2.0,
                     help='weight of the guide-uncertainty hinge in the per-group fit (model/demo/guided.py)')
     ap.add_argument('--guided-out', default=None, help='write the classifier-guided candidates here (JSON)')
