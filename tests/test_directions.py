@@ -346,6 +346,11 @@ def test_guided_parts_beat_one_shared_vector_where_groups_read_heads_differently
     assert parts.shape == (2, D)
     assert ratio(parts, [[0], [1]]) < 0.75 * ratio(shared)
     assert np.linalg.norm(parts[1]) > 2 * np.linalg.norm(parts[0])   # the walk moved to the group that holds head 1
+    # pick: the best iterate of the second half on fixed contexts (a different draw of batches, so another path)
+    picked, terms = guided_direction(ctx, guide, spread, 0, [1, 2], init, steps=300, gen=torch.Generator().manual_seed(0),
+                                     log=lambda m: None, groups=[[0], [1]], pick=25)
+    assert 150 <= terms['picked_step'] <= 300 and terms['picked_loss'] <= terms['loss'] + 0.5
+    assert ratio(picked, [[0], [1]]) < 0.9 * ratio(shared)
 
 
 def test_guided_file_holds_fitted_and_reused_fits(tmp_path):

@@ -463,7 +463,7 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
                 dp, terms = np.array(saved_p[0]), saved_p[1]
             else:
                 init = next((dc for n, dc, _ in cands if n == 'classifier-guided'), best[2])
-                dp, terms = fit_guided(j, held, init, groups=groups, calm=args.guide_calm, steps=args.parts_steps, lr=args.parts_lr,
+                dp, terms = fit_guided(j, held, init, groups=groups, calm=args.guide_calm, steps=args.parts_steps, lr=args.parts_lr, pick=25,
                                        calm_skip=[attrs.index(b) for b in linked.get(a, ()) if b in attrs])
             sc = select_scores(dp, groups, j, a)
             log(f'  {a} candidate classifier-guided per layer group (walk norms '

@@ -126,17 +126,18 @@ def smooth_abs(x, eps=1e-2):
 
 def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, batch=32, lr=0.01, hinge=1.0,
                      margin=0.3, keep=0.8, held=4.0, tau=8.0, gen=None, log=print, base=None, binary=None, spread_p=None,
-                     layers=None, groups=None, calm=0.0, calm_at=1.2, calm_skip=()):
+                     layers=None, groups=None, calm=0.0, calm_at=1.2, calm_skip=(), pick=0):
     """Adam on u (d = u / |u|) from `init`; `others`: head indices counted as other attributes; spread [A] the guide's
     sigma per head; the own change is held above `keep` times the initial direction's. `base`: the guide's scores of
     the unedited contexts (context_scores; computed here when not given). `binary` (bool [A]) and `spread_p` (sigma
     of the probabilities): the ratio on probabilities (module docstring). `layers`: the W+ layers walked (None: every
     layer). `groups` (a list of disjoint layer lists): one direction per group instead, d [G, D] scaled by parts_unit
-    (the walk's energy is a unit direction's on every layer of the groups, shared out as the fit finds best). Returns (unit direction, or the parts
-    [G, D], as numpy float64; the last step's terms). `calm` > 0 (needs `binary`): a hinge on the guide's uncertainty
+    (the walk's energy is a unit direction's on every layer of the groups, shared out as the fit finds best). Returns
+    (unit direction, or the parts [G, D], as numpy float64; the last step's terms). `calm` > 0 (needs `binary`): a hinge on the guide's uncertainty
     (mean binary entropy of the binary heads but j and `calm_skip`, as model.eval.edit_test.uncertainty) of the
     edited images over the unedited ones above `calm_at`: the image-quality guard, where ghosted and smeared faces
-    fail."""
+    fail. `pick` > 0: every `pick` steps of the second half the iterate is scored on fixed contexts and the best is
+    returned instead of the last."""
     for p in list(ctx.g.parameters()) + list(guide.parameters()):
         p.requires_grad_(False)
     u = torch.tensor(init, dtype=torch.float32).clone()
@@ -162,15 +163,13 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
     if calm:
         unsure = [k for k in range(base.shape[1]) if binary[k] and k != j and k not in calm_skip]
         entropy = lambda s: _entropy(s[:, unsure]).mean()
-    t0, terms, floor = time.time(), {}, None
-    for step in range(steps):
-        # half of each batch from the generator's samples, half from the encoded faces (when there are any)
-        b_e = batch // 2 if n_e else 0
-        idx = torch.randint(n_z, (batch - b_e,), generator=gen)
-        idx_e = torch.randint(max(n_e, 1), (b_e,), generator=gen)
-        d = unit(u)
+    floor = None
+
+    def objective(d, idx, idx_e):
+        """The loss of direction d on these contexts (and the own/other terms for the log)."""
+        nonlocal floor
         img = ctx.render(d, alpha, idx=idx, idx_enc=idx_e, layers=layers)
-        before = torch.cat([base[idx], base[n_z + idx_e]]) if b_e else base[idx]
+        before = torch.cat([base[idx], base[n_z + idx_e]]) if len(idx_e) else base[idx]
         after = guide(img)
         own = (after[:, j] - before[:, j]) / spread[j]
         delta = ratio_scale(after, before)
@@ -185,6 +184,19 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
                 + held * torch.relu(floor - own_m))
         if calm:
             loss = loss + calm * torch.relu(torch.log(entropy(after) / entropy(before)) - math.log(calm_at))
+        return loss, own, own_m, other
+
+    b_e = batch // 2 if n_e else 0  # half of each batch from the generator's samples, half from the encoded faces
+    if pick:
+        # fixed contexts on which the iterates of the second half are compared: with a batch of 32 the last iterate
+        # is one noisy step among many, and the best of them on 4x as many contexts is a steadier answer
+        fixed = (torch.randperm(n_z, generator=gen)[:2 * (batch - b_e)], torch.randperm(max(n_e, 1), generator=gen)[:2 * b_e] if b_e else torch.zeros(0, dtype=torch.long))
+        snaps = []
+    t0, terms = time.time(), {}
+    for step in range(steps):
+        idx = torch.randint(n_z, (batch - b_e,), generator=gen)
+        idx_e = torch.randint(max(n_e, 1), (b_e,), generator=gen)
+        loss, own, own_m, other = objective(unit(u), idx, idx_e)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -193,9 +205,17 @@ def guided_direction(ctx, guide, spread, j, others, init, alpha=2.0, steps=120, 
                  'loss': round(float(loss), 3), 's': round(time.time() - t0, 1)}
         if step % 20 == 0 or step == steps - 1:
             log(f'    guided {terms}')
+        if pick and step + 1 >= steps // 2 and ((step + 1) % pick == 0 or step == steps - 1):
+            with torch.no_grad():
+                snaps.append((float(objective(unit(u), *fixed)[0]), step + 1, unit(u).clone()))
     with torch.no_grad():
-        d = unit(u).double().numpy()
-    return d, terms
+        d = unit(u)
+        if pick:
+            best = min(snaps, key=lambda t: t[0])
+            d = best[2]
+            terms = {**terms, 'picked_step': best[1], 'picked_loss': round(best[0], 3)}
+            log(f'    guided: picked the step-{best[1]} iterate (loss {best[0]:.3f} on the fixed contexts; last {snaps[-1][0]:.3f})')
+    return d.double().numpy(), terms
 
 
 def encode_faces(encoder_path, data_dir, n, f_res=16, start=0):
