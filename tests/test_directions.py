@@ -57,6 +57,12 @@ def test_edit_scores_pass_and_fail():
     after2 = before2 + np.array([2.0, 0.0, 2.0])
     sc = edit_scores(before2, after2, (np.ones(3), np.full(3, 0.2)), 0, attrs, binary, {})
     assert not sc['pass'] and sc['probPass']
+    # the image-quality guard: an edit that leaves the classifier unsure of the other heads (a ghost) fails
+    sure = np.tile([0.0, -6.0, -6.0], (n, 1))
+    unsure = sure + np.array([1.0, 0.2, 5.5])     # headband +0.49 in probability, hat a little
+    sc = edit_scores(sure, unsure, (np.ones(3), np.ones(3)), 0, attrs, binary, {}, heads=['smile', 'hat'])
+    assert sc['probWorstOtherRatio'] < 1 / 3 and sc['uncertaintyRatio'] > 1.5 and not sc['probPass']
+    assert edit_scores(sure, sure + np.array([1.0, 0.2, 0.0]), (np.ones(3), np.ones(3)), 0, attrs, binary, {})['probPass']
 
 
 def test_edit_scores_count_reliable_heads_only_and_report_strict():

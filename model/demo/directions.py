@@ -64,7 +64,7 @@ from model.directions.walk import normalise, sphere_walk, walk_parts  # noqa: F4
 from model.load.checkpoint import load_torch_file, sha256_file
 from model.nets.classifier import load_classifier
 from model.eval.fidelity import LINKED, edit_test, linked_with_implications, passes
-from model.eval.edit_test import reliable_heads
+from model.eval.edit_test import GUARD, reliable_heads, uncertainty
 from model.nets.stylegan2 import Generator
 
 # edits of the mouth: a candidate must change the lower half of the face more than the upper half (what a user
@@ -215,16 +215,22 @@ def edit_scores(before, after, spread, j, attrs, binary, linked, heads=None):
     """The edit test as model/eval/fidelity.py scores it: on scores in sigma units (logits for binary attributes) and on
     probabilities (a saturated rare attribute's logit jitters by whole units with no visible change). `heads`: the
     attributes counted as 'others' (the reliable classifier heads, model.eval.edit_test.reliable_heads); the strict
-    variant counts every head."""
+    variant counts every head. Both verdicts also need the image-quality guard the held-out test applies: the
+    classifier's uncertainty on the edited images at most GUARD times that on the unedited ones
+    (model.eval.edit_test.uncertainty: binary heads but the edit's own and those linked to it)."""
     frac, own, worst, ratio = edit_test((after - before) / spread[0], j, attrs, linked, heads)
     _, _, worst_s, ratio_s = edit_test((after - before) / spread[0], j, attrs, linked)
     prob = lambda x: np.where(binary, 1 / (1 + np.exp(-x)), x)
     frac_p, _, worst_p, ratio_p = edit_test((prob(after) - prob(before)) / spread[1], j, attrs, linked, heads)
+    skip = {attrs[j], *linked.get(attrs[j], ())}
+    kinds = [{'id': a, 'kind': 'binary' if b else 'regression'} for a, b in zip(attrs, binary)]
+    unc = float(uncertainty(after, kinds, skip).mean() / max(float(uncertainty(before, kinds, skip).mean()), 1e-9))
+    calm = unc <= GUARD
     return {'fracIntended': round(frac, 4), 'ownShiftSigma': round(own, 4), 'worstOther': worst,
-            'worstOtherRatio': round(ratio, 4), 'pass': passes(frac, ratio),
+            'worstOtherRatio': round(ratio, 4), 'pass': passes(frac, ratio) and calm,
             'strictWorstOther': worst_s, 'strictWorstOtherRatio': round(ratio_s, 4),
             'probWorstOther': worst_p, 'probWorstOtherRatio': round(ratio_p, 4),
-            'probPass': passes(frac_p, ratio_p)}
+            'probPass': passes(frac_p, ratio_p) and calm, 'uncertaintyRatio': round(unc, 3)}
 
 
 def _key(sc):
