@@ -22,6 +22,11 @@ Contexts: z samples of the whole generator and, when an encoder is given, traini
 F keeps its residual F_enc - F_gen(W(z)) through the edit (F_edit = F_gen(W_edit) + residual): the edited photos
 carry such a residual, and a direction that ghosts on them should lose.
 
+Per-group directions (`groups=`): Z+ walks every W+ layer's own z, so the direction may be one vector per group of
+layers (schema direction.parts), d [G, D] scaled by `parts_unit` to a unit direction's energy. The coarse groups can
+then carry an edit's structure while the others hold what the shared vector would drag along (mouth-open with a
+smile, face width with a beard).
+
 The guide is a second attribute classifier (another seed and width, model/checkpoints/guide64.pt) so that the
 direction is chosen, checked and reported by the judge classifier it was not optimised against: a direction that only
 fools its guide does not move the judge.
