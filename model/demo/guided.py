@@ -36,7 +36,7 @@ import time
 
 import torch
 
-from model.directions.walk import normalise, sphere_walk, walk_layers, walk_parts
+from model.directions.walk import normalise, sphere_walk, walk_parts
 
 
 class GuideContexts:
@@ -65,42 +65,31 @@ class GuideContexts:
         """Images of the contexts, edited by +alpha d (F following) on `layers` (W+ indices; None: every layer, the
         app's default); differentiable in d. A per-group direction: d [G, D] with `layers` a list of G disjoint
         layer lists, group g walking its layers along d[g]."""
-        g, num_ws = self.g, self.g.n_latent
+        parts = None
         if d is not None and d.dim() == 2:
-            return self._render_parts([(alpha * d[k], ls) for k, ls in enumerate(layers)], idx, idx_enc)
+            parts = [(alpha * d[k], ls) for k, ls in enumerate(layers)]
+        elif d is not None and layers is not None:
+            parts = [(alpha * d, layers)]
+        g, num_ws = self.g, self.g.n_latent
         out = []
         z = self.z if idx is None else self.z[idx]
         if len(z):
-            if layers is None or d is None:
+            if parts is None:  # one walk for every layer: one w per sample
                 ze = z if d is None else sphere_walk(z, alpha * d)
                 out.append(g.synthesis(g.mapping(ze)[:, None].repeat(1, num_ws, 1)).clamp(-1, 1))
             else:
-                out.append(g.synthesis(self.wplus(walk_layers(z[:, None].repeat(1, num_ws, 1), alpha * d, layers))).clamp(-1, 1))
+                out.append(g.synthesis(self.wplus(walk_parts(z[:, None].repeat(1, num_ws, 1), parts))).clamp(-1, 1))
         if self.enc_zplus is not None:
             zp = self.enc_zplus if idx_enc is None else self.enc_zplus[idx_enc]
             res = self.res if idx_enc is None else self.res[idx_enc]
             if len(zp):
                 if d is None:
                     zpe = zp
-                elif layers is None:
+                elif parts is None:
                     zpe = sphere_walk(zp.reshape(-1, zp.shape[-1]), alpha * d).reshape(zp.shape)
                 else:
-                    zpe = walk_layers(zp, alpha * d, layers)
+                    zpe = walk_parts(zp, parts)
                 w = self.wplus(zpe)
-                out.append(g.synthesis_from_f(g.features(w, self.f_res) + res, w, self.f_res).clamp(-1, 1))
-        return torch.cat(out)
-
-    def _render_parts(self, parts, idx, idx_enc):
-        g, num_ws = self.g, self.g.n_latent
-        z = self.z if idx is None else self.z[idx]
-        out = []
-        if len(z):
-            out.append(g.synthesis(self.wplus(walk_parts(z[:, None].repeat(1, num_ws, 1), parts))).clamp(-1, 1))
-        if self.enc_zplus is not None:
-            zp = self.enc_zplus if idx_enc is None else self.enc_zplus[idx_enc]
-            res = self.res if idx_enc is None else self.res[idx_enc]
-            if len(zp):
-                w = self.wplus(walk_parts(zp, parts))
                 out.append(g.synthesis_from_f(g.features(w, self.f_res) + res, w, self.f_res).clamp(-1, 1))
         return torch.cat(out)
 
