@@ -232,52 +232,12 @@ def test_choice_key_puts_locality_first_and_prefers_the_larger_passing_change():
     assert _key(sc(probPass=True, ownShiftSigma=0.3)) > _key(sc(probPass=False, ownShiftSigma=3.0))
 
 
-def test_context_render_walks_only_the_given_layers():
-    """GuideContexts.render(layers=...) walks those W+ layers of encoded faces and of samples, and keeps the rest."""
-    import torch
+def rows_generator(D):
+    """A toy generator of 4 W+ layers whose image is the W+ itself (layer i is row i) and whose F stays zero, so that
+    rendered rows compare directly."""
     from torch import nn
-    from model.demo.guided import GuideContexts
-    from model.directions.walk import normalise
 
-    D, n = 8, 3
-
-    class ToyG(nn.Module):
-        n_latent, style_dim = 4, D
-
-        def mapping(self, z):
-            return 2 * z
-
-        def synthesis(self, wplus):
-            return wplus.reshape(len(wplus), 1, 4, D)   # the W+ itself as an image: layer i is row i
-
-        def features(self, wplus, f_res):
-            return 0 * wplus[:, :1].reshape(len(wplus), 1, 1, D)   # F does not follow here: rows compare directly
-
-        def synthesis_from_f(self, f, wplus, f_res):
-            return self.synthesis(wplus) + f.reshape(len(f), 1, 1, D)
-
-    torch.manual_seed(0)
-    z = normalise(torch.randn(n, D))
-    zp = normalise(torch.randn(n, 4, D))
-    ctx = GuideContexts(ToyG(), z, zp, torch.zeros(n, 1, 1, D), f_res=1)
-    d = normalise(torch.randn(1, D))[0] / 8 ** 0.5
-    base, every, none = ctx.render(), ctx.render(d, 2.0), ctx.render(d, 2.0, layers=[1, 2])
-    assert torch.allclose(ctx.render(d, 2.0, layers=[0, 1, 2, 3]), every, atol=1e-6)
-    rows = lambda x, r: x[:, 0, r]
-    assert torch.allclose(rows(none, [1, 2]), rows(every, [1, 2]), atol=1e-6)
-    assert torch.allclose(rows(none, [3]), rows(base, [3])) and not torch.allclose(rows(every, [3]), rows(base, [3]))
-
-
-def test_context_render_with_parts_walks_each_group_along_its_own_vector():
-    """d [G, D] with layers = G groups: group k's rows move as a plain walk along d[k] on those layers would."""
-    import torch
-    from torch import nn
-    from model.demo.guided import GuideContexts, parts_unit
-    from model.directions.walk import normalise
-
-    D, n = 8, 3
-
-    class ToyG(nn.Module):
+    class RowsG(nn.Module):
         n_latent, style_dim = 4, D
 
         def mapping(self, z):
@@ -292,8 +252,39 @@ def test_context_render_with_parts_walks_each_group_along_its_own_vector():
         def synthesis_from_f(self, f, wplus, f_res):
             return self.synthesis(wplus) + f.reshape(len(f), 1, 1, D)
 
+    return RowsG()
+
+
+def test_context_render_walks_only_the_given_layers():
+    """GuideContexts.render(layers=...) walks those W+ layers of encoded faces and of samples, and keeps the rest."""
+    import torch
+    from model.demo.guided import GuideContexts
+    from model.directions.walk import normalise
+
+    D, n = 8, 3
+
     torch.manual_seed(0)
-    ctx = GuideContexts(ToyG(), normalise(torch.randn(n, D)), normalise(torch.randn(n, 4, D)), torch.zeros(n, 1, 1, D), f_res=1)
+    z = normalise(torch.randn(n, D))
+    zp = normalise(torch.randn(n, 4, D))
+    ctx = GuideContexts(rows_generator(D), z, zp, torch.zeros(n, 1, 1, D), f_res=1)
+    d = normalise(torch.randn(1, D))[0] / 8 ** 0.5
+    base, every, none = ctx.render(), ctx.render(d, 2.0), ctx.render(d, 2.0, layers=[1, 2])
+    assert torch.allclose(ctx.render(d, 2.0, layers=[0, 1, 2, 3]), every, atol=1e-6)
+    rows = lambda x, r: x[:, 0, r]
+    assert torch.allclose(rows(none, [1, 2]), rows(every, [1, 2]), atol=1e-6)
+    assert torch.allclose(rows(none, [3]), rows(base, [3])) and not torch.allclose(rows(every, [3]), rows(base, [3]))
+
+
+def test_context_render_with_parts_walks_each_group_along_its_own_vector():
+    """d [G, D] with layers = G groups: group k's rows move as a plain walk along d[k] on those layers would."""
+    import torch
+    from model.demo.guided import GuideContexts, parts_unit
+    from model.directions.walk import normalise
+
+    D, n = 8, 3
+
+    torch.manual_seed(0)
+    ctx = GuideContexts(rows_generator(D), normalise(torch.randn(n, D)), normalise(torch.randn(n, 4, D)), torch.zeros(n, 1, 1, D), f_res=1)
     a, b = torch.randn(D) / 4, torch.randn(D) / 4
     parted = ctx.render(torch.stack([a, b]), 2.0, layers=[[0, 1], [3]])
     rows = lambda x, r: x[:, 0, r]

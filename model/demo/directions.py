@@ -446,6 +446,16 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
                         f'worst other {sc["worstOther"]} {sc["worstOtherRatio"]:.2f}x (prob. {sc["probWorstOtherRatio"]:.2f}x)')
                 if best is None or key > best[0]:
                     best = (key, name, d, cond_on, layers, sc)
+        def judge_late(kind, name, dv, lay, terms, best, what):
+            """A guided candidate fitted after the choice ('refined' or 'parts'): scored on the selection faces,
+            logged and saved; the better of it and `best`."""
+            sc = select_scores(dv, lay, j, a)
+            log(f'  {a} candidate {what}: intended {sc["fracIntended"]:.2f}, own {sc["ownShiftSigma"]:+.2f}, prob. '
+                f'worst other {sc["probWorstOther"]} {sc["probWorstOtherRatio"]:.2f}x')
+            st[kind] = terms
+            guided_out[kind][a] = (np.asarray(dv).tolist(), terms, lay)
+            return (_key(sc), name, dv, [attrs[k] for k in held], lay, sc) if _key(sc) > best[0] else best
+
         _, name0, d0, _, lay0, sc0 = best
         saved_r = saved_guided.get('refined', {}).get(a)
         reuse = saved_r is not None and saved_r[2] == lay0
@@ -453,14 +463,8 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
                 and (guide is not None or reuse)):
             # the chosen range fails: a guided fit on that range only, from the chosen direction; the judge decides
             dr, terms = (np.array(saved_r[0]), saved_r[1]) if reuse else fit_guided(j, held, d0, lay0)
-            sc = select_scores(dr, lay0, j, a)
-            log(f'  {a} candidate classifier-guided on layers {lay0[0]}..{lay0[-1]} (from {name0}): intended '
-                f'{sc["fracIntended"]:.2f}, own {sc["ownShiftSigma"]:+.2f}, prob. worst other {sc["probWorstOther"]} '
-                f'{sc["probWorstOtherRatio"]:.2f}x')
-            st['refined'] = terms
-            guided_out['refined'][a] = (np.asarray(dr).tolist(), terms, lay0)
-            if _key(sc) > best[0]:
-                best = (_key(sc), f'classifier-guided on its layers (from {name0})', dr, [attrs[k] for k in held], lay0, sc)
+            best = judge_late('refined', f'classifier-guided on its layers (from {name0})', dr, lay0, terms, best,
+                              f'classifier-guided on layers {lay0[0]}..{lay0[-1]} (from {name0})')
         saved_p = saved_guided.get('parts', {}).get(a)
         if args.parts and select is not None and not best[5]['probPass'] and (guide is not None or saved_p):
             # still failing: one direction per resolution pair of layers, from the guided candidate (module docstring)
@@ -469,16 +473,11 @@ def fit_in_context(g, clf, attrs, kinds, cacc, args, gen, heads=None, linked=LIN
                 dp, terms = np.array(saved_p[0]), saved_p[1]
             else:
                 init = next((dc for n, dc, _ in cands if n == 'classifier-guided'), best[2])
-                dp, terms = fit_guided(j, held, init, groups=groups, calm=args.guide_calm, steps=args.parts_steps, lr=args.parts_lr, pick=25,
+                dp, terms = fit_guided(j, held, init, groups=groups, calm=args.guide_calm, steps=args.parts_steps,
+                                       lr=args.parts_lr, pick=25,
                                        calm_skip=[attrs.index(b) for b in linked.get(a, ()) if b in attrs])
-            sc = select_scores(dp, groups, j, a)
-            log(f'  {a} candidate classifier-guided per layer group (walk norms '
-                f'{np.linalg.norm(dp, axis=1).round(2).tolist()}): intended {sc["fracIntended"]:.2f}, own '
-                f'{sc["ownShiftSigma"]:+.2f}, prob. worst other {sc["probWorstOther"]} {sc["probWorstOtherRatio"]:.2f}x')
-            st['parts'] = terms
-            guided_out['parts'][a] = (np.asarray(dp).tolist(), terms, groups)
-            if _key(sc) > best[0]:
-                best = (_key(sc), 'classifier-guided per layer group', dp, [attrs[k] for k in held], groups, sc)
+            best = judge_late('parts', 'classifier-guided per layer group', dp, groups, terms, best,
+                              f'classifier-guided per layer group (walk norms {np.linalg.norm(dp, axis=1).round(2).tolist()})')
         _, name, d, cond_on, layers, sc_sel = best
         parted = np.ndim(d) == 2  # layers: the groups, one per row of d
         # fresh samples for the reported numbers (never used to fit or choose)
