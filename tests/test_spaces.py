@@ -236,28 +236,28 @@ def test_edit_layers_follow_the_engines_edit_plan():
     >= firstWs (all of them >= firstWs when none is left); no layers: every layer (F follows) or those >= firstWs."""
     from model.eval.editor import Editor
     from model.eval.spaces import SPACES, Codes
-    import torch
     pm = tiny_pm()
     ed = Editor(Codes(pm), dir_samples=4)
     n, first = ed.cd.n, pm.first_ws
     fz = SPACES['F/Z+']
-    d = torch.zeros(pm.z_dim)
-    layers = lambda sp, direction, mode: [ls for _, ls in ed.parts(sp, direction, d, mode)]
+    v = [1.0] + [0.0] * (pm.z_dim - 1)
+    layers = lambda sp, direction, mode: [ls for _, ls in ed.parts(sp, {'vector': v, **direction}, mode)]
     assert layers(fz, {'layers': [0, 1]}, 'follow') == [[0, 1]]
     assert layers(fz, {}, 'follow') == [list(range(n))]
     assert layers(fz, {}, 'fixed') == [list(range(first, n))]
     assert layers(fz, {'layers': [0, first]}, 'fixed') == [[first]]
+    assert layers(fz, {'layers': [0]}, 'fixed') == [list(range(first, n))]
     assert layers(SPACES['Z+'], {'layers': [0, 1]}, 'fixed') == [[0, 1]]
     # parts: each group walks its own vector; F fixed drops the groups before firstWs and keeps none in their place
     v0, v1 = [1.0] + [0.0] * (pm.z_dim - 1), [0.0, 0.5] + [0.0] * (pm.z_dim - 2)
     parted = {'vector': v0, 'parts': [{'layers': list(range(first)), 'vector': v0},
                                       {'layers': list(range(first, n)), 'vector': v1}]}
-    got = ed.parts(fz, parted, d, 'follow')
+    got = ed.parts(fz, parted, 'follow')
     assert [ls for _, ls in got] == [list(range(first)), list(range(first, n))]
     assert got[1][0].tolist() == v1
-    assert [ls for _, ls in ed.parts(fz, parted, d, 'fixed')] == [list(range(first, n))]
+    assert [ls for _, ls in ed.parts(fz, parted, 'fixed')] == [list(range(first, n))]
     only_coarse = {'vector': v0, 'parts': [{'layers': list(range(first)), 'vector': v0}]}
-    assert ed.parts(fz, only_coarse, d, 'fixed') == []
+    assert ed.parts(fz, only_coarse, 'fixed') == []
 
 
 def test_small_run_of_the_f_block_path_reports_the_verdict_on_probabilities(sample_data, tmp_path):

@@ -36,11 +36,17 @@ def walk_parts(zplus, parts):
     return out
 
 
-def direction_parts(direction, every):
-    """A manifest direction's walks per slider unit as [(Z vector [D] float32, layers)]: its parts (schema
-    direction.parts: one vector per layer group, the longest unit length), else its vector made unit on its layers
-    (default `every`), as the engine's editPlan reads it."""
+def direction_parts(direction, num_ws, first=0):
+    """A manifest direction's walks per slider unit as [(Z vector [D] float32, layers)], as the engine's editPlan
+    reads it: its parts (schema direction.parts), else its vector made unit on its layers (default: every layer from
+    `first`). Layers below `first` (F fixed: fBlock.firstWs) are dropped; a plain direction left with none walks every
+    layer from `first`, a direction with parts walks only the parts that remain."""
+    every = list(range(first, num_ws))
     if direction.get('parts'):
-        return [(torch.tensor(p['vector'], dtype=torch.float32), [int(i) for i in p['layers']]) for p in direction['parts']]
-    v = torch.tensor(direction['vector'], dtype=torch.float32)
-    return [(v / v.norm(), [int(i) for i in (direction.get('layers') or every)])]
+        raw = [(torch.tensor(p['vector'], dtype=torch.float32), [int(i) for i in p['layers']]) for p in direction['parts']]
+    else:
+        v = torch.tensor(direction['vector'], dtype=torch.float32)
+        raw = [(v / v.norm(), [int(i) for i in (direction.get('layers') or every)])]
+    kept = [(v, [i for i in ls if i >= first]) for v, ls in raw]
+    kept = [(v, ls) for v, ls in kept if ls]
+    return kept or ([] if direction.get('parts') else [(raw[0][0], every)])

@@ -32,24 +32,17 @@ class Editor:
                 self._dw[key] = (self.pm.G.mapping(ze[:, 0]) - self.pm.G.mapping(self.z[:, 0])).mean(0)
         return self._dw[key]
 
-    def parts(self, sp, direction, d, mode):
-        """[(Z vector, layers)] walked per slider unit: `d` on the direction's own layers (else all), or its parts
-        (direction_parts); F fixed: only layers >= firstWs (as the engine's editPlan; a plain direction with none
-        left walks every layer from firstWs)."""
-        first, every = self.pm.first_ws, list(range(self.cd.n))
-        parts = direction_parts(direction, every) if direction.get('parts') else [(d, list(direction.get('layers') or every))]
-        if sp.has_f and mode not in ('follow', 'gated'):
-            kept = [(v, [i for i in ls if i >= first]) for v, ls in parts]
-            kept = [(v, ls) for v, ls in kept if ls]
-            return kept if kept or direction.get('parts') else [(d, every[first:])]
-        return parts
+    def parts(self, sp, direction, mode):
+        """[(Z vector, layers)] walked per slider unit (direction_parts): F fixed only from firstWs."""
+        fixed = sp.has_f and mode not in ('follow', 'gated')
+        return direction_parts(direction, self.cd.n, self.pm.first_ws if fixed else 0)
 
     @torch.no_grad()
     def apply(self, sp, f, code, direction, d, alpha, mode='fixed'):
         """-> (edited images, the W+ the generator sees for the edited code)."""
         from model.eval.fidelity import sphere_walk
         cd, pm = self.cd, self.pm
-        parts = self.parts(sp, direction, d, mode)
+        parts = self.parts(sp, direction, mode)
         if sp.code == 'zplus':
             # one z for every layer (Z): the direction's vector alone, as for a direction without parts
             ce = sphere_walk(code[:, None], d, alpha, [0])[:, 0] if sp.shared else walk_parts(code, [(alpha * v, ls) for v, ls in parts])

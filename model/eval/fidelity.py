@@ -343,10 +343,7 @@ def edit_success(bundle, clf, f, z, f_res, directions, alpha=2.0, log=print, ref
     for d in directions:
         if not d.get('attribute') or d['attribute'] not in attrs:
             continue
-        every = list(range(first, bundle.num_ws))
-        parts = [(v, [i for i in ls if i >= first]) for v, ls in direction_parts(d, every)]
-        parts = [(v, ls) for v, ls in parts if ls] or ([] if d.get('parts') else [(direction_parts(d, every)[0][0], every)])
-        ze = walk_parts(z, [(alpha * v, ls) for v, ls in parts])
+        ze = walk_parts(z, [(alpha * v, ls) for v, ls in direction_parts(d, bundle.num_ws, first)])
         img = bundle.G.synthesis_from_f(f, bundle.zplus_to_wplus_batch(ze), f_res).clamp(-1, 1)
         scores = clf(img)
         delta = (scores - base) / sd  # sigma units
