@@ -10,7 +10,7 @@
 # (model/checkpoints/directions64.json), ENC_OUT (model/checkpoints/encoder64.pt), RUN (runs/refresh), FIDELITY (1; 0 skips step 4),
 # GUIDE (model/checkpoints/guide64: with EDIT_MODE=follow, classifier-guided direction candidates, model/demo/guided.py;
 # they encode training faces, so the encoder is fine-tuned first and the directions follow on 2 threads, chosen on
-# 160 other encoded training faces edited as the app edits a photo, each with its range of W+ layers; empty: none).
+# 160 other training faces inverted and edited as the app does with a photo, each with its range of W+ layers; empty: none).
 # Takes ~15 min on 2 idle cores (~60 min with the guided candidates). Stop the GAN trainer first (or snapshot CK):
 # the directions, encoder and pack must all come from the same generator.
 set -euo pipefail
@@ -55,8 +55,9 @@ if [ "$guided" = 1 ]; then
   # the guided fit encodes training faces, so it waits for the encoder of this generator
   echo "== encoder fine-tune ($ENC_MINUTES min), then directions (F follows, classifier-guided candidates) on $CK"
   encoder
-  directions 2 --guide "$GUIDE" --encoder "$ENC_OUT" --select-faces 160 --layer-search 1 --layer-search-top 3 \
-    --refine-layers 1 --parts 1 --guided-out "$RUN/guided.json"
+  directions 2 --guide "$GUIDE" --encoder "$ENC_OUT" --select-faces 160 --select-invert 300 \
+    --select-codes "$RUN/select-codes.pt" --layer-search 1 --layer-search-top 3 --refine-layers 1 --parts 1 \
+    --guided-out "$RUN/guided.json"
 else
   echo "== directions (F at $DIR_F_RES, edit mode $EDIT_MODE) and encoder fine-tune ($ENC_MINUTES min) on $CK"
   directions 1 &

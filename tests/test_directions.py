@@ -230,6 +230,9 @@ def test_choice_key_puts_locality_first_and_prefers_the_larger_passing_change():
     assert _key(sc(local=True, probPass=False, **{'pass': False})) > _key(sc(local=False))
     assert _key(sc(ownShiftSigma=1.5)) > _key(sc(ownShiftSigma=0.5))
     assert _key(sc(probPass=True, ownShiftSigma=0.3)) > _key(sc(probPass=False, ownShiftSigma=3.0))
+    # a pass with room on every bar beats a larger change that passes at the edge of one
+    for edge in ({'fracIntended': 0.91}, {'probWorstOtherRatio': 0.32}, {'uncertaintyRatio': 1.48}):
+        assert _key(sc(ownShiftSigma=0.6, uncertaintyRatio=1.1)) > _key(sc(ownShiftSigma=1.5, **edge))
 
 
 def rows_generator(D):

@@ -275,3 +275,31 @@ def test_small_run_of_the_f_block_path_reports_the_verdict_on_probabilities(samp
     assert block['edit_success_rate'] == round(sum(e['success'] for e in block['edits']) / len(block['edits']), 3)
     md = (tmp_path / 'fidelity.md').read_text()
     assert md.count('| pass (the verdict) |') == 1 and all(f"| {e['id']} |" in md for e in block['edits'])
+
+
+def test_selection_faces_inverted_as_the_app_does_and_cached(sample_data, tmp_path):
+    """directions.py --select-invert: the encoder's codes refined by the anchored F/Z+ inversion (closer to the photo,
+    every z on the sphere, a smaller residual), cached for this generator and step count only."""
+    from model.demo.guided import encode_faces, invert_faces
+    from model.eval.faces import load_faces, psnr
+    from model.load.checkpoint import load_checkpoint
+    zp, fe = encode_faces(str(PACK / 'encoder.onnx'), str(sample_data), 2, 16, start=1)
+    cache, logs = tmp_path / 'sel.pt', []
+    z, f = invert_faces(str(CK), str(sample_data), zp, fe, 20, start=1, cache=str(cache), log=logs.append)
+    L = load_checkpoint(str(CK))
+    pm = PackModel(L.G, L.w_avg, 16, 1.0, L.G.n_latent, PyramidSSIM(L.G.size))
+    target = load_faces(str(sample_data), split='train', n=2, start=1)
+    with torch.no_grad():
+        before = psnr(pm.synthesis_from_f(fe, pm.zplus_to_wplus_batch(zp)), target)
+        after = psnr(pm.synthesis_from_f(f, pm.zplus_to_wplus_batch(z)), target)
+        res = lambda f_, z_: float((f_ - pm.features(pm.zplus_to_wplus_batch(z_))).norm() / f_.norm())
+        assert float(after.mean()) > float(before.mean()) + 1.0
+        assert res(f, z) < res(fe, zp)
+    assert torch.allclose(z.pow(2).mean(-1), torch.ones(2, z.shape[1]), atol=1e-4)
+    assert cache.is_file() and not any('from' in m for m in logs)
+    logs.clear()
+    z2, _ = invert_faces(str(CK), str(sample_data), zp, fe, 20, start=1, cache=str(cache), log=logs.append)
+    assert torch.equal(z2, z) and any('from' in m for m in logs)
+    logs.clear()
+    z3, _ = invert_faces(str(CK), str(sample_data), zp, fe, 5, start=1, cache=str(cache), log=logs.append)
+    assert not any('from' in m for m in logs) and not torch.equal(z3, z)

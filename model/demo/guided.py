@@ -32,6 +32,7 @@ direction is chosen, checked and reported by the judge classifier it was not opt
 fools its guide does not move the judge.
 """
 import math
+import os
 import time
 
 import torch
@@ -225,3 +226,34 @@ def encode_faces(encoder_path, data_dir, n, f_res=16, start=0):
             fs.append(f[f_res])
             zs.append(normalise(z))
     return torch.cat(zs), torch.cat(fs)
+
+
+def invert_faces(checkpoint, data_dir, zplus, f, steps, weights=(1.0, 1.0, 0.1), lr=0.01, f_res=16, start=0,
+                 cache=None, log=print):
+    """(z+, F) of the training faces `start`.. after the app's inversion in follow mode (F/Z+ anchored, the gradient
+    graph's own loss, Adam with the engine's settings, every z re-normalised after each step) from the encoder's
+    (z+, F): the codes the app edits, which differ from the encoder's (a smaller residual, z fitted to the photo).
+    `cache` (.pt path): loaded when it holds this very inversion, else written."""
+    from model.eval.faces import load_faces
+    from model.eval.spaces import SPACES, Codes, invert_space
+    from model.export.graphs import PackModel
+    from model.load.checkpoint import load_checkpoint, load_torch_file, sha256_file
+    from model.nets.perceptual import PyramidSSIM
+    key = dict(generator=sha256_file(checkpoint), n=len(zplus), start=start, steps=steps, weights=list(weights), lr=lr,
+               f_res=f_res)
+    if cache and os.path.exists(cache):
+        c = load_torch_file(cache)
+        # the encoder's codes differ in the last bits with the thread count
+        if c.get('key') == key and torch.allclose(c['zplus0'], zplus, atol=1e-4) and torch.allclose(c['f0'], f, atol=1e-4):
+            log(f'inverted selection faces from {cache}')
+            return c['zplus'], c['f']
+    L = load_checkpoint(checkpoint)
+    pm = PackModel(L.G, L.w_avg, f_res, 1.0, L.G.n_latent, PyramidSSIM(L.G.size))
+    target = load_faces(data_dir, split='train', n=len(zplus), start=start)
+    t0 = time.time()
+    f_inv, z_inv, _, _ = invert_space(Codes(pm), SPACES['F/Z+ anchored'], target, f, zplus, list(weights), steps, lr,
+                                      log=log)
+    log(f'inverted {len(zplus)} selection faces, {steps} steps ({time.time() - t0:.0f} s)')
+    if cache:
+        torch.save(dict(key=key, zplus0=zplus, f0=f, zplus=z_inv, f=f_inv), cache)
+    return z_inv, f_inv

@@ -98,8 +98,11 @@ export function SlidersCard() {
         <details className="subtle-sliders" data-testid="subtle-sliders">
           <summary>Subtle on this model ({subtle.length})</summary>
           <p className="muted small">
-            Measured when the pack was built: at +2 these move their attribute by less than a tenth of its usual spread, because this
-            model keeps the face's structure in F (fixed while editing). Still yours to try.
+            Measured when the pack was built: at +2 these move their attribute by less than a tenth of its usual spread
+            {editMode === 'fixed'
+              ? ", because this model keeps the face's structure in F, which stays fixed while editing (F follows the edit, under Advanced, lets them reach it)."
+              : ': this model draws them only faintly.'}{' '}
+            Still yours to try.
           </p>
           <div className="sliders">{subtle.map(sliderRow)}</div>
         </details>
