@@ -37,6 +37,15 @@ test('demo64 on WASM: held-out sample, inversion, sliders', async ({ page }) => 
     await group.locator('summary').click();
     for (const d of dirs) await expect(group.getByTestId(`slider-${d.id}`)).toHaveCount(weak.includes(d.id) ? 1 : 0);
   }
+  // each slider names the other attributes it was measured to move (manifest alsoMoves), and only those
+  for (const d of dirs as { id: string; alsoMoves?: { attribute: string; label?: string }[] }[]) {
+    const note = page.getByTestId(`also-moves-${d.id}`);
+    if (!d.alsoMoves?.length || weak.includes(d.id)) {
+      if (!weak.includes(d.id)) await expect(note).toHaveCount(0);
+      continue;
+    }
+    await expect(note).toHaveText(`Also moves: ${d.alsoMoves.map((a) => a.label ?? a.attribute).join(', ')}`);
+  }
   const R = manifest.resolution;
   for (const d of manifest.directions as { id: string; label: string }[]) {
     await page.getByTestId('reset').click();

@@ -235,6 +235,28 @@ def test_direction_edit_strength_from_directions_stats():
     assert {k: v for k, v in shipped.items() if v is not None} == fitted and shipped['pc0'] is None
 
 
+def test_direction_also_moves_names_the_worst_other_head_over_the_bar(tmp_path):
+    """alsoMoves: the counted head that moved most, from the selection faces where measured (else the check), only
+    when it moved at least a third as much as the own attribute; labelled from the classifier's meta."""
+    from model.demo.pack_extras import also_moves, attribute_labels, normalise_direction
+    doc = {'stats': {
+        'male': {'edit': {'selection': {'probWorstOther': 'shaved', 'probWorstOtherRatio': 0.95},
+                          'check': {'probWorstOther': 'fatness', 'probWorstOtherRatio': 0.9}}},
+        'hat': {'edit': {'selection': {'probWorstOther': 'hair_lum', 'probWorstOtherRatio': 0.2}}},
+        'smile': {'edit': {'check': {'probWorstOther': 'skin_lum', 'probWorstOtherRatio': 1 / 3}}}, 'pc0': {}}}
+    meta = tmp_path / 'meta.json'
+    meta.write_text(json.dumps({'attributes': [{'id': 'shaved', 'label': 'Shaved head'}, {'id': 'male'}]}))
+    labels = attribute_labels(str(meta))
+    assert labels == {'shaved': 'Shaved head'}
+    assert also_moves(doc, labels) == {'male': [{'attribute': 'shaved', 'label': 'Shaved head', 'ratio': 0.95}],
+                                       'smile': [{'attribute': 'skin_lum', 'label': 'skin lum', 'ratio': 0.333}]}
+    d = normalise_direction({'id': 'male', 'vector': [1.0, 0.0], 'alsoMoves': also_moves(doc, labels)['male']}, 2, 4)
+    assert d['alsoMoves'][0]['label'] == 'Shaved head'
+    from model.directions.entries import entry_errors
+    assert not entry_errors({**d, 'kind': 'interfacegan'})
+    assert entry_errors({**d, 'alsoMoves': [{'attribute': 'x', 'ratio': -1}]})
+
+
 def test_encoder_from_a_pack_onnx(tmp_path):
     """A pack's encoder.onnx loads back as a trainable Encoder (for fine-tuning without the training checkpoint):
     same outputs; a graph that is not an encoder is refused."""

@@ -195,6 +195,32 @@ def edit_strengths(doc):
     return out
 
 
+def also_moves(doc, labels=None, bar=1 / 3):
+    """{direction id: manifest alsoMoves} from model/demo/directions.py's stats: the counted other attribute that moved
+    most, on probabilities, when it moved at least `bar` of the own change. Measured on the selection faces (photos
+    edited as the app edits them) where the run had them, else on the check samples. labels: {attribute id: label}."""
+    stats = doc.get('stats', {}) if isinstance(doc, dict) else {}
+    out = {}
+    for did, st in stats.items():
+        edit = st.get('edit') or {}
+        sc = edit.get('selection') or edit.get('check') or {}
+        head, ratio = sc.get('probWorstOther'), sc.get('probWorstOtherRatio')
+        if isinstance(head, str) and isinstance(ratio, (int, float)) and ratio >= bar:
+            out[did] = [{'attribute': head, 'label': (labels or {}).get(head, head.replace('_', ' ')),
+                         'ratio': round(float(ratio), 3)}]
+    return out
+
+
+def attribute_labels(meta_path):
+    """{attribute id: label} from a classifier's meta JSON (model/nets/classifier.py), when it has labels."""
+    if not meta_path:
+        return {}
+    with open(meta_path) as f:
+        m = json.load(f)
+    attrs = m.get('attributes', []) if isinstance(m, dict) else m
+    return {a['id']: a['label'] for a in attrs if isinstance(a, dict) and 'id' in a and 'label' in a}
+
+
 def load_directions_doc(path):
     with open(path) as f:
         doc = json.load(f)
@@ -307,6 +333,8 @@ def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, di
         doc, dirs = load_directions_doc(directions)
         strengths = edit_strengths(doc)
         dirs = [{**d, 'editStrength': strengths[d['id']]} if d.get('id') in strengths and 'editStrength' not in d else d for d in dirs]
+        moves = also_moves(doc, attribute_labels(classifier_meta))
+        dirs = [{**d, 'alsoMoves': moves[d['id']]} if d.get('id') in moves and 'alsoMoves' not in d else d for d in dirs]
         manifest['directions'] = [normalise_direction(d, manifest['zDim'], manifest['numWs']) for d in dirs]
         log(f'  directions: {len(manifest["directions"])} ({", ".join(d["id"] for d in manifest["directions"])})')
     if classifier:

@@ -1,5 +1,6 @@
 /**
- * The Edit card: one slider per direction (the ones measured as weak on this model under "Subtle on this model"),
+ * The Edit card: one slider per direction (the ones measured as weak on this model under "Subtle on this model"; each
+ * names what else it was measured to move),
  * undo / redo / reset, the download, and teaching a new slider from marked photos. A pack without directions shows
  * the automatic Find directions' progress (with cancel), or a button to run it.
  */
@@ -68,6 +69,15 @@ export function SlidersCard() {
           }}
         />
         <span className="range-ends muted"><span>{d.range[0]}</span><span>{d.range[1]}</span></span>
+        {d.alsoMoves && (
+          <span
+            className="also-moves muted small"
+            data-testid={`also-moves-${d.id}`}
+            title="Measured when the pack was built: these move at least a third as much as the slider's own attribute on this model."
+          >
+            Also moves: {d.alsoMoves.map((a) => a.label).join(', ')}
+          </span>
+        )}
       </label>
     );
   };

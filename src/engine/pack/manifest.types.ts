@@ -261,6 +261,209 @@ export interface Direction {
    */
   editStrength?: number;
   /**
+   * Other attributes this direction was measured to move at least a third as much as its own (the edit test's bar) when the pack was built, on photos edited in the pack's edit mode; the most moved first. ratio: their mean change over the own mean change at +2 sigma (on probabilities for binary attributes). The editor names them under the slider.
+   *
+   * @maxItems 8
+   */
+  alsoMoves?:
+    | []
+    | [
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        }
+      ]
+    | [
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        }
+      ]
+    | [
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        }
+      ]
+    | [
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        }
+      ]
+    | [
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        }
+      ]
+    | [
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        }
+      ]
+    | [
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        }
+      ]
+    | [
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        },
+        {
+          attribute: string;
+          label?: string;
+          ratio: number;
+        }
+      ];
+  /**
    * Where the direction is defined (default 'z'). z: vector is the direction; the W+ spaces apply the mean W displacement of the same Z walk. w: wVector is the direction; the W+ spaces add alpha * wSigma * wVector to the w of each of its layers, the Z+ spaces walk vector (its fitted Z conversion) by alpha * zScale.
    */
   space?: 'z' | 'w';

@@ -16,7 +16,18 @@ export interface PackSummary {
    * space: where the direction is defined ('z' | 'w'); offerInF false: no visible effect with F fixed, so the editor
    * does not list it in the F spaces in that mode.
    */
-  directions: { id: string; label: string; kind: string; range: [number, number]; strength?: number; space: 'z' | 'w'; offerInF: boolean; added: boolean }[];
+  /** alsoMoves: other attributes measured to move at least a third as much as the own one (label: the pack's, else the id). */
+  directions: {
+    id: string;
+    label: string;
+    kind: string;
+    range: [number, number];
+    strength?: number;
+    alsoMoves?: { label: string; ratio: number }[];
+    space: 'z' | 'w';
+    offerInF: boolean;
+    added: boolean;
+  }[];
   /** The generator's shape (which shipped direction sets fit it). */
   zDim: number;
   wDim: number;
@@ -53,6 +64,7 @@ export function summarise(pack: ModelPack, added: string[] = []): PackSummary {
       offerInF: d.offerInF !== false,
       added: added.includes(d.id),
       ...(d.editStrength !== undefined ? { strength: d.editStrength } : {}),
+      ...(d.alsoMoves?.length ? { alsoMoves: d.alsoMoves.map((a) => ({ label: a.label ?? a.attribute, ratio: a.ratio })) } : {}),
     })),
     samples: (m.samples ?? []).map((s) => joinUrl(pack.baseUrl, s)),
     spaces: availableSpaces(m),
