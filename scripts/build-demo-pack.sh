@@ -36,6 +36,18 @@ if [ "$TRAIN_ENC" = 1 ] || [ ! -f "$ENC" ]; then
   $NICE $PY -m model.demo.train_encoder --checkpoint "$CK" --psi "$PSI" --trunc-layers "$TL" --minutes "$ENC_MINUTES" --out "$ENC"
 fi
 
+# the export empties OUT first: an input that lies inside it (rebuilding a pack from its own encoder.onnx) is read
+# from a copy
+KEEP=$(mktemp -d)
+trap 'rm -rf "$KEEP"' EXIT
+outside() {
+  case "$(realpath -m "$1")" in
+    "$(realpath -m "$OUT")"/*) [ -f "$1" ] && cp "$1" "$KEEP/" && echo "$KEEP/$(basename "$1")" || echo "$1" ;;
+    *) echo "$1" ;;
+  esac
+}
+ENC=$(outside "$ENC"); DIRS=$(outside "$DIRS"); CLF=$(outside "$CLF"); CLF_META=$(outside "$CLF_META")
+
 GRAPHS=grad_fzplus,grad_fwplus,grad_wplus,grad_zplus_nof
 # follow mode inverts F/Z+ with the anchored F term (small residual F - F_gen(W+); src/engine/inversion/spaces.ts)
 [ "${EDIT_MODE:-}" = follow ] && GRAPHS=$GRAPHS,grad_fzplus_anchored
