@@ -267,202 +267,14 @@ export interface Direction {
    */
   alsoMoves?:
     | []
-    | [
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        }
-      ]
-    | [
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        }
-      ]
-    | [
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        }
-      ]
-    | [
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        }
-      ]
-    | [
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        }
-      ]
-    | [
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        }
-      ]
-    | [
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        }
-      ]
-    | [
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        },
-        {
-          attribute: string;
-          label?: string;
-          ratio: number;
-        }
-      ];
+    | [AlsoMove]
+    | [AlsoMove, AlsoMove]
+    | [AlsoMove, AlsoMove, AlsoMove]
+    | [AlsoMove, AlsoMove, AlsoMove, AlsoMove]
+    | [AlsoMove, AlsoMove, AlsoMove, AlsoMove, AlsoMove]
+    | [AlsoMove, AlsoMove, AlsoMove, AlsoMove, AlsoMove, AlsoMove]
+    | [AlsoMove, AlsoMove, AlsoMove, AlsoMove, AlsoMove, AlsoMove, AlsoMove]
+    | [AlsoMove, AlsoMove, AlsoMove, AlsoMove, AlsoMove, AlsoMove, AlsoMove, AlsoMove];
   /**
    * Where the direction is defined (default 'z'). z: vector is the direction; the W+ spaces apply the mean W displacement of the same Z walk. w: wVector is the direction; the W+ spaces add alpha * wSigma * wVector to the w of each of its layers, the Z+ spaces walk vector (its fitted Z conversion) by alpha * zScale.
    */
@@ -525,4 +337,12 @@ export interface Direction {
    * Where the direction comes from (method, file, set).
    */
   source?: string;
+}
+/**
+ * One attribute a direction was measured to move along with its own (direction.alsoMoves).
+ */
+export interface AlsoMove {
+  attribute: string;
+  label?: string;
+  ratio: number;
 }
