@@ -331,10 +331,9 @@ def add_extras(pack_dir, encoder=None, classifier=None, classifier_meta=None, di
     doc = None
     if directions:
         doc, dirs = load_directions_doc(directions)
-        strengths = edit_strengths(doc)
-        dirs = [{**d, 'editStrength': strengths[d['id']]} if d.get('id') in strengths and 'editStrength' not in d else d for d in dirs]
-        moves = also_moves(doc, attribute_labels(classifier_meta))
-        dirs = [{**d, 'alsoMoves': moves[d['id']]} if d.get('id') in moves and 'alsoMoves' not in d else d for d in dirs]
+        # what the directions run measured, where a direction does not state it itself
+        measured = {'editStrength': edit_strengths(doc), 'alsoMoves': also_moves(doc, attribute_labels(classifier_meta))}
+        dirs = [{**{k: m[d['id']] for k, m in measured.items() if d.get('id') in m}, **d} for d in dirs]
         manifest['directions'] = [normalise_direction(d, manifest['zDim'], manifest['numWs']) for d in dirs]
         log(f'  directions: {len(manifest["directions"])} ({", ".join(d["id"] for d in manifest["directions"])})')
     if classifier:
